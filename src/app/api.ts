@@ -1,0 +1,44 @@
+// What the chat adapters call. Adapters turn platform requests into these calls and render the
+// answers; every decision (who may, what opens, what is refused) is made behind this interface.
+import type { Actor } from '../core/types';
+import type { ActionResult, FormField, FormInput, FormView, Reply, RequestView, Verb } from '../core/views';
+
+export interface CommandOptions {
+  /** Slack retries and Teams re-sends carry the same key; the second delivery changes nothing. */
+  idempotencyKey?: string;
+}
+
+export interface ActOptions {
+  idempotencyKey?: string;
+  /** For `extend` from a button: how much more time (defaults to the request's own duration). */
+  durationMinutes?: number;
+}
+
+export type FormSubmitResult =
+  | { ok: true; reply: Reply }
+  | { ok: false; errors: Partial<Record<FormField, string>> };
+
+export interface HomeView {
+  grants: RequestView[];
+  pending: RequestView[];
+  awaiting: RequestView[];
+}
+
+export interface JitApi {
+  /** Run the words after `/jit` for this person; the answer is for them alone. */
+  command(actor: Actor, text: string, opts?: CommandOptions): Promise<Reply>;
+  /** A button on a card or notice. */
+  act(actor: Actor, verb: Verb, requestId: string, opts?: ActOptions): Promise<ActionResult>;
+  /** The request form, limited to what this person may request; an error reply for unknown people. */
+  form(actor: Actor, defaults?: Partial<FormInput>): Promise<{ ok: true; form: FormView } | { ok: false; reply: Reply }>;
+  /** A filled form; field errors come back by field and nothing is stored. */
+  submitForm(actor: Actor, input: FormInput, opts?: CommandOptions): Promise<FormSubmitResult>;
+  /** The card as it is now. */
+  view(requestId: string): Promise<RequestView | null>;
+  /** App Home / status panel for a person. */
+  home(actor: Actor): Promise<HomeView>;
+  /** Emails of the people who may approve this request now (Teams refresh `userIds`). */
+  approverEmails(requestId: string): Promise<string[]>;
+  /** True when the email belongs to a person in the config. */
+  knows(email: string | null): boolean;
+}

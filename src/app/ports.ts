@@ -1,0 +1,192 @@
+// The ports the use cases drive. Adapters implement them; nothing here names Slack, Teams or Azure.
+import type { AccessRequest, AuditEvent, Platform, PortRule, PortSpec, RequestState, Route, Vm, VmRef, Actor } from '../core/types';
+import type { Notice, RequestView } from '../core/views';
+
+/** Every outbound call takes these, as the Azure SDK does. */
+export interface CallOptions {
+  abortSignal?: AbortSignal;
+  timeoutInMs?: number;
+}
+
+// ---- Clock ------------------------------------------------------------------------------------
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+// ---- Cloud (Azure JIT) ------------------------------------------------------------------------
+
+export interface OpenSpec {
+  vms: VmRef[];
+  ports: PortSpec[];
+  source: string;
+  endsAt: Date;
+  /** Names the chat user and the reason: Azure records the bot as requestor. */
+  justification: string;
+}
+
+export interface OpenResult {
+  /** Azure's id for the initiate request, when it returned one. */
+  azureRequestId?: string;
+  /** The end time Azure accepted (the earliest over all ports). */
+  endsAt: Date;
+}
+
+/** What Azure's policy `requests` history says about one VM port (for reconcile). */
+export interface CloudAccessRecord {
+  vmId: string;
+  port: number;
+  source: string;
+  startedAt: Date;
+  endsAt: Date;
+  /** `Initiated`, `Expired`, `NewerRequestInitiated`, … */
+  status: string;
+  justification?: string;
+}
+
+export interface Cloud {
+  /** Every VM the bot can see, with its JIT policy (null when none). */
+  listVms(opts?: CallOptions): Promise<Vm[]>;
+  /** Initiate JIT access for exactly these ports. Resolves only when Azure accepted every port. */
+  open(spec: OpenSpec, opts?: CallOptions): Promise<OpenResult>;
+  /** A later end time for ports already open (a new initiate; Azure supersedes the older request). */
+  extend(spec: OpenSpec, opts?: CallOptions): Promise<OpenResult>;
+  /** Close now: a new initiate with the shortest end time Azure accepts. */
+  close(spec: Omit<OpenSpec, 'endsAt'>, opts?: CallOptions): Promise<void>;
+  /** Put a VM under JIT with these port rules, keeping every other VM's rules in the policy. */
+  enable(vm: VmRef, rules: PortRule[], opts?: CallOptions): Promise<Vm>;
+  /** Azure's request history for the VMs (reconcile after a restart). */
+  accessRecords(vms: VmRef[], opts?: CallOptions): Promise<CloudAccessRecord[]>;
+}
+
+// ---- Chat -------------------------------------------------------------------------------------
+
+/** Where a card or message lives on a platform. Versioned JSON, opaque to everyone but its adapter. */
+export interface MessageRef {
+  platform: Platform;
+  v: 1;
+  data: Record<string, unknown>;
+}
+
+/**
+ * One per platform. Each method throws ChatError on failure (retryable or not); the scheduler retries.
+ * A platform that cannot do something returns null/false rather than throwing.
+ */
+export interface ChatPort {
+  readonly platform: Platform;
+  /** Post the approval card where the route says on this platform; null when the route names no place here. */
+  postCard(route: Route, view: RequestView, opts?: CallOptions): Promise<MessageRef | null>;
+  /** Redraw a posted card for everyone. */
+  updateCard(ref: MessageRef, view: RequestView, opts?: CallOptions): Promise<void>;
+  /** Reply in the card's thread. */
+  replyInThread(ref: MessageRef, notice: Notice, opts?: CallOptions): Promise<void>;
+  /** A direct message; false when this platform cannot reach the person. */
+  notifyPerson(person: Actor, notice: Notice, opts?: CallOptions): Promise<boolean>;
+}
+
+// ---- Store ------------------------------------------------------------------------------------
+
+export type JobKind =
+  | 'open' // initiate after approval
+  | 'extend-open' // initiate the later end time after an extension is approved
+  | 'remind' // warn the requester before endsAt
+  | 'expire' // endsAt reached
+  | 'pending-timeout' // nobody decided in time
+  | 'post-card' // payload: { platform }
+  | 'update-card' // payload: { platform }
+  | 'thread' // payload: { platform, notice }
+  | 'dm'; // payload: { notice }
+
+export interface JobSpec {
+  kind: JobKind;
+  requestId: string | null;
+  dueAt: Date;
+  /** Unique: scheduling the same key twice keeps one job. */
+  key: string;
+  payload?: Record<string, unknown>;
+}
+
+export interface Job extends JobSpec {
+  id: string;
+  attempts: number;
+  payload: Record<string, unknown>;
+}
+
+export interface Commit {
+  request: AccessRequest;
+  /** null: insert (fails if the id exists); otherwise compare-and-set on this version. */
+  expectedVersion: number | null;
+  audit?: AuditEvent[];
+  schedule?: JobSpec[];
+  /** Cancel not-yet-done jobs of this request, of these kinds (all kinds when omitted). */
+  cancelJobs?: { requestId: string; kinds?: JobKind[] };
+}
+
+export interface RequestQuery {
+  states?: RequestState[];
+  requesterEmail?: string;
+  /** Requests touching this VM name. */
+  vmName?: string;
+  limit?: number;
+}
+
+export interface AuditQuery {
+  since?: Date;
+  vmName?: string;
+  requestId?: string;
+  limit?: number;
+}
+
+export interface StoredMessageRef {
+  requestId: string;
+  kind: 'card' | 'dm';
+  ref: MessageRef;
+}
+
+export interface Store {
+  /** Apply pending SQL migrations (idempotent; safe with several processes). */
+  migrate(): Promise<void>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  getRequest(id: string): Promise<AccessRequest | null>;
+  listRequests(query: RequestQuery): Promise<AccessRequest[]>;
+  /**
+   * Atomically write the request (insert, or compare-and-set on expectedVersion), append the audit
+   * events, schedule and cancel jobs. Returns false, having written nothing, when the version moved.
+   */
+  commit(change: Commit): Promise<boolean>;
+
+  appendAudit(events: AuditEvent[]): Promise<void>;
+  listAudit(query: AuditQuery): Promise<AuditEvent[]>;
+  /** Last time each VM (by name) was opened. */
+  lastAccessByVm(): Promise<Map<string, Date>>;
+
+  saveMessageRef(ref: StoredMessageRef): Promise<void>;
+  listMessageRefs(requestId: string): Promise<StoredMessageRef[]>;
+
+  /** Idempotency: true the first time a key is claimed, false ever after (until ttl passes). */
+  claimKey(key: string, ttlMs: number, now: Date): Promise<boolean>;
+
+  /** Small key-value space for adapters (Teams conversation references, user caches). */
+  getValue<T = unknown>(namespace: string, key: string): Promise<T | null>;
+  setValue(namespace: string, key: string, value: unknown): Promise<void>;
+  listValues<T = unknown>(namespace: string): Promise<Array<{ key: string; value: T }>>;
+
+  scheduleJobs(jobs: JobSpec[]): Promise<void>;
+  /** Lease up to `limit` due jobs (`FOR UPDATE SKIP LOCKED`), for `leaseMs`. */
+  claimJobs(owner: string, now: Date, leaseMs: number, limit: number): Promise<Job[]>;
+  /** Lease one job by id if it is due and free (run-now after a commit). */
+  claimJob(id: string, owner: string, now: Date, leaseMs: number): Promise<Job | null>;
+  completeJob(id: string, owner: string): Promise<void>;
+  /** Put the job back for a later try. */
+  retryJob(id: string, owner: string, dueAt: Date, error: string): Promise<void>;
+  /** Give up on a job; it stays for inspection. */
+  failJob(id: string, owner: string, error: string): Promise<void>;
+  /** Drop every lease this owner holds (graceful shutdown). */
+  releaseLeases(owner: string): Promise<void>;
+  /** Ids of jobs with these keys that are still to run. */
+  findJobIds(keys: string[]): Promise<Map<string, string>>;
+}

@@ -1,0 +1,48 @@
+// The bot's own access rules (DESIGN §2 "Access rule"), as validated config. Pure data.
+import type { Route } from './types';
+
+export interface Person {
+  email: string; // lower-cased
+  name: string;
+  groups: string[];
+}
+
+/** A principal in a rule: `*` (anyone known), `group:<name>`, or an email. */
+export type Principal = string;
+
+/** Which VMs a rule covers; every given criterion must match (an empty selector matches nothing). */
+export interface VmSelector {
+  /** Name globs (`web-*`, `sql-01`). */
+  names?: string[];
+  resourceGroups?: string[];
+  /** Every listed tag must be present with that value. */
+  tags?: Record<string, string>;
+}
+
+export interface AccessRule {
+  name: string;
+  vms: VmSelector;
+  requesters: Principal[];
+  approvers: Principal[];
+  /** Distinct approvals needed (≥ 1). */
+  approvals: number;
+  /** Open without waiting for approvers. */
+  autoApprove: boolean;
+  /** Lets a request omit the source where the port allows `*` (opens to any source). */
+  allowAnySource: boolean;
+  route: Route;
+  /** An upper bound below the policy's own maximum, if the team wants one. */
+  maxDurationMinutes?: number;
+}
+
+export interface AccessPolicy {
+  people: Person[];
+  /** Principals who may run admin commands (`enable`, `audit`). */
+  admins: Principal[];
+  /** First matching rule wins, as in a firewall. */
+  rules: AccessRule[];
+  /** Minutes before `endsAt` that the requester is warned. */
+  reminderMinutes: number;
+  /** Minutes a request may wait for approval before it times out. */
+  pendingTimeoutMinutes: number;
+}

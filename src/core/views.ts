@@ -1,0 +1,217 @@
+// View models: what a card or message shows, derived purely from domain data and the time.
+// Renderers (Block Kit, Adaptive Cards) turn these into platform JSON; they add no facts of their own.
+import { formatDuration, formatUtc } from './duration';
+import type { AccessRequest, Actor, OsType, PortSpec, RequestState } from './types';
+
+/** Buttons the platforms draw. Their ids are stable: Slack `jit_<verb>`, Teams `Action.Execute` verb. */
+export type Verb = 'approve' | 'deny' | 'extend' | 'release' | 'cancel';
+
+export interface PersonView {
+  name: string;
+  email: string | null;
+  platform: Actor['platform'];
+  userId: string;
+}
+
+export interface RequestView {
+  id: string;
+  state: RequestState;
+  /** One line for the top of the card: `Waiting for approval (1 of 2)`, `Open until 14:05 UTC`… */
+  headline: string;
+  requester: PersonView;
+  vms: string[];
+  /** `22/TCP`, `3389` (any protocol). */
+  ports: string[];
+  source: string;
+  /** `1h30m`. */
+  duration: string;
+  reason: string;
+  /** `1 of 2`. */
+  approvalsText: string;
+  approvedBy: string[];
+  /** Who decided and when, once decided: `Approved by Bob at 13:05 UTC`. */
+  decision: string | null;
+  /** `14:05 UTC`, once open. */
+  endsAt: string | null;
+  failure: string | null;
+  /** Pending extension: `+1h, 0 of 1 approvals`. */
+  extension: string | null;
+  /** Buttons for people who may decide (approve/deny while pending, or while an extension waits). */
+  approverActions: Verb[];
+  /** Buttons for the requester (cancel while pending, extend/release while active). */
+  requesterActions: Verb[];
+  createdAt: string;
+  /** True once nothing can change any more: cards drop every button. */
+  final: boolean;
+}
+
+export type NoticeKind =
+  | 'submitted'
+  | 'approval'
+  | 'approved'
+  | 'denied'
+  | 'opened'
+  | 'failed'
+  | 'reminder'
+  | 'expired'
+  | 'released'
+  | 'cancelled'
+  | 'timed-out'
+  | 'extension-requested'
+  | 'extended'
+  | 'extension-denied'
+  | 'extension-failed';
+
+/** A thread reply or direct message. Text is plain; adapters format it and resolve the mention. */
+export interface Notice {
+  kind: NoticeKind;
+  requestId: string;
+  text: string;
+  /** The person the notice speaks to (the reminder mentions the requester). */
+  mention?: PersonView;
+  /** Buttons to draw under the notice, for the mentioned person. */
+  actions?: Verb[];
+}
+
+export interface PortRuleView {
+  port: string;
+  protocol: string;
+  sources: string[];
+  max: string;
+}
+
+export interface VmView {
+  name: string;
+  resourceGroup: string;
+  location: string;
+  os: OsType;
+  /** False when the VM has no JIT policy. */
+  jit: boolean;
+  ports: PortRuleView[];
+  /** `2 of 1 approvals needed`… from the governing rule. */
+  approvals: number | null;
+  lastAccess: string | null;
+  /** Active grants on this VM right now: `22/TCP from 10.1.2.3 until 14:05 UTC`. */
+  open: string[];
+}
+
+export interface HelpView {
+  commands: Array<{ usage: string; description: string }>;
+  examples: string[];
+}
+
+/** The request form (`/jit` alone): choices limited to what this person may request. */
+export interface FormView {
+  vms: Array<{ name: string; ports: Array<{ value: string; label: string }>; maxMinutes: number; sources: string[] }>;
+  durations: Array<{ value: string; label: string }>;
+  defaults: { vm?: string; port?: string; duration?: string; source?: string; reason?: string };
+}
+
+export type FormField = 'vm' | 'ports' | 'duration' | 'source' | 'reason';
+
+export interface FormInput {
+  vm: string;
+  /** Comma-separated port words, as in the command grammar (`ssh`, `22`, `5986/tcp`). */
+  ports: string;
+  duration: string;
+  source?: string;
+  reason?: string;
+}
+
+/** What the bot answers to the person who typed a command (ephemeral in Slack). */
+export type Reply =
+  | { kind: 'text'; text: string }
+  | { kind: 'error'; message: string; usage?: string }
+  | { kind: 'help'; help: HelpView }
+  | { kind: 'submitted'; text: string; request: RequestView }
+  | { kind: 'status'; mine: RequestView[]; awaiting: RequestView[] }
+  | { kind: 'vms'; vms: VmView[] }
+  | { kind: 'policy'; vm: VmView }
+  | { kind: 'audit'; csv: string; filename: string; rows: number; text: string }
+  | { kind: 'form'; form: FormView };
+
+/** The answer to a button click, for the person who clicked (ephemeral), and the card as it now is. */
+export interface ActionResult {
+  ok: boolean;
+  message: string;
+  view: RequestView | null;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export function personView(a: Actor): PersonView {
+  return { name: a.name, email: a.email, platform: a.platform, userId: a.userId };
+}
+
+export function formatPort(p: PortSpec): string {
+  return p.protocol === '*' ? String(p.number) : `${p.number}/${p.protocol}`;
+}
+
+function namesOf(actors: Array<{ by: Actor }>): string[] {
+  return actors.map((a) => a.by.name);
+}
+
+export function headlineFor(r: AccessRequest, now: Date): string {
+  const approvals = `${r.approvals.length} of ${r.requiredApprovals}`;
+  switch (r.state) {
+    case 'pending':
+      return `Waiting for approval (${approvals})`;
+    case 'opening':
+      return 'Approved, opening ports…';
+    case 'active':
+      return r.endsAt ? `Open until ${formatUtc(r.endsAt, now)}` : 'Open';
+    case 'denied':
+      return `Denied by ${r.denial?.by.name ?? 'an approver'}`;
+    case 'cancelled':
+      return 'Cancelled by the requester';
+    case 'timed-out':
+      return 'Timed out waiting for approval';
+    case 'failed':
+      return 'Failed: ports were not opened';
+    case 'expired':
+      return 'Expired, ports closed';
+    case 'released':
+      return `Released${r.releasedBy ? ` by ${r.releasedBy.name}` : ''}, ports closed`;
+  }
+}
+
+function decisionFor(r: AccessRequest, now: Date): string | null {
+  if (r.denial) return `Denied by ${r.denial.by.name} at ${formatUtc(r.denial.at, now)}${r.denial.reason ? `: ${r.denial.reason}` : ''}`;
+  if (r.autoApproved) return 'Approved automatically by rule';
+  if (r.approvals.length >= r.requiredApprovals && r.approvals.length > 0) {
+    const last = r.approvals[r.approvals.length - 1];
+    return `Approved by ${namesOf(r.approvals).join(', ')} at ${formatUtc(last.at, now)}`;
+  }
+  if (r.state === 'cancelled' && r.cancelledAt) return `Cancelled at ${formatUtc(r.cancelledAt, now)}`;
+  return null;
+}
+
+export function requestView(r: AccessRequest, now: Date): RequestView {
+  const final = r.state !== 'pending' && r.state !== 'opening' && r.state !== 'active';
+  const approverActions: Verb[] =
+    r.state === 'pending' || (r.state === 'active' && r.extension && !r.extension.opening) ? ['approve', 'deny'] : [];
+  const requesterActions: Verb[] = r.state === 'pending' ? ['cancel'] : r.state === 'active' ? ['extend', 'release'] : [];
+  return {
+    id: r.id,
+    state: r.state,
+    headline: headlineFor(r, now),
+    requester: personView(r.requester),
+    vms: r.vms.map((v) => v.name),
+    ports: r.ports.map(formatPort),
+    source: r.source,
+    duration: formatDuration(r.durationMinutes),
+    reason: r.reason,
+    approvalsText: `${r.approvals.length} of ${r.requiredApprovals}`,
+    approvedBy: namesOf(r.approvals),
+    decision: decisionFor(r, now),
+    endsAt: r.endsAt && (r.state === 'active' || r.state === 'expired' || r.state === 'released') ? formatUtc(r.endsAt, now) : null,
+    failure: r.failure ?? null,
+    extension: r.extension
+      ? `+${formatDuration(r.extension.durationMinutes)}, ${r.extension.approvals.length} of ${r.requiredApprovals} approvals`
+      : null,
+    approverActions,
+    requesterActions,
+    createdAt: formatUtc(r.createdAt, now),
+    final,
+  };
+}
