@@ -1,0 +1,312 @@
+// Runs due jobs (expiry, reminders, deliveries) from the store. Several processes may run one each:
+// a job is leased before it runs, so each runs in one place; a lease left by a dead process lapses
+// and another process takes the job over. Handlers must therefore tolerate a second run of work
+// whose completion was never recorded (they re-read the request and compare-and-set).
+import { isJitError } from '../core/errors';
+import type { Clock, Job, JobKind, Store } from './ports';
+
+export type JobHandler = (job: Job, signal: AbortSignal) => Promise<void>;
+
+export interface SchedulerLogger {
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface SchedulerOptions {
+  store: Store;
+  clock: Clock;
+  /** Names this process's leases; unique per process. */
+  owner: string;
+  handlers: Partial<Record<JobKind, JobHandler>>;
+  pollIntervalMs?: number;
+  leaseMs?: number;
+  /** Jobs claimed per round. */
+  batchSize?: number;
+  /** Handlers running at once. */
+  concurrency?: number;
+  /** Runs of one job before it is given up (the first run counts). */
+  maxAttempts?: number;
+  /** Wait before the next try, given the number of the try that just failed (1 for the first). */
+  backoffMs?: (attempt: number) => number;
+  logger?: SchedulerLogger;
+}
+
+export interface SchedulerStats {
+  /** Claim rounds run. */
+  rounds: number;
+  /** Jobs leased (by rounds and by runJob). */
+  claimed: number;
+  succeeded: number;
+  retried: number;
+  failed: number;
+  /** Handlers running now. */
+  running: number;
+  /** How late the most recently started job ran: clock time at start minus its due time. */
+  lastLagMs: number | null;
+}
+
+const DEFAULTS = {
+  pollIntervalMs: 500,
+  leaseMs: 30_000,
+  batchSize: 100,
+  concurrency: 16,
+  maxAttempts: 8,
+};
+const DEFAULT_STOP_TIMEOUT_MS = 10_000;
+// After the stop deadline aborts the handlers, how long they get to notice before leases are dropped.
+const ABORT_GRACE_MS = 1_000;
+const MAX_ERROR_CHARS = 2_000;
+
+/** 1 s, 2 s, 4 s … capped at 5 minutes, plus up to 20 % so retries after an outage spread out. */
+export function defaultBackoffMs(attempt: number): number {
+  const base = Math.min(1_000 * 2 ** Math.max(0, attempt - 1), 300_000);
+  return Math.round(base * (1 + Math.random() * 0.2));
+}
+
+const silent: SchedulerLogger = { warn() {}, error() {} };
+
+export class Scheduler {
+  readonly stats: SchedulerStats = { rounds: 0, claimed: 0, succeeded: 0, retried: 0, failed: 0, running: 0, lastLagMs: null };
+
+  private readonly store: Store;
+  private readonly clock: Clock;
+  private readonly owner: string;
+  private readonly handlers: Partial<Record<JobKind, JobHandler>>;
+  private readonly pollIntervalMs: number;
+  private readonly leaseMs: number;
+  private readonly batchSize: number;
+  private readonly concurrency: number;
+  private readonly maxAttempts: number;
+  private readonly backoffMs: (attempt: number) => number;
+  private readonly log: SchedulerLogger;
+
+  private readonly aborter = new AbortController();
+  private readonly inFlight = new Set<Promise<void>>();
+  private currentRound: Promise<number> | null = null;
+  private nextRound: Promise<number> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private started = false;
+  private stopping = false;
+
+  constructor(opts: SchedulerOptions) {
+    this.store = opts.store;
+    this.clock = opts.clock;
+    this.owner = opts.owner;
+    this.handlers = opts.handlers;
+    this.pollIntervalMs = opts.pollIntervalMs ?? DEFAULTS.pollIntervalMs;
+    this.leaseMs = opts.leaseMs ?? DEFAULTS.leaseMs;
+    this.batchSize = opts.batchSize ?? DEFAULTS.batchSize;
+    this.concurrency = Math.max(1, opts.concurrency ?? DEFAULTS.concurrency);
+    this.maxAttempts = Math.max(1, opts.maxAttempts ?? DEFAULTS.maxAttempts);
+    this.backoffMs = opts.backoffMs ?? defaultBackoffMs;
+    this.log = opts.logger ?? silent;
+  }
+
+  /** Poll for due jobs every `pollIntervalMs` until stop(). */
+  start(): void {
+    if (this.stopping) throw new Error('a stopped scheduler cannot start again');
+    if (this.started) return;
+    this.started = true;
+    this.schedulePoll(0);
+  }
+
+  /**
+   * Run a claim round now. Kicks while a round runs share one follow-up round, which claims what
+   * became due meanwhile; the promise resolves when that round's jobs have finished.
+   */
+  async kick(): Promise<void> {
+    await this.requestRound();
+  }
+
+  /**
+   * Claim one job by id and run it now ("right after the commit"). False when it is not due, already
+   * done, or leased by someone else (who will run it).
+   */
+  async runJob(id: string): Promise<boolean> {
+    if (this.stopping) return false;
+    const now = this.clock.now();
+    const job = await this.store.claimJob(id, this.owner, now, this.leaseMs);
+    if (!job) return false;
+    this.stats.claimed++;
+    await this.track(this.execute(job, now.getTime() + this.leaseMs));
+    return true;
+  }
+
+  /** Tests and local mode: run rounds until a round finds nothing due at the clock's now. */
+  async drain(opts: { maxRounds?: number } = {}): Promise<void> {
+    const maxRounds = opts.maxRounds ?? 1_000;
+    for (let round = 0; round < maxRounds; round++) {
+      let ran = await this.requestRound();
+      // Rounds asked for meanwhile (a handler's kick, another drain) may find what this one did not;
+      // join them rather than ask for more, so two drains never keep each other going.
+      while (ran === 0 && (this.nextRound ?? this.currentRound)) ran = await (this.nextRound ?? this.currentRound)!;
+      if (ran === 0) {
+        // Jobs started by runJob belong to no round; drained means they have finished too.
+        await Promise.allSettled([...this.inFlight]);
+        return;
+      }
+    }
+    throw new Error(`jobs were still due after ${maxRounds} rounds`);
+  }
+
+  /**
+   * Stop claiming, let running handlers finish until `timeoutMs`, then abort them through their
+   * signal, and give back every lease this process holds so another process runs those jobs now
+   * instead of when the leases lapse.
+   */
+  async stop(opts: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const busy = () => Promise.allSettled([this.currentRound, this.nextRound, ...this.inFlight]);
+    const finished = await settlesWithin(busy(), opts.timeoutMs ?? DEFAULT_STOP_TIMEOUT_MS);
+    if (!finished) {
+      this.aborter.abort(new Error('the scheduler is stopping'));
+      await settlesWithin(busy(), ABORT_GRACE_MS);
+    }
+    try {
+      await this.store.releaseLeases(this.owner);
+    } catch (err) {
+      this.log.error({ err: describeError(err) }, 'could not release job leases; they will lapse');
+    }
+  }
+
+  // A round that starts at or after the call: the one starting now when idle, else the follow-up.
+  private requestRound(): Promise<number> {
+    if (!this.currentRound) {
+      this.currentRound = this.round().finally(() => {
+        this.currentRound = null;
+      });
+      return this.currentRound;
+    }
+    this.nextRound ??= this.currentRound
+      .catch(() => undefined)
+      .then(() => {
+        this.nextRound = null;
+        return this.requestRound();
+      });
+    return this.nextRound;
+  }
+
+  private async round(): Promise<number> {
+    if (this.stopping) return 0;
+    const now = this.clock.now();
+    const jobs = await this.store.claimJobs(this.owner, now, this.leaseMs, this.batchSize);
+    this.stats.rounds++;
+    this.stats.claimed += jobs.length;
+    const leaseUntil = now.getTime() + this.leaseMs;
+    let next = 0;
+    const worker = async () => {
+      while (next < jobs.length) await this.track(this.execute(jobs[next++], leaseUntil));
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, jobs.length) }, worker));
+    return jobs.length;
+  }
+
+  private track(run: Promise<void>): Promise<void> {
+    this.inFlight.add(run);
+    return run.finally(() => this.inFlight.delete(run));
+  }
+
+  /** Never throws: one job's trouble must not stop the others of its round. */
+  private async execute(job: Job, leaseUntil: number): Promise<void> {
+    // Jobs still queued when stop() began are left to the lease release.
+    if (this.stopping) return;
+    const startedAt = this.clock.now().getTime();
+    if (startedAt >= leaseUntil) {
+      // Waited in the queue past its lease: another process may own it by now.
+      this.log.warn({ jobId: job.id, kind: job.kind }, 'job lease lapsed before it started; leaving it to the next claim');
+      return;
+    }
+    this.stats.lastLagMs = startedAt - job.dueAt.getTime();
+    const handler = this.handlers[job.kind];
+    const signal = this.aborter.signal;
+    let failure: { err: unknown } | null = null;
+    this.stats.running++;
+    try {
+      if (!handler) throw new Error(`no handler for job kind "${job.kind}"`);
+      await handler(job, signal);
+    } catch (err) {
+      failure = { err };
+    } finally {
+      this.stats.running--;
+    }
+    if (failure) {
+      // Aborted by stop(): the lease release hands the job to another process.
+      if (!signal.aborted) await this.settleFailure(job, failure.err);
+      return;
+    }
+    try {
+      await this.store.completeJob(job.id, this.owner);
+      this.stats.succeeded++;
+    } catch (err) {
+      this.log.error({ jobId: job.id, kind: job.kind, err: describeError(err) }, 'could not record a finished job; it will run again');
+    }
+  }
+
+  private async settleFailure(job: Job, err: unknown): Promise<void> {
+    const error = describeError(err);
+    const fields = { jobId: job.id, kind: job.kind, requestId: job.requestId, attempt: job.attempts, err: error };
+    try {
+      if (!isRetryable(err) || job.attempts >= this.maxAttempts) {
+        await this.store.failJob(job.id, this.owner, error);
+        this.stats.failed++;
+        this.log.error(fields, 'job failed for good');
+        return;
+      }
+      const retryAfterMs = (err as { retryAfterMs?: unknown }).retryAfterMs;
+      const waitMs = Math.max(this.backoffMs(job.attempts), typeof retryAfterMs === 'number' ? retryAfterMs : 0);
+      await this.store.retryJob(job.id, this.owner, new Date(this.clock.now().getTime() + waitMs), error);
+      this.stats.retried++;
+      this.log.warn({ ...fields, retryInMs: waitMs }, 'job failed; will retry');
+    } catch (storeErr) {
+      this.log.error({ ...fields, storeErr: describeError(storeErr) }, 'could not record a failed job; it will run again when its lease lapses');
+    }
+  }
+
+  private schedulePoll(delayMs: number): void {
+    this.timer = setTimeout(() => void this.poll(), delayMs);
+    // The HTTP server keeps the process alive; the poll timer alone should not.
+    this.timer.unref();
+  }
+
+  private async poll(): Promise<void> {
+    let delayMs = this.pollIntervalMs;
+    try {
+      const ran = await this.requestRound();
+      // A full batch means more are probably due: go again at once.
+      if (ran >= this.batchSize) delayMs = 0;
+    } catch (err) {
+      this.log.error({ err: describeError(err) }, 'scheduler round failed');
+    }
+    if (!this.stopping) this.schedulePoll(delayMs);
+  }
+}
+
+/**
+ * Retry what may pass (throttling, outages, timeouts: errors that say `retryable: true`) and what we
+ * do not know; give up on our own typed errors that say the work cannot succeed.
+ */
+export function isRetryable(err: unknown): boolean {
+  const flag = (err as { retryable?: unknown } | null)?.retryable;
+  if (typeof flag === 'boolean') return flag;
+  return !isJitError(err);
+}
+
+function describeError(err: unknown): string {
+  const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return text.length > MAX_ERROR_CHARS ? `${text.slice(0, MAX_ERROR_CHARS)}…` : text;
+}
+
+async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([work.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

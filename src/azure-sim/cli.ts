@@ -1,0 +1,82 @@
+// `jitbot-azure-sim`: the simulator on its own, seeded from a world file, for poking at it with curl,
+// az rest or a bot started elsewhere with AZURE_RESOURCE_MANAGER_URL-style redirection.
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { AdjustableClock } from '../app/clock';
+import { isJitError } from '../core/errors';
+import { startAzureSim, type AzureSim } from './server';
+import { worldFromYaml } from './world-yaml';
+
+export const DEFAULT_SIM_PORT = 3979;
+
+export interface CliEnv {
+  JITBOT_CONFIG?: string;
+  JITBOT_SIM_PORT?: string;
+}
+
+/** examples/local.yaml of this package, found from here whether we run from src/ or dist/src/. */
+function defaultWorldFile(): string {
+  let dir = __dirname;
+  for (let i = 0; i < 5; i++) {
+    const candidate = path.join(dir, 'examples', 'local.yaml');
+    if (fs.existsSync(candidate)) return candidate;
+    dir = path.dirname(dir);
+  }
+  return path.resolve('examples', 'local.yaml');
+}
+
+function readPort(text: string | undefined): number {
+  if (text === undefined || text.trim() === '') return DEFAULT_SIM_PORT;
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`JITBOT_SIM_PORT: "${text}" is not a port (0-65535; 0 picks a free one)`);
+  }
+  return port;
+}
+
+/** Starts the simulator as the environment says; the caller owns closing it. */
+export async function startFromEnv(env: CliEnv): Promise<{ sim: AzureSim; worldFile: string }> {
+  const worldFile = env.JITBOT_CONFIG ? path.resolve(env.JITBOT_CONFIG) : defaultWorldFile();
+  let text: string;
+  try {
+    text = fs.readFileSync(worldFile, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read the world file ${worldFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch (err) {
+    throw new Error(`${worldFile}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  let world;
+  try {
+    world = worldFromYaml(doc);
+  } catch (err) {
+    throw new Error(`${worldFile}: ${isJitError(err) ? err.message : String(err)}`);
+  }
+  const sim = await startAzureSim({ world, clock: new AdjustableClock(), port: readPort(env.JITBOT_SIM_PORT), host: '127.0.0.1' });
+  return { sim, worldFile };
+}
+
+export async function main(env: CliEnv = process.env): Promise<void> {
+  let started: { sim: AzureSim; worldFile: string };
+  try {
+    started = await startFromEnv(env);
+  } catch (err) {
+    process.stderr.write(`jitbot-azure-sim: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  const { sim, worldFile } = started;
+  process.stdout.write(`jitbot azure simulator listening on ${sim.url} (world: ${worldFile})\n`);
+  for (const g of sim.guards()) process.stdout.write(`  guard ${g.vmName}:${g.port} -> 127.0.0.1:${g.listenPort}\n`);
+  const stop = () => {
+    void sim.close().then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+if (require.main === module) void main();

@@ -1,0 +1,101 @@
+// A loopback Azure Resource Manager for the JIT and Compute calls the bot makes. The real
+// `@azure/arm-security` and `@azure/arm-compute` clients talk to it unchanged (see src/azure's
+// `redirectTo`), so local mode and the tests exercise the same code that runs against Azure.
+import http from 'node:http';
+import type { Clock } from '../app/ports';
+import { PortGuards, type GuardListener } from './guard';
+import { ArmServer, type SimFaults, type SimRequestLogEntry } from './arm-server';
+import { SimState, type AccessCheck, type NsgRule } from './state';
+import type { SimWorld } from './world';
+
+export type { AccessCheck, NsgRule } from './state';
+export type { SimFaults, SimFault, SimRequestLogEntry } from './arm-server';
+export type { GuardListener } from './guard';
+export type { SimVm, SimWorld } from './world';
+
+export interface AzureSimOptions {
+  world: SimWorld;
+  /** Request statuses and NSG rules follow this clock; advancing it is enough to expire access. */
+  clock: Clock;
+  /** 0 (the default) picks a free port. */
+  port?: number;
+  host?: '127.0.0.1';
+  faults?: SimFaults;
+  /** Items per list page before a `nextLink` (default 100). */
+  pageSize?: number;
+  /** Recorded as `requestor` on initiated requests (Azure records the caller's identity). */
+  requestor?: string;
+}
+
+export interface AzureSim {
+  /** `http://127.0.0.1:<port>`. */
+  readonly url: string;
+  close(): Promise<void>;
+  setFaults(faults: SimFaults): void;
+  /** The VM's simulated inbound NSG rules, in priority order. */
+  nsg(vmName: string): NsgRule[];
+  /** Whether `source` may reach `port` of the VM now, and until when. */
+  check(vmName: string, port: number, source: string): AccessCheck;
+  /** With `world.guard`: the loopback port that stands for the VM's port. */
+  guardPort(vmName: string, port: number): number | undefined;
+  guards(): GuardListener[];
+  /** Recent ARM calls, oldest first (at most 1000). */
+  readonly requestLog: readonly SimRequestLogEntry[];
+}
+
+export async function startAzureSim(opts: AzureSimOptions): Promise<AzureSim> {
+  const host = opts.host ?? '127.0.0.1';
+  const state = new SimState(opts.world, opts.clock, opts.requestor ?? 'jitbot@sim.local');
+  const guards = opts.world.guard ? new PortGuards({ host, check: (vm, port, source) => state.check(vm, port, source) }) : null;
+  const syncGuards = async () => {
+    if (guards) await guards.ensure(state.protectedPorts());
+  };
+  let url = '';
+  const arm = new ArmServer({
+    state,
+    baseUrl: () => url,
+    pageSize: opts.pageSize ?? 100,
+    faults: opts.faults ?? {},
+    afterPolicyWrite: syncGuards,
+    guards: () => guards?.list() ?? [],
+  });
+  const server = http.createServer((req, res) => arm.handle(req, res));
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  url = `http://${host}:${typeof address === 'object' && address ? address.port : 0}`;
+  try {
+    await syncGuards();
+  } catch (err) {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    throw err;
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    close() {
+      closing ??= (async () => {
+        arm.cancelPending();
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections();
+        await Promise.all([closed, guards?.close()]);
+      })();
+      return closing;
+    },
+    setFaults: (faults) => arm.setFaults(faults),
+    nsg: (vmName) => state.nsg(vmName),
+    check: (vmName, port, source) => state.check(vmName, port, source),
+    guardPort: (vmName, port) => guards?.portOf(vmName, port),
+    guards: () => guards?.list() ?? [],
+    get requestLog() {
+      return arm.requestLog;
+    },
+  };
+}

@@ -1,0 +1,152 @@
+// Environment settings, read and checked once where the app is assembled (never inside handlers).
+// Each missing or inconsistent setting is one clear line; the start stops on any of them.
+import path from 'node:path';
+import { z } from 'zod';
+import { JitError } from '../core/errors';
+
+export interface Settings {
+  /** No AZURE_SUBSCRIPTION_ID: the Azure simulator, the web console and the test clock. */
+  localMode: boolean;
+  port: number;
+  host: string;
+  dataDir: string;
+  configPath: string;
+  databaseUrl?: string;
+  simPort: number;
+  logLevel: string;
+  /** Base URL people reach the bot on (signed audit download links). */
+  publicUrl?: string;
+  slack?: { botToken: string; signingSecret: string; appToken?: string; apiUrl?: string };
+  teams?: { appId: string; appPassword: string; appType: string; tenantId?: string };
+  azure?: { subscriptionId: string; resourceManagerUrl?: string };
+  /** Secret for signing audit download links; generated per process when not given. */
+  linkSecret?: string;
+  shutdownTimeoutMs: number;
+}
+
+const optional = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+/** A whole number in range, from a string variable. */
+function wholeNumber(min: number, max: number) {
+  return optional.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || n < min || n > max) {
+      ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max}` });
+      return z.NEVER;
+    }
+    return n;
+  });
+}
+
+const envSchema = z.object({
+  PORT: wholeNumber(0, 65535),
+  HOST: optional,
+  JITBOT_DATA_DIR: optional,
+  JITBOT_CONFIG: optional,
+  JITBOT_SIM_PORT: wholeNumber(0, 65535),
+  JITBOT_PUBLIC_URL: optional.pipe(z.url('must be a URL').optional()),
+  JITBOT_LINK_SECRET: optional,
+  JITBOT_SHUTDOWN_TIMEOUT_MS: wholeNumber(100, 60_000),
+  LOG_LEVEL: optional.pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional()),
+  DATABASE_URL: optional.pipe(
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+      .optional(),
+  ),
+  SLACK_BOT_TOKEN: optional,
+  SLACK_SIGNING_SECRET: optional,
+  SLACK_APP_TOKEN: optional,
+  SLACK_API_URL: optional.pipe(z.url('must be a URL').optional()),
+  MicrosoftAppId: optional,
+  MicrosoftAppPassword: optional,
+  MicrosoftAppType: optional.pipe(z.enum(['MultiTenant', 'SingleTenant', 'UserAssignedMSI']).optional()),
+  MicrosoftAppTenantId: optional,
+  AZURE_SUBSCRIPTION_ID: optional.pipe(
+    z
+      .string()
+      .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a subscription GUID')
+      .optional(),
+  ),
+  AZURE_RESOURCE_MANAGER_URL: optional.pipe(z.url('must be a URL').optional()),
+});
+
+type Env = Record<string, string | undefined>;
+
+/** Reads settings; throws a JitError('config') with one line per problem. */
+export function readSettings(env: Env, cwd = process.cwd()): Settings {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new JitError('config', parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join('\n'));
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  const localMode = e.AZURE_SUBSCRIPTION_ID === undefined;
+
+  let slack: Settings['slack'];
+  if (e.SLACK_BOT_TOKEN || e.SLACK_SIGNING_SECRET || e.SLACK_APP_TOKEN) {
+    if (!e.SLACK_BOT_TOKEN) problems.push('SLACK_BOT_TOKEN: must be set to turn Slack on (xoxb-…)');
+    if (!e.SLACK_SIGNING_SECRET && !e.SLACK_APP_TOKEN)
+      problems.push('SLACK_SIGNING_SECRET: must be set for HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)');
+    if (e.SLACK_APP_TOKEN && !e.SLACK_APP_TOKEN.startsWith('xapp-')) problems.push('SLACK_APP_TOKEN: must be an app-level token (xapp-…)');
+    if (e.SLACK_BOT_TOKEN)
+      slack = {
+        botToken: e.SLACK_BOT_TOKEN,
+        signingSecret: e.SLACK_SIGNING_SECRET ?? '',
+        ...(e.SLACK_APP_TOKEN ? { appToken: e.SLACK_APP_TOKEN } : {}),
+        ...(e.SLACK_API_URL ? { apiUrl: e.SLACK_API_URL } : {}),
+      };
+  }
+
+  let teams: Settings['teams'];
+  const appType = e.MicrosoftAppType ?? 'MultiTenant';
+  if (e.MicrosoftAppId) {
+    if (!e.MicrosoftAppPassword && appType !== 'UserAssignedMSI')
+      problems.push('MicrosoftAppPassword: must be set with MicrosoftAppId');
+    if (appType !== 'MultiTenant' && !e.MicrosoftAppTenantId)
+      problems.push(`MicrosoftAppTenantId: must be set when MicrosoftAppType is ${appType}`);
+    teams = {
+      appId: e.MicrosoftAppId,
+      appPassword: e.MicrosoftAppPassword ?? '',
+      appType,
+      ...(e.MicrosoftAppTenantId ? { tenantId: e.MicrosoftAppTenantId } : {}),
+    };
+  } else if (e.MicrosoftAppPassword) {
+    problems.push('MicrosoftAppId: must be set with MicrosoftAppPassword');
+  } else if (localMode) {
+    // The Bot Framework Emulator's no-auth mode: only ever in local mode.
+    teams = { appId: '', appPassword: '', appType };
+  }
+
+  if (problems.length > 0) throw new JitError('config', problems.join('\n'));
+
+  const dataDir = path.resolve(cwd, e.JITBOT_DATA_DIR ?? '.jitbot');
+  const configPath = path.resolve(cwd, e.JITBOT_CONFIG ?? (localMode ? path.join(__dirname, '..', '..', packageRootHop(), 'examples', 'local.yaml') : 'jitbot.yaml'));
+  return {
+    localMode,
+    port: e.PORT ?? 3978,
+    host: e.HOST ?? (localMode ? '127.0.0.1' : '0.0.0.0'),
+    dataDir,
+    configPath,
+    ...(e.DATABASE_URL ? { databaseUrl: e.DATABASE_URL } : {}),
+    simPort: e.JITBOT_SIM_PORT ?? 3979,
+    logLevel: e.LOG_LEVEL ?? 'info',
+    ...(e.JITBOT_PUBLIC_URL ? { publicUrl: e.JITBOT_PUBLIC_URL } : {}),
+    ...(slack ? { slack } : {}),
+    ...(teams ? { teams } : {}),
+    ...(e.AZURE_SUBSCRIPTION_ID
+      ? { azure: { subscriptionId: e.AZURE_SUBSCRIPTION_ID, ...(e.AZURE_RESOURCE_MANAGER_URL ? { resourceManagerUrl: e.AZURE_RESOURCE_MANAGER_URL } : {}) } }
+      : {}),
+    ...(e.JITBOT_LINK_SECRET ? { linkSecret: e.JITBOT_LINK_SECRET } : {}),
+    shutdownTimeoutMs: e.JITBOT_SHUTDOWN_TIMEOUT_MS ?? 8000,
+  };
+}
+
+/** From src/config (tsx) or dist/src/config (built), the repo root is two or three levels up. */
+function packageRootHop(): string {
+  return path.basename(path.resolve(__dirname, '..', '..')) === 'dist' ? '..' : '';
+}

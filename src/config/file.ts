@@ -1,0 +1,221 @@
+// The access-rule file (YAML), validated once at start. Every problem is reported on its own line
+// with the path that holds it, so a broken file is fixed in one pass.
+import { readFileSync } from 'node:fs';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { parseDuration, MAX_DURATION_MINUTES, MIN_DURATION_MINUTES } from '../core/duration';
+import { JitError } from '../core/errors';
+import type { AccessPolicy } from '../core/policy';
+import type { PortRule, Protocol } from '../core/types';
+import type { SimWorld } from '../azure-sim/world';
+import { normalizeSource } from '../core/cidr';
+
+const email = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^[^@\s]+@[^@\s]+$/, 'must be an email address');
+
+const principal = z
+  .string()
+  .trim()
+  .refine((p) => p === '*' || /^group:[\w.-]+$/.test(p) || /^[^@\s]+@[^@\s]+$/.test(p), {
+    message: 'must be "*", "group:<name>" or an email',
+  })
+  .transform((p) => (p.includes('@') ? p.toLowerCase() : p));
+
+const isoDuration = z.string().transform((text, ctx) => {
+  const minutes = parseDuration(text);
+  if (minutes === null || minutes < MIN_DURATION_MINUTES || minutes > MAX_DURATION_MINUTES) {
+    ctx.addIssue({ code: 'custom', message: 'must be a duration from PT5M to PT24H' });
+    return z.NEVER;
+  }
+  return minutes;
+});
+
+const sourcePrefix = z
+  .string()
+  .trim()
+  .transform((text, ctx) => {
+    if (text === '*') return text;
+    const n = normalizeSource(text);
+    if (n === null) {
+      ctx.addIssue({ code: 'custom', message: `"${text}" is not "*", an IP address or a CIDR` });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+const portRule = z
+  .object({
+    port: z.number().int().min(1, 'must be 1 to 65535').max(65535, 'must be 1 to 65535'),
+    protocol: z.enum(['TCP', 'UDP', '*']).default('*'),
+    from: z.array(sourcePrefix).min(1, 'must list at least one source prefix ("*" for any)').default(['*']),
+    max: isoDuration.default(180), // Azure's portal default, PT3H
+  })
+  .strict();
+
+const route = z
+  .object({
+    slack: z.string().trim().min(1).optional(),
+    teams: z.string().trim().min(1).optional(),
+  })
+  .strict();
+
+const rule = z
+  .object({
+    name: z.string().trim().min(1, 'must not be empty'),
+    vms: z
+      .object({
+        names: z.array(z.string().trim().min(1)).optional(),
+        resourceGroups: z.array(z.string().trim().min(1)).optional(),
+        tags: z.record(z.string(), z.string()).optional(),
+      })
+      .strict()
+      .refine((s) => Boolean(s.names?.length || s.resourceGroups?.length || (s.tags && Object.keys(s.tags).length)), {
+        message: 'must select VMs by names, resourceGroups or tags',
+      }),
+    requesters: z.array(principal).min(1, 'must name at least one requester'),
+    approvers: z.array(principal).default([]),
+    approvals: z.number().int('must be a whole number').min(1, 'must be ≥ 1').default(1),
+    autoApprove: z.boolean().default(false),
+    allowAnySource: z.boolean().default(false),
+    route: route.default({}),
+    max: isoDuration.optional(),
+  })
+  .strict();
+
+const simVm = z
+  .object({
+    name: z.string().trim().regex(/^[A-Za-z0-9][\w.-]{0,63}$/, 'must be a VM name'),
+    resourceGroup: z.string().trim().min(1),
+    location: z.string().trim().min(1).default('westeurope'),
+    os: z.enum(['linux', 'windows']),
+    tags: z.record(z.string(), z.string()).default({}),
+    jit: z.array(portRule).optional(),
+  })
+  .strict();
+
+const fileSchema = z
+  .object({
+    people: z
+      .array(
+        z
+          .object({ email, name: z.string().trim().min(1), groups: z.array(z.string().trim().min(1)).default([]) })
+          .strict(),
+      )
+      .default([]),
+    admins: z.array(principal).default([]),
+    rules: z.array(rule).default([]),
+    reminderMinutes: z.number().int().min(1, 'must be ≥ 1').max(120, 'must be ≤ 120').default(10),
+    pendingTimeoutMinutes: z.number().int().min(1, 'must be ≥ 1').max(7 * 24 * 60, 'must be ≤ 10080').default(60),
+    azure: z
+      .object({
+        subscriptionId: z.string().trim().default('00000000-0000-0000-0000-000000000000'),
+        guard: z.boolean().default(false),
+        vms: z.array(simVm).default([]),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const seen = new Map<string, number>();
+    cfg.people.forEach((p, i) => {
+      if (seen.has(p.email)) ctx.addIssue({ code: 'custom', path: ['people', i, 'email'], message: `duplicates people[${seen.get(p.email)}]` });
+      seen.set(p.email, i);
+    });
+    const names = new Map<string, number>();
+    cfg.rules.forEach((r, i) => {
+      if (names.has(r.name)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'name'], message: `duplicates rules[${names.get(r.name)}].name` });
+      names.set(r.name, i);
+      if (!r.autoApprove && r.approvers.length === 0)
+        ctx.addIssue({ code: 'custom', path: ['rules', i, 'approvers'], message: 'must name approvers unless autoApprove is true' });
+    });
+    const vmKeys = new Set<string>();
+    cfg.azure?.vms.forEach((v, i) => {
+      const key = `${v.resourceGroup}/${v.name}`.toLowerCase();
+      if (vmKeys.has(key)) ctx.addIssue({ code: 'custom', path: ['azure', 'vms', i, 'name'], message: 'duplicates another VM in the same resource group' });
+      vmKeys.add(key);
+    });
+  });
+
+export interface LoadedConfig {
+  policy: AccessPolicy;
+  /** The simulated subscription, when the file has an `azure:` section. */
+  world: SimWorld | null;
+}
+
+/** `rules[1].approvals` from zod's path array. */
+export function formatIssuePath(path: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out === '' ? '(file)' : out;
+}
+
+/** Validate a parsed document; throws a JitError('config') whose message has one line per problem. */
+export function configFromDocument(doc: unknown, source = 'config'): LoadedConfig {
+  const parsed = fileSchema.safeParse(doc ?? {});
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${source}: ${formatIssuePath(i.path)}: ${i.message}`);
+    throw new JitError('config', lines.join('\n'));
+  }
+  const c = parsed.data;
+  const policy: AccessPolicy = {
+    people: c.people,
+    admins: c.admins,
+    rules: c.rules.map((r) => ({
+      name: r.name,
+      vms: r.vms,
+      requesters: r.requesters,
+      approvers: r.approvers,
+      approvals: r.approvals,
+      autoApprove: r.autoApprove,
+      allowAnySource: r.allowAnySource,
+      route: r.route,
+      ...(r.max !== undefined ? { maxDurationMinutes: r.max } : {}),
+    })),
+    reminderMinutes: c.reminderMinutes,
+    pendingTimeoutMinutes: c.pendingTimeoutMinutes,
+  };
+  const world: SimWorld | null = c.azure
+    ? {
+        subscriptionId: c.azure.subscriptionId,
+        guard: c.azure.guard,
+        vms: c.azure.vms.map((v) => ({
+          name: v.name,
+          resourceGroup: v.resourceGroup,
+          location: v.location,
+          os: v.os,
+          tags: v.tags,
+          jit: v.jit ? v.jit.map(toPortRule) : null,
+        })),
+      }
+    : null;
+  return { policy, world };
+}
+
+function toPortRule(p: { port: number; protocol: Protocol; from: string[]; max: number }): PortRule {
+  return { number: p.port, protocol: p.protocol, allowedSourcePrefixes: p.from, maxDurationMinutes: p.max };
+}
+
+export function loadConfigFile(path: string): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new JitError('config', `${path}: cannot read the config file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  let doc: unknown;
+  try {
+    doc = YAML.parse(text);
+  } catch (err) {
+    const e = err as { linePos?: Array<{ line: number; col: number }>; message: string };
+    const where = e.linePos?.[0] ? `line ${e.linePos[0].line}` : 'YAML';
+    throw new JitError('config', `${path}: ${where}: ${e.message.split('\n')[0]}`);
+  }
+  return configFromDocument(doc, path);
+}

@@ -1,0 +1,325 @@
+// The bot's access rules applied: who a person is, which rule governs a VM, whether a request may be
+// made and on what terms, and who may decide it. Pure: the caller passes the policy and the VMs.
+import { isAnySource, normalizeSource, sourceAllowed, ANY_SOURCE } from './cidr';
+import type { RequestCommand } from './command';
+import { formatDuration, MAX_DURATION_MINUTES, MIN_DURATION_MINUTES } from './duration';
+import { JitError } from './errors';
+import { isGlob, matchGlob } from './glob';
+import type { AccessPolicy, AccessRule, Person, Principal, VmSelector } from './policy';
+import { quoteWord } from './text';
+import type { AccessRequest, PortRule, PortSpec, Vm } from './types';
+import { formatPort } from './views';
+import { matchVmName, resolveVmNames, splitVmName, unknownVmError } from './vm-names';
+
+export { resolveVmNames, type VmResolution } from './vm-names';
+
+/** A request that passed every check, ready to become an AccessRequest. */
+export interface RequestDraft {
+  vms: Vm[];
+  /** Protocol resolved to the policy's. */
+  ports: PortSpec[];
+  source: string;
+  durationMinutes: number;
+  reason: string;
+  rule: AccessRule;
+  requiredApprovals: number;
+  autoApprove: boolean;
+}
+
+export type Evaluation = { ok: true; draft: RequestDraft } | { ok: false; error: JitError };
+
+export type Decidability = { ok: true } | { ok: false; reason: string };
+
+const UNKNOWN_PERSON = "you are not in jitbot's access list; ask an admin";
+
+export function findPerson(policy: AccessPolicy, email: string | null): Person | null {
+  if (!email) return null;
+  const e = email.trim().toLowerCase();
+  return policy.people.find((p) => p.email.toLowerCase() === e) ?? null;
+}
+
+/** `*` is anyone in the config, `group:<name>` a member of that group, anything else an email. */
+export function hasPrincipal(person: Person, principals: readonly Principal[]): boolean {
+  const email = person.email.toLowerCase();
+  const groups = person.groups.map((g) => g.toLowerCase());
+  return principals.some((raw) => {
+    const p = raw.trim().toLowerCase();
+    if (p === '*') return true;
+    if (p.startsWith('group:')) return groups.includes(p.slice('group:'.length));
+    return p === email;
+  });
+}
+
+export function isAdmin(policy: AccessPolicy, person: Person | null): boolean {
+  return person !== null && hasPrincipal(person, policy.admins);
+}
+
+function selectorMatches(selector: VmSelector, vm: Vm): boolean {
+  const tags = Object.entries(selector.tags ?? {});
+  if (selector.names === undefined && selector.resourceGroups === undefined && tags.length === 0) return false;
+  if (selector.names !== undefined && !selector.names.some((glob) => matchGlob(glob, vm.name))) return false;
+  if (
+    selector.resourceGroups !== undefined &&
+    !selector.resourceGroups.some((rg) => rg.toLowerCase() === vm.resourceGroup.toLowerCase())
+  ) {
+    return false;
+  }
+  // Azure compares tag names without case and tag values with it.
+  const vmTags = new Map(Object.entries(vm.tags).map(([k, v]) => [k.toLowerCase(), v]));
+  return tags.every(([key, value]) => vmTags.get(key.toLowerCase()) === value);
+}
+
+/** The first rule whose selector matches, as in a firewall. */
+export function ruleForVm(policy: AccessPolicy, vm: Vm): AccessRule | null {
+  return policy.rules.find((rule) => selectorMatches(rule.vms, vm)) ?? null;
+}
+
+function mayRequest(policy: AccessPolicy, person: Person, vm: Vm): boolean {
+  const rule = ruleForVm(policy, vm);
+  return rule !== null && hasPrincipal(person, rule.requesters);
+}
+
+/** VMs under JIT whose rule lets this person ask for access. */
+export function requestableVms(policy: AccessPolicy, person: Person | null, vms: readonly Vm[]): Vm[] {
+  if (!person) return [];
+  return vms.filter((vm) => vm.jit !== null && mayRequest(policy, person, vm));
+}
+
+/** Everyone the request's rule names as an approver, except the requester. */
+export function approversFor(policy: AccessPolicy, request: AccessRequest): Person[] {
+  const rule = policy.rules.find((r) => r.name === request.rule);
+  if (!rule) return [];
+  const requester = request.requester.email?.toLowerCase() ?? null;
+  return policy.people.filter((p) => p.email.toLowerCase() !== requester && hasPrincipal(p, rule.approvers));
+}
+
+/**
+ * Whether this person may approve or deny the request (or its pending extension) now. Only rights are
+ * judged here; whether the request can still be decided is the lifecycle's answer.
+ */
+export function canDecide(policy: AccessPolicy, person: Person | null, request: AccessRequest): Decidability {
+  if (!person) return { ok: false, reason: UNKNOWN_PERSON };
+  const email = person.email.toLowerCase();
+  if (request.requester.email?.toLowerCase() === email) return { ok: false, reason: "you can't approve your own request" };
+  const rule = policy.rules.find((r) => r.name === request.rule);
+  if (!rule) {
+    return { ok: false, reason: `you can't approve this request: its rule ${request.rule} is no longer in the configuration` };
+  }
+  if (!hasPrincipal(person, rule.approvers)) {
+    return { ok: false, reason: `you can't approve this request: only ${rule.approvers.join(', ')} may approve under rule ${rule.name}` };
+  }
+  const onExtension = request.state === 'active' && request.extension !== undefined;
+  const approvals = onExtension ? request.extension!.approvals : request.approvals;
+  if (approvals.some((a) => a.by.email?.toLowerCase() === email)) {
+    return { ok: false, reason: `you already approved this ${onExtension ? 'extension' : 'request'}` };
+  }
+  return { ok: true };
+}
+
+// ---- evaluating a request -------------------------------------------------------------------
+
+function refuse(code: JitError['code'], message: string): { ok: false; error: JitError } {
+  return { ok: false, error: new JitError(code, message) };
+}
+
+/** Why this person may not request this VM under the access rules, or null when they may. */
+function rightsRefusal(policy: AccessPolicy, person: Person, vm: Vm): JitError | null {
+  const rule = ruleForVm(policy, vm);
+  if (!rule) return new JitError('not_allowed', `you may not request ${vm.name}: no access rule covers it`);
+  if (!hasPrincipal(person, rule.requesters)) {
+    return new JitError('not_allowed', `you may not request ${vm.name} (rule ${rule.name}: requesters are ${rule.requesters.join(', ')})`);
+  }
+  return null;
+}
+
+function jitRefusal(vm: Vm): JitError | null {
+  return vm.jit === null
+    ? new JitError('policy', `${vm.name} is not under JIT; an admin can put it there with /jit enable ${vm.name}`)
+    : null;
+}
+
+/**
+ * Exact names are looked up among every VM, so a VM the person may not request gets a reason rather
+ * than "unknown". A glob covers only what the person may request: `web-*` should not fail because of a
+ * web VM that belongs to another team.
+ */
+function resolveRequested(policy: AccessPolicy, person: Person, names: readonly string[], all: readonly Vm[]): { ok: true; vms: Vm[] } | { ok: false; error: JitError } {
+  const requestable = requestableVms(policy, person, all);
+  const found: Vm[] = [];
+  for (const name of names) {
+    let vms: Vm[];
+    if (isGlob(splitVmName(name).name)) {
+      vms = matchVmName(name, requestable);
+      if (vms.length === 0) {
+        const seen = matchVmName(name, all)[0];
+        const refusal = seen ? (rightsRefusal(policy, person, seen) ?? jitRefusal(seen)) : null;
+        return { ok: false, error: refusal ?? unknownVmError(name, requestable) };
+      }
+    } else {
+      const r = resolveVmNames([name], all, requestable);
+      if (!r.ok) return r;
+      const refusal = rightsRefusal(policy, person, r.vms[0]);
+      if (refusal) return { ok: false, error: refusal };
+      vms = r.vms;
+    }
+    for (const vm of vms) if (!found.some((f) => f.id === vm.id)) found.push(vm);
+  }
+  return { ok: true, vms: found };
+}
+
+function compatible(a: PortSpec['protocol'], b: PortSpec['protocol']): boolean {
+  return a === '*' || b === '*' || a === b;
+}
+
+interface Opening {
+  vm: Vm;
+  port: PortSpec;
+  rule: PortRule;
+}
+
+/** Each requested port on each VM, paired with the policy's port rule; the first port a VM lacks is an error. */
+function pairPorts(vms: readonly Vm[], ports: readonly PortSpec[]): { ok: true; openings: Opening[] } | { ok: false; error: JitError } {
+  const openings: Opening[] = [];
+  for (const vm of vms) {
+    const rules = vm.jit ?? [];
+    for (const port of ports) {
+      const rule = rules.find((r) => r.number === port.number && compatible(r.protocol, port.protocol));
+      if (!rule) {
+        const offered = rules.map((r) => formatPort(r)).join(', ') || 'no ports';
+        return refuse('policy', `port ${formatPort(port)} is not under JIT on ${vm.name}; it allows ${offered}`);
+      }
+      openings.push({ vm, port, rule });
+    }
+  }
+  return { ok: true, openings };
+}
+
+/**
+ * The protocol to record per port: the policy's when every VM agrees, what the requester named when they
+ * named one, else `*` (each VM opens as its own policy says).
+ */
+function resolvedPorts(ports: readonly PortSpec[], openings: readonly Opening[]): PortSpec[] {
+  const out: PortSpec[] = [];
+  for (const port of ports) {
+    const protocols = new Set(openings.filter((o) => o.port === port).map((o) => o.rule.protocol));
+    const protocol = protocols.size === 1 ? [...protocols][0] : port.protocol;
+    if (!out.some((p) => p.number === port.number && p.protocol === protocol)) out.push({ number: port.number, protocol });
+  }
+  return out;
+}
+
+function checkDuration(minutes: number, rule: AccessRule, openings: readonly Opening[]): JitError | null {
+  const asked = formatDuration(minutes);
+  if (!Number.isInteger(minutes) || minutes < MIN_DURATION_MINUTES || minutes > MAX_DURATION_MINUTES) {
+    return new JitError('bad_command', `${asked} is out of range; a duration is ${formatDuration(MIN_DURATION_MINUTES)} to ${formatDuration(MAX_DURATION_MINUTES)}`);
+  }
+  for (const o of openings) {
+    if (minutes > o.rule.maxDurationMinutes) {
+      return new JitError('policy', `${asked} is longer than the ${formatDuration(o.rule.maxDurationMinutes)} maximum for port ${o.port.number} on ${o.vm.name}`);
+    }
+  }
+  if (rule.maxDurationMinutes !== undefined && minutes > rule.maxDurationMinutes) {
+    return new JitError('policy', `${asked} is longer than the ${formatDuration(rule.maxDurationMinutes)} maximum of rule ${rule.name}`);
+  }
+  return null;
+}
+
+const NAME_A_SOURCE = 'name your address with from <ip>';
+
+/** The given source checked against every port, or the one the policy leaves no choice about. */
+function chooseSource(given: string | undefined, rule: AccessRule, openings: readonly Opening[]): { ok: true; source: string } | { ok: false; error: JitError } {
+  if (given !== undefined) {
+    const source = normalizeSource(given);
+    if (source === null) return refuse('bad_command', `${quoteWord(given)} is not an IP address or CIDR`);
+    for (const o of openings) {
+      if (!sourceAllowed(source, o.rule.allowedSourcePrefixes)) {
+        return refuse('policy', `${source} is not inside the allowed sources for port ${o.port.number} on ${o.vm.name} (${o.rule.allowedSourcePrefixes.join(', ')})`);
+      }
+    }
+    if (isAnySource(source) && !rule.allowAnySource) {
+      return refuse('policy', `rule ${rule.name} does not open ports to any source (${source}); ${NAME_A_SOURCE}`);
+    }
+    return { ok: true, source };
+  }
+  // A port restricted to one prefix decides the source, if every other port allows that prefix too.
+  const forced = new Set<string>();
+  for (const o of openings) {
+    const prefixes = o.rule.allowedSourcePrefixes.filter((p) => p.trim() !== ANY_SOURCE);
+    if (prefixes.length === 1 && prefixes.length === o.rule.allowedSourcePrefixes.length) {
+      forced.add(normalizeSource(prefixes[0]) ?? prefixes[0]);
+    }
+  }
+  if (forced.size === 1) {
+    const source = [...forced][0];
+    if (openings.every((o) => sourceAllowed(source, o.rule.allowedSourcePrefixes))) return { ok: true, source };
+  }
+  const anyEverywhere = openings.every((o) => o.rule.allowedSourcePrefixes.some((p) => p.trim() === ANY_SOURCE));
+  if (forced.size === 0 && anyEverywhere && rule.allowAnySource) return { ok: true, source: ANY_SOURCE };
+  const o = openings.find((x) => x.rule.allowedSourcePrefixes.some((p) => p.trim() === ANY_SOURCE)) ?? openings[0];
+  const allows = o.rule.allowedSourcePrefixes.some((p) => p.trim() === ANY_SOURCE)
+    ? 'allows any source, and jitbot never opens a port to the whole internet by default'
+    : `allows ${o.rule.allowedSourcePrefixes.join(', ')}`;
+  return refuse('policy', `port ${o.port.number} on ${o.vm.name} ${allows}; ${NAME_A_SOURCE}`);
+}
+
+/**
+ * Every check a request must pass before anyone is asked to approve it, in the order a person fixes
+ * them: who they are, which VMs, JIT, one rule, ports, duration, source, and whether anyone can approve.
+ */
+export function evaluateRequest(input: { policy: AccessPolicy; person: Person | null; command: RequestCommand; vms: readonly Vm[] }): Evaluation {
+  const { policy, person, command } = input;
+  if (!person) return refuse('unknown_person', UNKNOWN_PERSON);
+  if (command.vms.length === 0) return refuse('bad_command', 'name at least one VM, as in /jit ssh web-01 1h');
+  if (command.ports.length === 0) return refuse('bad_command', 'name at least one port, as in /jit ssh web-01 1h');
+
+  const resolved = resolveRequested(policy, person, command.vms, input.vms);
+  if (!resolved.ok) return resolved;
+  const vms = resolved.vms;
+
+  for (const vm of vms) {
+    const refusal = jitRefusal(vm);
+    if (refusal) return { ok: false, error: refusal };
+  }
+
+  const rules = vms.map((vm) => ruleForVm(policy, vm)!);
+  const rule = rules[0];
+  const other = rules.findIndex((r) => r.name !== rule.name);
+  if (other >= 0) {
+    return refuse('policy', `${vms[0].name} and ${vms[other].name} fall under different access rules (${rule.name}, ${rules[other].name}); request them separately`);
+  }
+
+  const paired = pairPorts(vms, command.ports);
+  if (!paired.ok) return paired;
+  const openings = paired.openings;
+
+  const durationProblem = checkDuration(command.durationMinutes, rule, openings);
+  if (durationProblem) return { ok: false, error: durationProblem };
+
+  const source = chooseSource(command.source, rule, openings);
+  if (!source.ok) return source;
+
+  if (!rule.autoApprove) {
+    const requester = person.email.toLowerCase();
+    const approvers = policy.people.filter((p) => p.email.toLowerCase() !== requester && hasPrincipal(p, rule.approvers));
+    if (approvers.length < rule.approvals) {
+      return refuse(
+        'config',
+        `rule ${rule.name} needs ${rule.approvals} approval${rule.approvals === 1 ? '' : 's'} but only ${approvers.length} other ${approvers.length === 1 ? 'person' : 'people'} may approve; ask an admin`,
+      );
+    }
+  }
+
+  return {
+    ok: true,
+    draft: {
+      vms,
+      ports: resolvedPorts(command.ports, openings),
+      source: source.source,
+      durationMinutes: command.durationMinutes,
+      reason: command.reason ?? '',
+      rule,
+      requiredApprovals: rule.approvals,
+      autoApprove: rule.autoApprove,
+    },
+  };
+}

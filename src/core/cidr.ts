@@ -1,0 +1,200 @@
+// IPv4 and IPv6 addresses and CIDR prefixes: parsing, the canonical form, and containment.
+// Sources and allowed prefixes are compared as numbers, never as strings, so `10.0.0.0/8` contains
+// `10.1.2.3` and `2001:db8::/32` contains `2001:0db8:0:0::1`.
+import { quoteWord } from './text';
+
+export type IpFamily = 4 | 6;
+
+/** A prefix with its host bits clear. A single address is a prefix of full length. */
+export interface IpPrefix {
+  family: IpFamily;
+  address: bigint;
+  length: number;
+}
+
+const WIDTH: Record<IpFamily, number> = { 4: 32, 6: 128 };
+/** `::ffff:0:0/96`: where dual-stack sockets put IPv4 clients. */
+const V4_MAPPED = 0xffffn << 32n;
+const V4_MAPPED_MASK = ((1n << 96n) - 1n) << 32n;
+
+export const ANY_SOURCE = '*';
+
+type Reading = { ok: true; prefix: IpPrefix; hostBits: boolean } | { ok: false; problem: string };
+
+function parseIPv4(text: string): bigint | null {
+  const parts = text.split('.');
+  if (parts.length !== 4) return null;
+  let value = 0n;
+  for (const part of parts) {
+    // Leading zeros are refused: some tools read them as octal, so `010` is ambiguous.
+    if (!/^(?:0|[1-9]\d{0,2})$/.test(part)) return null;
+    const n = Number(part);
+    if (n > 255) return null;
+    value = (value << 8n) | BigInt(n);
+  }
+  return value;
+}
+
+function parseIPv6(text: string): bigint | null {
+  let hex = text;
+  const lastColon = text.lastIndexOf(':');
+  if (lastColon >= 0 && text.indexOf('.', lastColon) >= 0) {
+    const v4 = parseIPv4(text.slice(lastColon + 1));
+    if (v4 === null) return null;
+    hex = `${text.slice(0, lastColon + 1)}${(v4 >> 16n).toString(16)}:${(v4 & 0xffffn).toString(16)}`;
+  }
+  const gap = hex.indexOf('::');
+  if (gap !== hex.lastIndexOf('::')) return null;
+  let groups: string[];
+  if (gap >= 0) {
+    const left = hex.slice(0, gap);
+    const right = hex.slice(gap + 2);
+    const l = left === '' ? [] : left.split(':');
+    const r = right === '' ? [] : right.split(':');
+    if (l.length + r.length > 7) return null;
+    groups = [...l, ...new Array<string>(8 - l.length - r.length).fill('0'), ...r];
+  } else {
+    groups = hex.split(':');
+    if (groups.length !== 8) return null;
+  }
+  let value = 0n;
+  for (const group of groups) {
+    if (!/^[0-9a-f]{1,4}$/i.test(group)) return null;
+    value = (value << 16n) | BigInt(parseInt(group, 16));
+  }
+  return value;
+}
+
+function hostMask(family: IpFamily, length: number): bigint {
+  return (1n << BigInt(WIDTH[family] - length)) - 1n;
+}
+
+/**
+ * An IPv4-mapped IPv6 prefix becomes the IPv4 prefix it stands for: dual-stack servers and logs show
+ * IPv4 clients as `::ffff:a.b.c.d`, and the network security group sees those clients as IPv4.
+ */
+function unmap(p: IpPrefix): IpPrefix {
+  if (p.family === 6 && p.length >= 96 && (p.address & V4_MAPPED_MASK) === V4_MAPPED) {
+    return { family: 4, address: p.address & 0xffffffffn, length: p.length - 96 };
+  }
+  return p;
+}
+
+function read(text: string): Reading {
+  const t = text.trim();
+  const notAddress = { ok: false as const, problem: `${quoteWord(t)} is not an IP address or CIDR; use 203.0.113.7, 10.0.0.0/8 or 2001:db8::/32` };
+  const slash = t.indexOf('/');
+  const addressText = slash < 0 ? t : t.slice(0, slash);
+  const family: IpFamily = addressText.includes(':') ? 6 : 4;
+  const address = family === 6 ? parseIPv6(addressText) : parseIPv4(addressText);
+  if (address === null) return notAddress;
+  let length = WIDTH[family];
+  if (slash >= 0) {
+    const lengthText = t.slice(slash + 1);
+    if (!/^(?:0|[1-9]\d{0,2})$/.test(lengthText) || Number(lengthText) > WIDTH[family]) {
+      return { ok: false, problem: `${quoteWord(t)} has a bad prefix length; an IPv${family} prefix length is 0 to ${WIDTH[family]}` };
+    }
+    length = Number(lengthText);
+  }
+  const mask = hostMask(family, length);
+  const prefix = unmap({ family, address: address & ~mask, length });
+  return { ok: true, prefix, hostBits: (address & mask) !== 0n };
+}
+
+function formatIPv4(value: bigint): string {
+  return [24n, 16n, 8n, 0n].map((shift) => String((value >> shift) & 0xffn)).join('.');
+}
+
+/** RFC 5952: lower case, no leading zeros, the longest run (first on a tie) of two or more zero groups as `::`. */
+function formatIPv6(value: bigint): string {
+  const groups = Array.from({ length: 8 }, (_, i) => Number((value >> BigInt(112 - 16 * i)) & 0xffffn));
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) {
+      bestStart = i;
+      bestLength = j - i;
+    }
+    i = j;
+  }
+  const hex = (gs: number[]) => gs.map((g) => g.toString(16)).join(':');
+  if (bestStart < 0) return hex(groups);
+  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLength))}`;
+}
+
+/** The canonical text: a bare address for a full-length prefix, `address/length` otherwise. */
+export function formatPrefix(p: IpPrefix): string {
+  const address = p.family === 4 ? formatIPv4(p.address) : formatIPv6(p.address);
+  return p.length === WIDTH[p.family] ? address : `${address}/${p.length}`;
+}
+
+/** An address or CIDR with no host bits set; null otherwise. `*` is not a prefix (see normalizeSource). */
+export function parsePrefix(text: string): IpPrefix | null {
+  const r = read(text);
+  return r.ok && !r.hostBits ? r.prefix : null;
+}
+
+/**
+ * Why `text` is not a usable source, in one line; null when it is. A CIDR with host bits set
+ * (`10.1.2.3/8`) is refused rather than silently widened or narrowed: the user meant one of two
+ * things and the bot should not guess which.
+ */
+export function describeSourceProblem(text: string): string | null {
+  const t = text.trim();
+  if (t === ANY_SOURCE) return null;
+  const r = read(t);
+  if (!r.ok) return r.problem;
+  if (r.hostBits) {
+    const address = t.slice(0, t.indexOf('/'));
+    return `${quoteWord(t)} has host bits set; use ${formatPrefix(r.prefix)} for the network or ${address} for the one address`;
+  }
+  return null;
+}
+
+/** The canonical form of a source (`*`, an address, or a CIDR), or null when it is not one. */
+export function normalizeSource(text: string): string | null {
+  const t = text.trim();
+  if (t === ANY_SOURCE) return ANY_SOURCE;
+  const p = parsePrefix(t);
+  return p ? formatPrefix(p) : null;
+}
+
+/** `*`, `0.0.0.0/0` and `::/0`: the whole internet. */
+export function isAnySource(text: string): boolean {
+  const t = text.trim();
+  if (t === ANY_SOURCE) return true;
+  const p = parsePrefix(t);
+  return p !== null && p.length === 0;
+}
+
+/**
+ * True when every address `inner` names lies inside `outer`. `*` contains everything; only `*`
+ * contains `*`. IPv4 and IPv6 never contain each other. An `outer` with host bits set (possible in an
+ * Azure policy written by hand) is read as its network; anything unreadable contains nothing.
+ */
+export function prefixContains(outer: string, inner: string): boolean {
+  const o = outer.trim();
+  const i = inner.trim();
+  if (i === ANY_SOURCE) return o === ANY_SOURCE;
+  const ri = read(i);
+  if (!ri.ok) return false;
+  if (o === ANY_SOURCE) return true;
+  const ro = read(o);
+  if (!ro.ok) return false;
+  const a = ro.prefix;
+  const b = ri.prefix;
+  if (a.family !== b.family || a.length > b.length) return false;
+  const shift = BigInt(WIDTH[a.family] - a.length);
+  return a.address >> shift === b.address >> shift;
+}
+
+/** True when `source` lies inside at least one of the allowed prefixes. */
+export function sourceAllowed(source: string, allowed: readonly string[]): boolean {
+  return allowed.some((prefix) => prefixContains(prefix, source));
+}

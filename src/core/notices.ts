@@ -1,0 +1,86 @@
+// The words of every thread reply and direct message, built from the request as it now is.
+import { formatDuration, formatUtc } from './duration';
+import type { AccessRequest, Actor } from './types';
+import { formatPort, personView, type Notice, type NoticeKind } from './views';
+
+function what(r: AccessRequest): string {
+  return `${r.ports.map(formatPort).join(', ')} on ${r.vms.map((v) => v.name).join(', ')}`;
+}
+
+function notice(r: AccessRequest, kind: NoticeKind, text: string, extra: Partial<Notice> = {}): Notice {
+  return { kind, requestId: r.id, text, ...extra };
+}
+
+export function submittedNotice(r: AccessRequest): Notice {
+  return notice(r, 'submitted', `${r.requester.name} asks for ${what(r)} from ${r.source} for ${formatDuration(r.durationMinutes)}${r.reason ? `: ${r.reason}` : ''}.`);
+}
+
+export function approvalNotice(r: AccessRequest, by: Actor): Notice {
+  return notice(r, 'approval', `${by.name} approved ${r.id} (${r.approvals.length} of ${r.requiredApprovals}).`);
+}
+
+export function approvedNotice(r: AccessRequest): Notice {
+  const by = r.autoApproved ? 'automatically by rule' : `by ${r.approvals.map((a) => a.by.name).join(' and ')}`;
+  return notice(r, 'approved', `Approved ${by}; opening ${what(r)}.`);
+}
+
+export function deniedNotice(r: AccessRequest): Notice {
+  const reason = r.denial?.reason ? `: ${r.denial.reason}` : '.';
+  return notice(r, 'denied', `Denied by ${r.denial?.by.name ?? 'an approver'}${reason}`, { mention: personView(r.requester) });
+}
+
+export function openedNotice(r: AccessRequest, now: Date): Notice {
+  const until = r.endsAt ? formatUtc(r.endsAt, now) : 'the end time';
+  return notice(r, 'opened', `Open until ${until} from ${r.source}: ${what(r)}.`, { mention: personView(r.requester) });
+}
+
+export function failedNotice(r: AccessRequest): Notice {
+  return notice(r, 'failed', `Could not open ${what(r)}: ${r.failure ?? 'Azure did not accept the request'}. Nothing was opened.`, {
+    mention: personView(r.requester),
+  });
+}
+
+export function reminderNotice(r: AccessRequest, now: Date): Notice {
+  const until = r.endsAt ? formatUtc(r.endsAt, now) : 'soon';
+  const mins = r.endsAt ? Math.max(0, Math.round((r.endsAt.getTime() - now.getTime()) / 60_000)) : 0;
+  return notice(r, 'reminder', `${r.requester.name}, your access to ${what(r)} ends at ${until} (in ${mins} min). Extend or release it now.`, {
+    mention: personView(r.requester),
+    actions: ['extend', 'release'],
+  });
+}
+
+export function expiredNotice(r: AccessRequest): Notice {
+  return notice(r, 'expired', `Expired, ports closed: ${what(r)}.`, { mention: personView(r.requester) });
+}
+
+export function releasedNotice(r: AccessRequest): Notice {
+  return notice(r, 'released', `Released by ${r.releasedBy?.name ?? r.requester.name}, ports closed: ${what(r)}.`);
+}
+
+export function cancelledNotice(r: AccessRequest): Notice {
+  return notice(r, 'cancelled', `Cancelled by ${r.requester.name}.`);
+}
+
+export function timedOutNotice(r: AccessRequest): Notice {
+  return notice(r, 'timed-out', `Nobody decided in time; request ${r.id} timed out. Ask again if you still need access.`, {
+    mention: personView(r.requester),
+  });
+}
+
+export function extensionRequestedNotice(r: AccessRequest): Notice {
+  const d = r.extension ? formatDuration(r.extension.durationMinutes) : '';
+  return notice(r, 'extension-requested', `${r.requester.name} asks to extend ${r.id} by ${d}; approvers, decide on the card.`);
+}
+
+export function extendedNotice(r: AccessRequest, now: Date): Notice {
+  const until = r.endsAt ? formatUtc(r.endsAt, now) : 'the new end time';
+  return notice(r, 'extended', `Extended: open until ${until} from ${r.source}.`, { mention: personView(r.requester) });
+}
+
+export function extensionDeniedNotice(r: AccessRequest, by: Actor): Notice {
+  return notice(r, 'extension-denied', `Extension denied by ${by.name}; access still ends as planned.`, { mention: personView(r.requester) });
+}
+
+export function extensionFailedNotice(r: AccessRequest, reason: string): Notice {
+  return notice(r, 'extension-failed', `Could not extend: ${reason}. Access still ends as planned.`, { mention: personView(r.requester) });
+}

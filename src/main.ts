@@ -1,0 +1,229 @@
+// Composition root: read settings once, pick implementations, start, and shut down gracefully.
+import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import pino from 'pino';
+import { AdjustableClock } from './app/clock';
+import { JitApp } from './app/jit-app';
+import type { Logger } from './app/logger';
+import { systemClock, type Clock, type Cloud, type Store } from './app/ports';
+import { createAzureCloud } from './azure';
+import { startAzureSim, type AzureSim } from './azure-sim/server';
+import { readSettings, type Settings } from './config/env';
+import { loadConfigFile, type LoadedConfig } from './config/file';
+import { createConsole } from './console';
+import { mountLocalClock } from './console/local-clock';
+import { JitError } from './core/errors';
+import { createAuditLinks } from './ops/audit-links';
+import { createMetrics } from './ops/metrics';
+import { createHttpServer, type Mount } from './server';
+import { createSlackAdapter, type SlackAdapter } from './slack';
+import { openStore } from './store';
+import { createTeamsAdapter } from './teams';
+
+export interface RunningBot {
+  url: string;
+  settings: Settings;
+  app: JitApp;
+  store: Store;
+  clock: Clock;
+  sim: AzureSim | null;
+  /** Stop taking work, finish what runs, release leases, close everything. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Replaces pino (tests). */
+  logger?: Logger;
+  /** Print the local-mode banner (the CLI does). */
+  banner?: boolean;
+  cwd?: string;
+}
+
+/** Secrets never reach a log line, even when an object holding them is logged whole. */
+const REDACT = [
+  'botToken',
+  'signingSecret',
+  'appToken',
+  'appPassword',
+  'token',
+  'password',
+  'authorization',
+  'headers.authorization',
+  'req.headers.authorization',
+  '*.botToken',
+  '*.signingSecret',
+  '*.appPassword',
+  '*.token',
+  'databaseUrl',
+];
+
+export function createLogger(level: string): Logger {
+  return pino({ level, redact: { paths: REDACT, censor: '[redacted]' }, base: { service: 'jitbot' } }) as unknown as Logger;
+}
+
+export async function startBot(env: Record<string, string | undefined>, opts: StartOptions = {}): Promise<RunningBot> {
+  const settings = readSettings(env, opts.cwd);
+  const log = opts.logger ?? createLogger(settings.logLevel);
+  const config: LoadedConfig = loadConfigFile(settings.configPath);
+  mkdirSync(settings.dataDir, { recursive: true });
+
+  const clock = settings.localMode ? new AdjustableClock() : systemClock;
+  const metrics = createMetrics();
+  const closers: Array<() => Promise<void>> = [];
+  const close = async () => {
+    for (const c of closers.reverse()) {
+      await c().catch((err: unknown) => log.warn({ err: String(err) }, 'close step failed'));
+    }
+  };
+
+  try {
+    const store = await openStore({ dataDir: settings.dataDir, ...(settings.databaseUrl ? { databaseUrl: settings.databaseUrl } : {}) });
+    closers.push(() => store.close());
+
+    let sim: AzureSim | null = null;
+    let cloud: Cloud;
+    if (settings.azure) {
+      cloud = createAzureCloud({
+        subscriptionId: settings.azure.subscriptionId,
+        ...(settings.azure.resourceManagerUrl ? { resourceManagerUrl: settings.azure.resourceManagerUrl } : {}),
+      });
+    } else {
+      if (!config.world) throw new JitError('config', `${settings.configPath}: local mode needs an azure: section with the simulated VMs`);
+      sim = await startAzureSim({ world: config.world, clock, port: settings.simPort, host: '127.0.0.1' });
+      closers.push(() => sim!.close());
+      cloud = createAzureCloud({ subscriptionId: config.world.subscriptionId, redirectTo: sim.url, clock });
+    }
+
+    const auditLinks = createAuditLinks({ secret: settings.linkSecret, clock, baseUrl: () => settings.publicUrl ?? url });
+    const app = new JitApp({
+      policy: config.policy,
+      store,
+      cloud,
+      clock,
+      logger: log,
+      observer: metrics,
+      owner: `${hostname()}-${process.pid}`,
+      auditLink: (q) => auditLinks.sign(q),
+    });
+
+    const mounts: Mount[] = [auditLinks.mount((q) => app.auditCsvFor(q))];
+    let slack: SlackAdapter | null = null;
+    if (settings.slack) {
+      slack = createSlackAdapter({
+        api: app,
+        botToken: settings.slack.botToken,
+        signingSecret: settings.slack.signingSecret,
+        ...(settings.slack.appToken ? { appToken: settings.slack.appToken } : {}),
+        ...(settings.slack.apiUrl ? { apiUrl: settings.slack.apiUrl } : {}),
+        logger: log.child({ platform: 'slack' }),
+        clock,
+      });
+      app.addChat(slack.chat);
+      if (!settings.slack.appToken) mounts.push((s) => slack!.mount(s));
+    }
+    if (settings.teams) {
+      const teams = createTeamsAdapter({
+        api: app,
+        store,
+        appId: settings.teams.appId,
+        appPassword: settings.teams.appPassword,
+        appType: settings.teams.appType,
+        ...(settings.teams.tenantId ? { tenantId: settings.teams.tenantId } : {}),
+        localMode: settings.localMode,
+        logger: log.child({ platform: 'teams' }),
+        clock,
+      });
+      app.addChat(teams.chat);
+      mounts.push((s) => teams.mount(s));
+    }
+    if (settings.localMode && clock instanceof AdjustableClock) {
+      const consoleAdapter = createConsole({
+        api: app,
+        people: config.policy.people,
+        clock,
+        ...(sim ? { sim: { url: sim.url } } : {}),
+        vmNames: async () => (await app.vms()).map((v) => v.name),
+        logger: log.child({ platform: 'console' }),
+      });
+      app.addChat(consoleAdapter.chat);
+      mounts.push((s) => consoleAdapter.mount(s));
+      // The test clock exists only in local mode; advancing it runs what became due at once.
+      mounts.push((s) => mountLocalClock(s, clock, () => app.scheduler.drain()));
+    }
+
+    const http = createHttpServer({
+      logger: log,
+      mounts,
+      registry: metrics.registry,
+      readiness: [
+        { name: 'store', check: () => store.ping() },
+        { name: 'azure', check: async () => void (await app.vms({ fresh: true })) },
+      ],
+    });
+    let url = await http.listen(settings.port, settings.host);
+    closers.push(() => http.close());
+    if (slack) {
+      await slack.start();
+      closers.push(() => slack!.stop());
+    }
+    app.start();
+    closers.push(() => app.stop({ timeoutMs: settings.shutdownTimeoutMs }));
+    // Draining first: the load balancer stops sending work before anything closes.
+    closers.push(async () => http.setDraining());
+
+    if (opts.banner) printBanner(settings, url, sim);
+    log.info({ url, localMode: settings.localMode, platforms: app.platforms }, 'jitbot started');
+    return { url, settings, app, store, clock, sim, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+function printBanner(settings: Settings, url: string, sim: AzureSim | null): void {
+  const on = (b: boolean) => (b ? 'on ' : 'off');
+  const lines = [
+    '',
+    `  jitbot is running in ${settings.localMode ? 'local mode' : 'production mode'}`,
+    '',
+    ...(settings.localMode ? [`  Console        ${url}/   (choose who you are, type /jit help)`] : []),
+    `  Data           ${settings.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : settings.dataDir}`,
+    ...(sim ? [`  Azure          simulator at ${sim.url} (seeded from ${settings.configPath})`] : ['  Azure          real subscription']),
+    `  Slack     ${on(Boolean(settings.slack))}  ${settings.slack ? `${url}/slack/events` : 'set SLACK_BOT_TOKEN + SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN)'}`,
+    `  Teams     ${on(Boolean(settings.teams))}  ${settings.teams ? `${url}/api/messages${settings.teams.appId ? '' : ' (Bot Framework Emulator, no auth)'}` : 'set MicrosoftAppId + MicrosoftAppPassword'}`,
+    '',
+    '  Ctrl-C stops it.',
+    '',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+async function main(): Promise<void> {
+  let bot: RunningBot;
+  try {
+    bot = await startBot(process.env, { banner: true });
+  } catch (err) {
+    if (err instanceof JitError && err.code === 'config') {
+      process.stderr.write(`jitbot cannot start:\n${err.message.split('\n').map((l) => `  ${l}`).join('\n')}\n`);
+    } else {
+      process.stderr.write(`jitbot cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
+    }
+    process.exit(1);
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`\n${signal}: stopping jitbot…\n`);
+    const hard = setTimeout(() => process.exit(1), bot.settings.shutdownTimeoutMs + 1500);
+    hard.unref();
+    bot.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+if (require.main === module) void main();

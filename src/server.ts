@@ -1,0 +1,113 @@
+// The bot's one HTTP server: /slack/events, /api/messages, the console, and the operator endpoints.
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import * as restify from 'restify';
+import type { Registry } from 'prom-client';
+import type { Logger } from './app/logger';
+
+export type Mount = (server: restify.Server) => void;
+
+export interface ReadinessCheck {
+  name: string;
+  check: () => Promise<void>;
+}
+
+export interface HttpServerOptions {
+  logger: Logger;
+  mounts: Mount[];
+  readiness?: ReadinessCheck[];
+  registry?: Registry;
+  /** Per readiness check. */
+  readinessTimeoutInMs?: number;
+}
+
+export interface HttpServer {
+  server: restify.Server;
+  listen(port: number, host?: string): Promise<string>;
+  close(): Promise<void>;
+  /** Stop answering ready (draining before shutdown) while /healthz stays up. */
+  setDraining(): void;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+export function createHttpServer(opts: HttpServerOptions): HttpServer {
+  const server = restify.createServer({ name: 'jitbot', handleUncaughtExceptions: false });
+  let draining = false;
+
+  // A request id on every log line about a request (pino child); the id is also returned to the caller.
+  server.pre((req, res, next) => {
+    const incoming = req.headers['x-request-id'];
+    const id = typeof incoming === 'string' && /^[\w-]{1,64}$/.test(incoming) ? incoming : randomUUID();
+    (req as unknown as { log: Logger }).log = opts.logger.child({ reqId: id });
+    res.setHeader('x-request-id', id);
+    return next();
+  });
+  server.on('after', (req: restify.Request, res: restify.Response) => {
+    const log = (req as unknown as { log?: Logger }).log ?? opts.logger;
+    log.debug({ method: req.method, path: req.path?.() ?? req.url, status: res.statusCode }, 'request');
+  });
+
+  server.get('/healthz', async (_req: restify.Request, res: restify.Response) => {
+    res.json(200, { status: 'ok' });
+  });
+
+  server.get('/readyz', async (_req: restify.Request, res: restify.Response) => {
+    if (draining) {
+      res.json(503, { status: 'draining' });
+      return;
+    }
+    const results = await Promise.all(
+      (opts.readiness ?? []).map(async (c) => {
+        try {
+          await withTimeout(c.check(), opts.readinessTimeoutInMs ?? 3000, c.name);
+          return { name: c.name, ok: true };
+        } catch (err) {
+          return { name: c.name, ok: false, error: err instanceof Error ? err.message : String(err) };
+        }
+      }),
+    );
+    const ok = results.every((r) => r.ok);
+    res.json(ok ? 200 : 503, { status: ok ? 'ready' : 'not ready', checks: results });
+  });
+
+  if (opts.registry) {
+    const registry = opts.registry;
+    server.get('/metrics', async (_req: restify.Request, res: restify.Response) => {
+      const body = await registry.metrics();
+      res.setHeader('content-type', registry.contentType);
+      res.writeHead(200);
+      res.end(body);
+    });
+  }
+
+  for (const mount of opts.mounts) mount(server);
+
+  return {
+    server,
+    setDraining: () => {
+      draining = true;
+    },
+    listen: (port, host = '127.0.0.1') =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          const addr = server.address() as AddressInfo;
+          const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host === '127.0.0.1' ? 'localhost' : host;
+          resolve(`http://${shownHost}:${addr.port}`);
+        });
+      }),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        // Keep-alive sockets (SSE, browsers) would hold close() open forever.
+        (server.server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      }),
+  };
+}

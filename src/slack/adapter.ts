@@ -1,0 +1,167 @@
+// Assembles the Slack side: one Bolt App on an HTTP receiver (mounted in the shared restify server)
+// or a Socket Mode receiver, the listeners, and the ChatPort the app posts through.
+import { App, HTTPReceiver, SocketModeReceiver, type Authorize, type Receiver } from '@slack/bolt';
+import type { Server } from 'restify';
+import type { JitApi } from '../app/api';
+import { systemClock, type ChatPort, type Clock } from '../app/ports';
+import { createSlackChatPort } from './chat-port';
+import { registerHandlers } from './handlers';
+import { createSlackIdentity } from './identity';
+import { createBoltLogger, slackErrorFields, type LoggerLike } from './log';
+import { createSlackCaller, slackErrorCode, webClientOptions } from './web';
+
+export const SLACK_EVENTS_PATH = '/slack/events';
+
+export interface SlackAdapterOptions {
+  api: JitApi;
+  botToken: string;
+  signingSecret: string;
+  /** An app-level token (`xapp-…`) switches to Socket Mode: no public URL, no request signing. */
+  appToken?: string;
+  /** SLACK_API_URL: another Web API base (tests point it at a loopback fake). */
+  apiUrl?: string;
+  logger: LoggerLike;
+  clock?: Clock;
+  /** Answer Slack only after the listener finished (FaaS, and deterministic tests). */
+  processBeforeResponse?: boolean;
+  userCacheTtlMs?: number;
+  /** The bot's ids, when known; otherwise `start()` learns them from auth.test. */
+  botId?: string;
+  botUserId?: string;
+  /** Deadline of one Web API call, retries included. */
+  webApiTimeoutMs?: number;
+  /** How long an interaction waits for the api before acknowledging and answering later (default 2 s). */
+  ackBudgetMs?: number;
+}
+
+export interface SlackAdapter {
+  readonly chat: ChatPort;
+  /** POST /slack/events → Bolt, with the raw body untouched (no body parser may run on this route). */
+  mount(server: Server): void;
+  /** Checks the bot token; in Socket Mode, connects. */
+  start(): Promise<void>;
+  /** Disconnects Socket Mode and waits (briefly) for listeners still running. */
+  stop(): Promise<void>;
+}
+
+// Slack's answers that mean the token itself is wrong: starting anyway would only fail later.
+const FATAL_AUTH_ERRORS = new Set(['invalid_auth', 'not_authed', 'account_inactive', 'token_revoked', 'token_expired', 'not_allowed_token_type']);
+const STOP_GRACE_MS = 5_000;
+
+export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
+  const socketMode = Boolean(opts.appToken);
+  if (!opts.botToken) throw new Error('Slack: SLACK_BOT_TOKEN is required');
+  if (!socketMode && !opts.signingSecret) throw new Error('Slack: SLACK_SIGNING_SECRET is required unless SLACK_APP_TOKEN selects Socket Mode');
+
+  const boltLogger = createBoltLogger(opts.logger);
+  const slack = createSlackCaller(opts.botToken, { apiUrl: opts.apiUrl, logger: boltLogger, timeoutMs: opts.webApiTimeoutMs });
+  const identity = createSlackIdentity({ slack, clock: opts.clock ?? systemClock, ttlMs: opts.userCacheTtlMs });
+  const chat = createSlackChatPort(slack);
+
+  let ids: { botId?: string; botUserId?: string } = { botId: opts.botId, botUserId: opts.botUserId };
+  // Our own authorize (instead of `token`) keeps Bolt from calling auth.test in its constructor.
+  const authorize: Authorize<boolean> = async () => ({ botToken: opts.botToken, botId: ids.botId, botUserId: ids.botUserId });
+
+  const receiver: Receiver & { requestListener?: HTTPReceiver['requestListener'] } = socketMode
+    ? new SocketModeReceiver({
+        appToken: opts.appToken as string,
+        logger: boltLogger,
+        installerOptions: {
+          clientOptions: {
+            ...webClientOptions({ apiUrl: opts.apiUrl, logger: boltLogger, timeoutMs: opts.webApiTimeoutMs }),
+            // apps.connections.open is retried on the reconnect path; a few tries, not the client's hundred.
+            retryConfig: { retries: 5, factor: 2, minTimeout: 500, maxTimeout: 10_000, randomize: true },
+          },
+        },
+      })
+    : new HTTPReceiver({
+        signingSecret: opts.signingSecret,
+        endpoints: SLACK_EVENTS_PATH,
+        processBeforeResponse: opts.processBeforeResponse ?? false,
+        logger: boltLogger,
+      });
+
+  const app = new App({
+    receiver,
+    authorize,
+    logger: boltLogger,
+    extendedErrorHandler: true,
+    clientOptions: webClientOptions({ apiUrl: opts.apiUrl, logger: boltLogger, timeoutMs: opts.webApiTimeoutMs }),
+  });
+
+  const inflight = new Set<Promise<void>>();
+  app.use(async ({ next }) => {
+    const run = next();
+    inflight.add(run);
+    try {
+      await run;
+    } finally {
+      inflight.delete(run);
+    }
+  });
+  registerHandlers(app, { api: opts.api, slack, identity, logger: opts.logger, ackBudgetMs: opts.ackBudgetMs });
+
+  async function learnIds(): Promise<void> {
+    if (ids.botId && ids.botUserId) return;
+    try {
+      const res = await slack.call<{ ok: boolean; user_id?: string; bot_id?: string }>('auth.test', {});
+      ids = { botId: ids.botId ?? res.bot_id, botUserId: ids.botUserId ?? res.user_id };
+    } catch (err) {
+      const code = slackErrorCode(err);
+      if (code && FATAL_AUTH_ERRORS.has(code)) throw new Error(`Slack: SLACK_BOT_TOKEN was refused (${code})`);
+      opts.logger.warn(slackErrorFields(err), 'Slack auth.test failed; continuing without the bot ids');
+    }
+  }
+
+  let started = false;
+  return {
+    chat,
+
+    mount(server: Server): void {
+      if (socketMode) {
+        opts.logger.info({ mode: 'socket' }, 'Slack uses Socket Mode; no HTTP route mounted');
+        return;
+      }
+      const listener = (receiver as HTTPReceiver).requestListener;
+      // restify 11: a three-argument handler must not be async. Bolt answers on its own; `next` runs
+      // once the response is out, so restify's after-hooks and metrics see the request end.
+      server.post(SLACK_EVENTS_PATH, (req, res, next) => {
+        let done = false;
+        const finish = (): void => {
+          if (done) return;
+          done = true;
+          next(false);
+        };
+        res.once('finish', finish);
+        res.once('close', finish);
+        listener(req, res);
+      });
+    },
+
+    async start(): Promise<void> {
+      await learnIds();
+      if (socketMode) {
+        await app.start();
+        started = true;
+      }
+      opts.logger.info({ mode: socketMode ? 'socket' : 'http', botUserId: ids.botUserId ?? null }, 'Slack adapter ready');
+    },
+
+    async stop(): Promise<void> {
+      if (socketMode && started) {
+        started = false;
+        await app.stop();
+      }
+      if (inflight.size > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          Promise.allSettled([...inflight]),
+          new Promise<void>((resolve) => {
+            timer = setTimeout(resolve, STOP_GRACE_MS);
+          }),
+        ]);
+        clearTimeout(timer);
+      }
+    },
+  };
+}

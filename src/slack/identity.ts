@@ -1,0 +1,68 @@
+// Who clicked or typed: a Slack user id becomes an Actor with the email the access rules know people
+// by. users.info answers are cached for a while, so a burst of clicks costs one lookup.
+import type { WebAPICallResult } from '@slack/web-api';
+import type { Clock } from '../app/ports';
+import type { Actor } from '../core/types';
+import { slackErrorCode, type SlackCaller } from './web';
+
+export const DEFAULT_USER_CACHE_TTL_MS = 10 * 60_000;
+// Looking someone up sits inside Slack's 3-second window more often than not.
+const LOOKUP_TIMEOUT_MS = 2_500;
+
+interface UsersInfoResult extends WebAPICallResult {
+  user?: {
+    id?: string;
+    name?: string;
+    real_name?: string;
+    deleted?: boolean;
+    is_bot?: boolean;
+    profile?: { email?: string; real_name?: string; display_name?: string };
+  };
+}
+
+export interface SlackIdentity {
+  /**
+   * The person behind a Slack user id. Email is null when Slack does not tell us (no such user, a bot,
+   * no `users:read.email`); the api then treats them as unknown. Throws ChatError when Slack fails.
+   */
+  actorFor(userId: string, hint?: { name?: string }): Promise<Actor>;
+}
+
+function nameOf(user: NonNullable<UsersInfoResult['user']>, fallback: string): string {
+  const candidates = [user.profile?.real_name, user.real_name, user.profile?.display_name, user.name];
+  return candidates.find((c): c is string => typeof c === 'string' && c.trim() !== '')?.trim() ?? fallback;
+}
+
+export function createSlackIdentity(deps: { slack: SlackCaller; clock: Clock; ttlMs?: number }): SlackIdentity {
+  const ttlMs = deps.ttlMs ?? DEFAULT_USER_CACHE_TTL_MS;
+  const cache = new Map<string, { actor: Promise<Actor>; until: number }>();
+
+  async function lookup(userId: string, hint?: { name?: string }): Promise<Actor> {
+    const unknown: Actor = { platform: 'slack', userId, email: null, name: hint?.name?.trim() || userId };
+    try {
+      const res = await deps.slack.call<UsersInfoResult>('users.info', { user: userId }, { timeoutInMs: LOOKUP_TIMEOUT_MS });
+      const user = res.user;
+      if (!user || user.deleted || user.is_bot) return unknown;
+      const email = user.profile?.email?.trim().toLowerCase() || null;
+      return { platform: 'slack', userId, email, name: nameOf(user, unknown.name) };
+    } catch (err) {
+      if (slackErrorCode(err) === 'user_not_found') return unknown;
+      throw err;
+    }
+  }
+
+  return {
+    actorFor(userId, hint) {
+      const now = deps.clock.now().getTime();
+      const hit = cache.get(userId);
+      if (hit && hit.until > now) return hit.actor;
+      const actor = lookup(userId, hint);
+      cache.set(userId, { actor, until: now + ttlMs });
+      // A failed lookup is not an answer: the next click asks Slack again.
+      actor.catch(() => {
+        if (cache.get(userId)?.actor === actor) cache.delete(userId);
+      });
+      return actor;
+    },
+  };
+}

@@ -1,0 +1,148 @@
+// PGlite engine: PostgreSQL compiled to WASM, in this process, one connection. Everything sent to one
+// database goes through one queue, so a transaction never interleaves with another caller's query.
+import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { SerialQueue, assertSchemaName, type Sql } from './sql';
+
+/** One PGlite database and the state of its single connection. */
+class PgliteSession {
+  readonly queue = new SerialQueue();
+  /** The schema the connection's search_path points at; null while it is the database default. */
+  searchPath: string | null = null;
+  constructor(readonly db: PGlite) {}
+}
+
+class PgliteSql implements Sql {
+  private closed = false;
+
+  constructor(
+    private readonly session: PgliteSession,
+    private readonly schema: string | null,
+    private readonly onClose: () => Promise<void>,
+  ) {}
+
+  query<T>(text: string, params: unknown[] = []): Promise<T[]> {
+    return this.exclusive(async () => (await this.session.db.query<T>(text, params)).rows);
+  }
+
+  transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
+    return this.exclusive(() => this.session.db.transaction((tx) => fn(transactionSql(tx))));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // Queued behind every call already made, so those finish first.
+    await this.session.queue.run(this.onClose);
+  }
+
+  private exclusive<T>(task: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('the store is closed'));
+    return this.session.queue.run(async () => {
+      await this.useSchema();
+      return task();
+    });
+  }
+
+  // Several test stores share one in-memory database, each in its own schema; switching is only
+  // needed when the previous caller used another one.
+  private async useSchema(): Promise<void> {
+    if (this.session.searchPath === this.schema) return;
+    await this.session.db.exec(this.schema ? `SET search_path TO ${this.schema}` : 'RESET search_path');
+    this.session.searchPath = this.schema;
+  }
+}
+
+function transactionSql(tx: Transaction): Sql {
+  const sql: Sql = {
+    query: async <T>(text: string, params: unknown[] = []) => (await tx.query<T>(text, params)).rows,
+    transaction: (fn) => fn(sql),
+    close: () => Promise.reject(new Error('a transaction cannot close the store')),
+  };
+  return sql;
+}
+
+/**
+ * A persistent PGlite database in `dataDir` (created when missing). PGlite has no lock of its own
+ * and two processes on one directory would corrupt it, so a lock file names the owning process.
+ */
+export async function openPgliteSql(dataDir: string): Promise<Sql> {
+  mkdirSync(dataDir, { recursive: true });
+  // Beside the directory, not in it: PGlite's initdb wants an empty directory.
+  const releaseLock = acquireDirLock(`${dataDir}.lock`);
+  try {
+    const db = await PGlite.create(dataDir);
+    return new PgliteSql(new PgliteSession(db), null, async () => {
+      try {
+        await db.close();
+      } finally {
+        releaseLock();
+      }
+    });
+  } catch (err) {
+    releaseLock();
+    throw err;
+  }
+}
+
+/** A throw-away in-memory database of its own (slow to create: about two seconds of WASM start-up). */
+export async function openMemoryPgliteSql(): Promise<Sql> {
+  const db = await PGlite.create();
+  return new PgliteSql(new PgliteSession(db), null, () => db.close());
+}
+
+let sharedMemory: Promise<PgliteSession> | null = null;
+
+/**
+ * An isolated database for a test: a fresh schema in one in-memory PGlite shared by the process,
+ * dropped on close. Sharing avoids paying PGlite's start-up for every test; the schema keeps tests
+ * apart exactly as they are kept apart on PostgreSQL. The schema is created by the migration.
+ */
+export async function openPgliteTestSql(schema: string): Promise<Sql> {
+  assertSchemaName(schema);
+  sharedMemory ??= PGlite.create().then((db) => new PgliteSession(db));
+  const session = await sharedMemory;
+  return new PgliteSql(session, schema, async () => {
+    await session.db.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  });
+}
+
+function acquireDirLock(path: string): () => void {
+  for (;;) {
+    try {
+      const fd = openSync(path, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => {
+        try {
+          unlinkSync(path);
+        } catch {
+          // Already gone: nothing to release.
+        }
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    let holder: number;
+    try {
+      holder = Number(readFileSync(path, 'utf8').trim());
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // released meanwhile: try again
+      throw err;
+    }
+    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
+      throw new Error(`the data directory is in use by process ${holder} (${path}); stop it or use another JITBOT_DATA_DIR`);
+    }
+    // Left behind by a process that died (or by an earlier run that had our pid, as pid 1 in a container).
+    unlinkSync(path);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,158 @@
+// The Teams adapter, assembled: botbuilder's CloudAdapter on the shared restify server, the bot that
+// turns activities into api calls, and the ChatPort the app posts through.
+import * as restify from 'restify';
+import { ActivityTypes, CloudAdapter, ConfigurationBotFrameworkAuthentication, type Activity } from 'botbuilder';
+import type { JitApi } from '../app/api';
+import { errorFields, type Logger } from '../app/logger';
+import { systemClock, type ChatPort, type Clock, type Store } from '../app/ports';
+import { JitError } from '../core/errors';
+import { JitTeamsBot } from './bot';
+import { TeamsCards } from './cards';
+import { TeamsChat } from './chat';
+import { TeamsDirectory } from './directory';
+import { TeamsIdentity } from './identity';
+
+export const TEAMS_ROUTE = '/api/messages';
+/** Activities are a few KB; a card-heavy one stays far below this. */
+const MAX_BODY_BYTES = 512 * 1024;
+const APP_TYPES = ['MultiTenant', 'SingleTenant', 'UserAssignedMSI'] as const;
+const TOKEN_FAILURES = new Set(['AuthenticationError', 'JsonWebTokenError', 'TokenExpiredError', 'NotBeforeError']);
+
+/**
+ * The Bot Framework public cloud (botframework-connector's AuthenticationConstants). botbuilder
+ * switches to "every endpoint given explicitly" as soon as one is set, so an override of one
+ * endpoint keeps these for the rest rather than leave them empty.
+ */
+const PUBLIC_CLOUD: Record<string, string> = {
+  ToChannelFromBotLoginUrl: 'https://login.microsoftonline.com/botframework.com',
+  ToChannelFromBotOAuthScope: 'https://api.botframework.com',
+  ToBotFromChannelTokenIssuer: 'https://api.botframework.com',
+  OAuthUrl: 'https://api.botframework.com',
+  ToBotFromChannelOpenIdMetadataUrl: 'https://login.botframework.com/v1/.well-known/openidconfiguration',
+  ToBotFromEmulatorOpenIdMetadataUrl: 'https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration',
+  CallerId: 'urn:botframework:azure',
+};
+
+export interface TeamsAdapterOptions {
+  api: JitApi;
+  store: Store;
+  /** The bot's Entra app id. Empty means no authentication (Bot Framework Emulator): local mode only. */
+  appId: string;
+  appPassword: string;
+  /** `MultiTenant` (default), `SingleTenant` or `UserAssignedMSI`. */
+  appType?: string;
+  /** Required for SingleTenant and UserAssignedMSI; also limits the bot to this tenant's users. */
+  tenantId?: string;
+  localMode: boolean;
+  logger: Logger;
+  clock?: Clock;
+  /**
+   * Further Bot Framework authentication settings, by their configuration names (sovereign clouds:
+   * `ToBotFromChannelOpenIdMetadataUrl`, `ToChannelFromBotLoginUrl`, `OAuthUrl`…). They cannot
+   * replace the app id, password, type or tenant.
+   */
+  botFrameworkSettings?: Record<string, string | boolean>;
+}
+
+export interface TeamsAdapter {
+  readonly chat: ChatPort;
+  /** `POST /api/messages`, with a JSON body parser on this route only. */
+  mount(server: restify.Server): void;
+}
+
+function configError(message: string): JitError {
+  return new JitError('config', message);
+}
+
+function isTokenFailure(err: unknown): boolean {
+  const e = err as { name?: string; statusCode?: number };
+  return e?.statusCode === 401 || (typeof e?.name === 'string' && TOKEN_FAILURES.has(e.name));
+}
+
+export function createTeamsAdapter(opts: TeamsAdapterOptions): TeamsAdapter {
+  const appId = opts.appId.trim();
+  const appType = opts.appType?.trim() || 'MultiTenant';
+  if (!appId && !opts.localMode) {
+    throw configError('MicrosoftAppId is empty: Teams would accept unauthenticated activities. An empty app id is for local mode (Bot Framework Emulator) only.');
+  }
+  if (!(APP_TYPES as readonly string[]).includes(appType)) throw configError(`MicrosoftAppType "${appType}" is not one of ${APP_TYPES.join(', ')}.`);
+  if (appId && appType !== 'UserAssignedMSI' && !opts.appPassword) throw configError('MicrosoftAppPassword is empty but MicrosoftAppId is set.');
+  if (appId && appType !== 'MultiTenant' && !opts.tenantId) throw configError(`MicrosoftAppTenantId is required when MicrosoftAppType is ${appType}.`);
+
+  const log = opts.logger;
+  const clock = opts.clock ?? systemClock;
+  const overrides = opts.botFrameworkSettings ?? {};
+  const auth = new ConfigurationBotFrameworkAuthentication({
+    ...(Object.keys(overrides).length && !overrides.ChannelService ? PUBLIC_CLOUD : {}),
+    ...overrides,
+    MicrosoftAppId: appId,
+    MicrosoftAppPassword: appId ? opts.appPassword : '',
+    MicrosoftAppType: appType,
+    MicrosoftAppTenantId: opts.tenantId ?? '',
+  });
+  const adapter = new CloudAdapter(auth);
+  const directory = new TeamsDirectory(opts.store, clock);
+  const identity = new TeamsIdentity(directory, clock, opts.localMode && !appId);
+  const cards = new TeamsCards(opts.api, directory);
+  const bot = new JitTeamsBot({ api: opts.api, directory, identity, cards, logger: log, ...(opts.tenantId ? { tenantId: opts.tenantId } : {}) });
+  const chat = new TeamsChat({ adapter, appId, api: opts.api, directory, cards, clock, logger: log });
+
+  adapter.onTurnError = async (ctx, err) => {
+    log.error({ type: ctx.activity.type, ...errorFields(err) }, 'Teams turn failed');
+    try {
+      if (ctx.activity.type === ActivityTypes.Invoke) {
+        await ctx.sendActivity({
+          type: ActivityTypes.InvokeResponse,
+          value: { status: 200, body: { statusCode: 500, type: 'application/vnd.microsoft.error', value: { code: 'InternalServerError', message: 'Something went wrong; please try again.' } } },
+        });
+      } else if (ctx.activity.type === ActivityTypes.Message) {
+        await ctx.sendActivity('Something went wrong on my side; please try again.');
+      }
+    } catch (sendErr) {
+      log.warn(errorFields(sendErr), 'could not tell the Teams user about the failure');
+    }
+  };
+
+  /**
+   * CloudAdapter answers 401 only for some token failures: a token it cannot verify (bad signature,
+   * unknown key) surfaces as 500 with the library's error text. Checking first keeps every rejection
+   * a plain 401, and an unreachable OpenID endpoint (our problem, not the caller's) a 503.
+   */
+  async function rejection(req: restify.Request): Promise<{ status: number; message: string } | null> {
+    if (!appId) return null;
+    const header = req.headers.authorization;
+    try {
+      await auth.authenticateRequest(req.body as Activity, typeof header === 'string' ? header : '');
+      return null;
+    } catch (err) {
+      if (isTokenFailure(err)) {
+        log.warn({ reason: (err as Error).message, hasToken: Boolean(header) }, 'Teams activity with a missing or invalid token refused');
+        return { status: 401, message: 'Unauthorized' };
+      }
+      log.error(errorFields(err), 'could not validate a Bot Framework token');
+      return { status: 503, message: 'Token validation unavailable' };
+    }
+  }
+
+  return {
+    chat,
+    mount(server) {
+      server.post(
+        TEAMS_ROUTE,
+        restify.plugins.bodyParser({ maxBodySize: MAX_BODY_BYTES, mapParams: false, rejectUnknown: true }),
+        async (req: restify.Request, res: restify.Response) => {
+          if (!req.body || typeof req.body !== 'object') {
+            res.send(400, { error: 'Expected a JSON activity' });
+            return;
+          }
+          const refused = await rejection(req);
+          if (refused) {
+            res.send(refused.status, { error: refused.message });
+            return;
+          }
+          await adapter.process(req as never, res as never, (ctx) => bot.run(ctx));
+        },
+      );
+    },
+  };
+}

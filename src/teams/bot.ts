@@ -1,0 +1,251 @@
+// Inbound Teams: messages carrying `jit …` words, card clicks (`Action.Execute` invokes, with an
+// `Action.Submit` fallback), and installs. Every decision is the api's; this turns Teams activities
+// into api calls and api answers into cards.
+import { ActivityTypes, TeamsActivityHandler, type AdaptiveCardInvokeResponse, type AdaptiveCardInvokeValue, type ConversationParameters, type InvokeResponse, type TurnContext } from 'botbuilder';
+import type { JitApi } from '../app/api';
+import type { Logger } from '../app/logger';
+import { errorFields } from '../app/logger';
+import { ChatError, isJitError } from '../core/errors';
+import type { Actor } from '../core/types';
+import type { Reply, Verb } from '../core/views';
+import { actionVerb, formCard, formInputFrom, replyCard, type AdaptiveCardJson, type CardVerb } from '../cards/render';
+import { ADAPTIVE_CARD_CONTENT_TYPE, cardActivity, type TeamsCards } from './cards';
+import { connectorOf } from './chat';
+import { baseConversationId, kindOf, tenantOf, type TeamsDirectory } from './directory';
+import type { TeamsIdentity } from './identity';
+import { commandText } from './text';
+
+const LOOKUP_FAILED = 'I could not look you up in Teams just now. Please try again in a moment.';
+const REQUEST_VERBS: readonly Verb[] = ['approve', 'deny', 'extend', 'release', 'cancel'];
+
+export interface JitTeamsBotOptions {
+  api: JitApi;
+  directory: TeamsDirectory;
+  identity: TeamsIdentity;
+  cards: TeamsCards;
+  logger: Logger;
+  /** When set, activities from any other Entra tenant are refused. */
+  tenantId?: string;
+}
+
+/**
+ * Teams activity ids are only unique within a conversation (channel message ids are timestamps), so
+ * the conversation is part of the key the api dedupes re-sent activities on.
+ */
+export function idempotencyKey(ctx: TurnContext): string {
+  return `teams:${baseConversationId(ctx.activity.conversation?.id ?? '')}:${ctx.activity.id ?? ''}`;
+}
+
+function cardResponse(card: AdaptiveCardJson): AdaptiveCardInvokeResponse {
+  return { statusCode: 200, type: ADAPTIVE_CARD_CONTENT_TYPE, value: card };
+}
+
+function errorResponse(statusCode: number, code: string, message: string): AdaptiveCardInvokeResponse {
+  return { statusCode, type: 'application/vnd.microsoft.error', value: { code, message } as unknown as AdaptiveCardInvokeResponse['value'] };
+}
+
+function replySummary(reply: Reply): string {
+  switch (reply.kind) {
+    case 'text':
+    case 'submitted':
+    case 'audit':
+      return reply.text;
+    case 'error':
+      return reply.message;
+    case 'help':
+      return 'jit commands';
+    case 'status':
+      return 'Your JIT requests';
+    case 'vms':
+      return 'VMs you may request';
+    case 'policy':
+      return `JIT policy of ${reply.vm.name}`;
+    case 'form':
+      return 'Request JIT access';
+  }
+}
+
+export class JitTeamsBot extends TeamsActivityHandler {
+  constructor(private readonly o: JitTeamsBotOptions) {
+    super();
+    this.onMessage(async (ctx, next) => {
+      await this.handleMessage(ctx);
+      await next();
+    });
+    this.onMembersAdded(async (ctx, next) => {
+      if ((ctx.activity.membersAdded ?? []).some((m) => m.id === ctx.activity.recipient.id)) await this.handleInstall(ctx);
+      await next();
+    });
+    this.onInstallationUpdateAdd(async (ctx, next) => {
+      await this.handleInstall(ctx);
+      await next();
+    });
+    this.onMembersRemoved(async (ctx, next) => {
+      if ((ctx.activity.membersRemoved ?? []).some((m) => m.id === ctx.activity.recipient.id)) await this.o.directory.recordRemoval(ctx.activity);
+      await next();
+    });
+    this.onInstallationUpdateRemove(async (ctx, next) => {
+      await this.o.directory.recordRemoval(ctx.activity);
+      await next();
+    });
+  }
+
+  override async run(ctx: TurnContext): Promise<void> {
+    // A turn answers within seconds or Teams re-sends it; SDK retries with back-off would outlast that.
+    if (ctx.turnState.get(ctx.adapter.ConnectorClientKey)) connectorOf(ctx);
+    const tenant = tenantOf(ctx.activity);
+    if (this.o.tenantId && tenant !== this.o.tenantId) {
+      this.o.logger.warn({ tenant: tenant ?? null, type: ctx.activity.type }, 'Teams activity from another tenant refused');
+      if (ctx.activity.type === ActivityTypes.Invoke) {
+        await ctx.sendActivity({ type: ActivityTypes.InvokeResponse, value: { status: 200, body: errorResponse(403, 'Forbidden', 'This bot serves another organisation.') } });
+      }
+      return;
+    }
+    await super.run(ctx);
+  }
+
+  private async handleInstall(ctx: TurnContext): Promise<void> {
+    const { conversation, isNew } = await this.o.directory.recordInstall(ctx.activity);
+    this.o.logger.info({ kind: conversation.kind, conversation: conversation.ref.conversation?.id, team: conversation.teamName ?? null, isNew }, 'Teams app installed');
+    if (!isNew) return;
+    if (kindOf(ctx.activity) === 'personal') {
+      // Learn who this is now, so direct messages and card refreshes can find them later.
+      await this.o.identity.actorOf(ctx).catch((err) => this.o.logger.warn(errorFields(err), 'member lookup on install failed'));
+    }
+    if (conversation.kind !== 'channel') {
+      await ctx.sendActivity({ type: 'message', textFormat: 'markdown', text: 'jitbot is here. Send `jit help` to see how to ask for just-in-time access to VM management ports.' });
+      return;
+    }
+    // The install event arrives in the team's General channel; the welcome goes where the cards will.
+    const welcome = {
+      type: 'message',
+      textFormat: 'markdown',
+      text: 'jitbot is here. Approval cards for just-in-time VM access will be posted in this channel. Mention me with `jit help` to see what I can do.',
+    };
+    await connectorOf(ctx).conversations.createConversation({
+      isGroup: true,
+      bot: ctx.activity.recipient,
+      channelData: { channel: { id: conversation.ref.conversation!.id }, ...(conversation.tenantId ? { tenant: { id: conversation.tenantId } } : {}) },
+      activity: welcome,
+      ...(conversation.tenantId ? { tenantId: conversation.tenantId } : {}),
+    } as ConversationParameters);
+  }
+
+  private async sendCard(ctx: TurnContext, card: AdaptiveCardJson, summary: string): Promise<void> {
+    await ctx.sendActivity(cardActivity(card, summary));
+  }
+
+  private async handleMessage(ctx: TurnContext): Promise<void> {
+    await this.o.directory.touch(ctx.activity);
+    const value = ctx.activity.value as Record<string, unknown> | undefined;
+    const verb = value && typeof value === 'object' ? actionVerb({ data: value }) : null;
+    if (verb) return this.handleSubmit(ctx, verb, value!);
+    const text = commandText(ctx.activity);
+    if (text === null) return;
+    let actor: Actor;
+    try {
+      actor = await this.o.identity.actorOf(ctx);
+    } catch (err) {
+      this.o.logger.warn(errorFields(err), 'member lookup failed');
+      await ctx.sendActivity(LOOKUP_FAILED);
+      return;
+    }
+    const reply = await this.o.api.command(actor, text, { idempotencyKey: idempotencyKey(ctx) });
+    const card = replyCard(reply, reply.kind === 'submitted' ? { refreshUserIds: await this.o.cards.refreshUserIds(reply.request) } : {});
+    await this.sendCard(ctx, card, replySummary(reply));
+  }
+
+  /**
+   * An `Action.Submit` fallback click (clients without Universal Actions): the same verbs, answered
+   * with a message, since a message cannot return a card; the app redraws the card for everyone.
+   */
+  private async handleSubmit(ctx: TurnContext, verb: CardVerb, value: Record<string, unknown>): Promise<void> {
+    let actor: Actor;
+    try {
+      actor = await this.o.identity.actorOf(ctx);
+    } catch (err) {
+      this.o.logger.warn(errorFields(err), 'member lookup failed');
+      await ctx.sendActivity(LOOKUP_FAILED);
+      return;
+    }
+    if (verb === 'submit-form') {
+      const card = await this.submitForm(ctx, actor, value);
+      await this.sendCard(ctx, card, 'Request JIT access');
+      return;
+    }
+    const requestId = typeof value.requestId === 'string' ? value.requestId : '';
+    if (verb === 'refresh' || !requestId) return;
+    const result = await this.o.api.act(actor, verb, requestId, { idempotencyKey: idempotencyKey(ctx) });
+    await ctx.sendActivity(result.message);
+  }
+
+  private async submitForm(ctx: TurnContext, actor: Actor, data: Record<string, unknown>): Promise<AdaptiveCardJson> {
+    const input = formInputFrom(data);
+    const result = await this.o.api.submitForm(actor, input, { idempotencyKey: idempotencyKey(ctx) });
+    if (result.ok) {
+      const reply = result.reply;
+      return replyCard(reply, reply.kind === 'submitted' ? { refreshUserIds: await this.o.cards.refreshUserIds(reply.request) } : {});
+    }
+    const form = await this.o.api.form(actor, input);
+    if (!form.ok) return replyCard(form.reply);
+    return formCard(form.form, { values: input, errors: result.errors });
+  }
+
+  /**
+   * botbuilder makes the invoke's `statusCode` the HTTP status too; the Universal Actions contract
+   * is HTTP 200 whenever the bot processed the invoke, with the outcome in the body.
+   */
+  protected override async onInvokeActivity(ctx: TurnContext): Promise<InvokeResponse> {
+    const response = await super.onInvokeActivity(ctx);
+    if (ctx.activity.name === 'adaptiveCard/action' && response?.body) return { status: 200, body: response.body };
+    return response;
+  }
+
+  protected override async onAdaptiveCardInvoke(ctx: TurnContext, value: AdaptiveCardInvokeValue): Promise<AdaptiveCardInvokeResponse> {
+    await this.o.directory.touch(ctx.activity);
+    const verb = actionVerb(value.action);
+    const data = (value.action?.data ?? {}) as Record<string, unknown>;
+    if (!verb) return errorResponse(400, 'BadRequest', 'This card action is not one of jitbot’s.');
+    let actor: Actor;
+    try {
+      actor = await this.o.identity.actorOf(ctx);
+    } catch (err) {
+      this.o.logger.warn(errorFields(err), 'member lookup failed');
+      return errorResponse(500, 'InternalServerError', LOOKUP_FAILED);
+    }
+    try {
+      if (verb === 'submit-form') {
+        const card = await this.submitForm(ctx, actor, data);
+        // In a 1:1 chat the form is this person's alone: replace it everywhere, not just on this client.
+        if (kindOf(ctx.activity) === 'personal' && ctx.activity.replyToId) {
+          await ctx.updateActivity({ ...cardActivity(card, 'Request JIT access'), id: ctx.activity.replyToId }).catch((err) => {
+            this.o.logger.warn(errorFields(err), 'could not replace the form message');
+          });
+        }
+        return cardResponse(card);
+      }
+      const requestId = typeof data.requestId === 'string' ? data.requestId.trim() : '';
+      if (!requestId) return errorResponse(400, 'BadRequest', 'The card names no request.');
+      if (verb === 'refresh') {
+        const view = await this.o.api.view(requestId);
+        if (!view) return cardResponse(replyCard({ kind: 'error', message: `Request ${requestId} no longer exists.` }));
+        return cardResponse(await this.o.cards.cardFor(actor, view));
+      }
+      if (!REQUEST_VERBS.includes(verb)) return errorResponse(400, 'BadRequest', 'Unknown action.');
+      const result = await this.o.api.act(actor, verb, requestId, { idempotencyKey: idempotencyKey(ctx) });
+      const view = result.view ?? (await this.o.api.view(requestId));
+      if (!view) return cardResponse(replyCard({ kind: 'error', message: result.message }));
+      return cardResponse(await this.o.cards.cardFor(actor, view, { text: result.message, ok: result.ok }));
+    } catch (err) {
+      if (isJitError(err) && !(err instanceof ChatError)) {
+        // A refusal the api raised rather than returned: show it on the card, for this person only.
+        this.o.logger.info({ verb, ...errorFields(err) }, 'Teams card action refused');
+        const requestId = typeof data.requestId === 'string' ? data.requestId.trim() : '';
+        const view = requestId ? await this.o.api.view(requestId).catch(() => null) : null;
+        return cardResponse(view ? await this.o.cards.cardFor(actor, view, { text: err.message, ok: false }) : replyCard({ kind: 'error', message: err.message }));
+      }
+      this.o.logger.error({ verb, ...errorFields(err) }, 'Teams card action failed');
+      return errorResponse(500, 'InternalServerError', 'Something went wrong; please try again.');
+    }
+  }
+}

@@ -1,0 +1,275 @@
+// The app's ChatPort for Teams: proactive posts through stored conversation references.
+//
+// Each call continues a stored conversation (`continueConversationAsync`) and talks to the Bot
+// Connector directly, so the HTTP call is exactly the one meant: a new thread is
+// `POST /v3/conversations` (channel) or `POST …/activities` (chat), an update is `PUT …/activities/{id}`,
+// a thread reply is `POST /v3/conversations/{channel};messageid={root}/activities`. Errors inside the
+// continuation would otherwise vanish into `onTurnError`, so they are caught there and rethrown here
+// as ChatError; the SDK's own retries are switched off because the app's scheduler retries (and
+// honours Retry-After) without holding a worker.
+import type { Activity, CloudAdapter, ConversationParameters, ConversationReference, TurnContext } from 'botbuilder';
+import type { JitApi } from '../app/api';
+import type { Logger } from '../app/logger';
+import { errorFields } from '../app/logger';
+import type { CallOptions, ChatPort, Clock, MessageRef } from '../app/ports';
+import { ChatError } from '../core/errors';
+import type { Actor, Route } from '../core/types';
+import type { Notice, RequestView } from '../core/views';
+import { noticeCard } from '../cards/render';
+import { cardActivity, requestSummary, type TeamsCards } from './cards';
+import { baseConversationId, type StoredConversation, type TeamsDirectory } from './directory';
+import { TeamsChatError, toChatError } from './errors';
+
+export const DEFAULT_CALL_TIMEOUT_MS = 15_000;
+
+/** One posted copy of a card. */
+export interface TeamsPost {
+  conversation: Partial<ConversationReference>;
+  activityId: string;
+}
+
+/**
+ * `MessageRef.data` for Teams: the first posted copy, plus the same card in every other installed
+ * channel (`mirrors`), so updates and thread replies reach them all.
+ */
+export interface TeamsMessageRefData extends TeamsPost {
+  mirrors?: TeamsPost[];
+  [key: string]: unknown;
+}
+
+interface RequestOptions {
+  abortSignal?: AbortSignal;
+  timeout?: number;
+}
+
+/** The slice of botframework-connector's ConnectorClient this port uses. */
+export interface ConnectorClientLike {
+  conversations: {
+    sendToConversation(conversationId: string, activity: Partial<Activity>, options?: RequestOptions): Promise<{ id?: string }>;
+    updateActivity(conversationId: string, activityId: string, activity: Partial<Activity>, options?: RequestOptions): Promise<{ id?: string }>;
+    createConversation(parameters: ConversationParameters, options?: RequestOptions): Promise<{ id?: string; activityId?: string; serviceUrl?: string }>;
+    getConversationMember?(conversationId: string, memberId: string, options?: RequestOptions): Promise<unknown>;
+  };
+  client?: { pipeline?: { removePolicy(options: { phase?: string; name?: string }): unknown } };
+}
+
+/** The connector client of a turn, without the SDK's retry policies (see the file comment). */
+export function connectorOf(ctx: TurnContext): ConnectorClientLike {
+  const client = ctx.turnState.get(ctx.adapter.ConnectorClientKey) as ConnectorClientLike | undefined;
+  if (!client) throw new ChatError('Teams turn has no connector client', { retryable: false });
+  client.client?.pipeline?.removePolicy({ phase: 'Retry' });
+  return client;
+}
+
+export function decodeMessageRef(ref: MessageRef): TeamsPost[] {
+  if (ref.platform !== 'teams' || ref.v !== 1) throw new ChatError(`not a Teams message reference (${ref.platform} v${ref.v})`, { retryable: false });
+  const data = ref.data as Partial<TeamsMessageRefData>;
+  if (!data.conversation?.conversation?.id || typeof data.activityId !== 'string') {
+    throw new ChatError('Teams message reference lacks a conversation or activity id', { retryable: false });
+  }
+  return [{ conversation: data.conversation, activityId: data.activityId }, ...(data.mirrors ?? [])];
+}
+
+export function encodeMessageRef(posts: TeamsPost[]): MessageRef {
+  const [first, ...mirrors] = posts;
+  const data: TeamsMessageRefData = { conversation: first.conversation, activityId: first.activityId };
+  if (mirrors.length) data.mirrors = mirrors;
+  return { platform: 'teams', v: 1, data };
+}
+
+function threadId(post: TeamsPost): string {
+  const base = baseConversationId(post.conversation.conversation!.id);
+  return post.conversation.conversation?.conversationType === 'channel' ? `${base};messageid=${post.activityId}` : base;
+}
+
+function requestOptions(opts?: CallOptions): RequestOptions {
+  return { timeout: opts?.timeoutInMs ?? DEFAULT_CALL_TIMEOUT_MS, ...(opts?.abortSignal ? { abortSignal: opts.abortSignal } : {}) };
+}
+
+export interface TeamsChatOptions {
+  adapter: CloudAdapter;
+  /** Empty only in no-auth local mode. */
+  appId: string;
+  api: JitApi;
+  directory: TeamsDirectory;
+  cards: TeamsCards;
+  clock: Clock;
+  logger: Logger;
+}
+
+export class TeamsChat implements ChatPort {
+  readonly platform = 'teams' as const;
+
+  constructor(private readonly o: TeamsChatOptions) {}
+
+  /** Run one connector call inside a continued conversation; its failure comes back as ChatError. */
+  private async call<T>(ref: Partial<ConversationReference>, operation: string, fn: (client: ConnectorClientLike) => Promise<T>): Promise<T> {
+    let result: { ok: true; value: T } | { ok: false; error: unknown } | undefined;
+    try {
+      await this.o.adapter.continueConversationAsync(this.o.appId, ref, async (ctx) => {
+        try {
+          result = { ok: true, value: await fn(connectorOf(ctx)) };
+        } catch (error) {
+          result = { ok: false, error };
+        }
+      });
+    } catch (error) {
+      result = { ok: false, error };
+    }
+    if (!result) throw new ChatError(`Teams ${operation} did not run`, { retryable: true });
+    if (!result.ok) throw toChatError(result.error, operation, this.o.clock.now());
+    return result.value;
+  }
+
+  /** Start a new thread in a channel, or post into a chat; the new root activity's id. */
+  private async postRoot(target: StoredConversation, activity: Partial<Activity>, opts?: CallOptions): Promise<TeamsPost> {
+    const conversation = { ...target.ref };
+    const id = baseConversationId(conversation.conversation!.id);
+    if (target.kind !== 'channel') {
+      const sent = await this.call(conversation, 'post', (c) => c.conversations.sendToConversation(id, activity, requestOptions(opts)));
+      if (!sent.id) throw new ChatError('Teams post returned no activity id', { retryable: false });
+      return { conversation, activityId: sent.id };
+    }
+    const params = {
+      isGroup: true,
+      bot: conversation.bot,
+      channelData: { channel: { id }, ...(target.tenantId ? { tenant: { id: target.tenantId } } : {}) },
+      activity,
+      ...(target.tenantId ? { tenantId: target.tenantId } : {}),
+    } as ConversationParameters;
+    const created = await this.call(conversation, 'post', (c) => c.conversations.createConversation(params, requestOptions(opts)));
+    const activityId = created.activityId ?? /;messageid=(.+)$/.exec(created.id ?? '')?.[1];
+    if (!activityId) throw new ChatError('Teams post returned no activity id', { retryable: false });
+    return { conversation, activityId };
+  }
+
+  /**
+   * `route.teams` is `installed` (every team channel the bot was installed in) or a stored channel
+   * key. Several channels each get the card; the ref names the first and mirrors the rest. Some
+   * failing is logged and tolerated, all failing throws (so the job retries), no channel at all is
+   * null (nothing to wait for on Teams).
+   */
+  async postCard(route: Route, view: RequestView, opts?: CallOptions): Promise<MessageRef | null> {
+    if (!route.teams) return null;
+    const targets = route.teams === 'installed' ? await this.o.directory.installedChannels() : [await this.o.directory.channel(route.teams)].filter((c): c is StoredConversation => c !== null);
+    if (targets.length === 0) {
+      this.o.logger.warn({ requestId: view.id, route: route.teams }, 'no Teams channel to post the approval card in; install the app in a team');
+      return null;
+    }
+    const activity = cardActivity(await this.o.cards.sharedCard(view), requestSummary(view));
+    const posts: TeamsPost[] = [];
+    const failures: ChatError[] = [];
+    for (const target of targets) {
+      try {
+        posts.push(await this.postRoot(target, activity, opts));
+      } catch (err) {
+        const e = toChatError(err, 'post');
+        failures.push(e);
+        this.o.logger.warn({ requestId: view.id, conversation: target.ref.conversation?.id, ...errorFields(e) }, 'approval card not posted in a Teams channel');
+      }
+    }
+    if (posts.length === 0) throw failures.find((f) => f.retryable) ?? failures[0];
+    return encodeMessageRef(posts);
+  }
+
+  async updateCard(ref: MessageRef, view: RequestView, opts?: CallOptions): Promise<void> {
+    const posts = decodeMessageRef(ref);
+    const card = await this.o.cards.sharedCard(view);
+    const errors: ChatError[] = [];
+    for (const post of posts) {
+      const activity = { ...cardActivity(card, requestSummary(view)), id: post.activityId };
+      try {
+        await this.call(post.conversation, 'update', (c) =>
+          c.conversations.updateActivity(baseConversationId(post.conversation.conversation!.id), post.activityId, activity, requestOptions(opts)),
+        );
+      } catch (err) {
+        errors.push(err as ChatError);
+      }
+    }
+    if (errors.length) throw errors.find((e) => e.retryable) ?? errors[0];
+  }
+
+  async replyInThread(ref: MessageRef, notice: Notice, opts?: CallOptions): Promise<void> {
+    const posts = decodeMessageRef(ref);
+    const activity = cardActivity(noticeCard(notice, { teamsMention: true }), notice.text);
+    const errors: ChatError[] = [];
+    for (const post of posts) {
+      try {
+        await this.call(post.conversation, 'thread reply', (c) => c.conversations.sendToConversation(threadId(post), activity, requestOptions(opts)));
+      } catch (err) {
+        errors.push(err as ChatError);
+      }
+    }
+    if (errors.length === posts.length) throw errors.find((e) => e.retryable) ?? errors[0];
+    for (const e of errors) this.o.logger.warn({ requestId: notice.requestId, ...errorFields(e) }, 'thread reply missed one Teams channel');
+  }
+
+  /**
+   * A 1:1 message: through the person's chat with the bot, else by opening one (Teams allows that
+   * when the app is installed for them or in a team they belong to). False when Teams has no way to
+   * reach them: never met, not installed, or blocked.
+   */
+  async notifyPerson(person: Actor, notice: Notice, opts?: CallOptions): Promise<boolean> {
+    const known = person.email ? await this.o.directory.personByEmail(person.email) : null;
+    const userId = person.platform === 'teams' ? person.userId : known?.userId;
+    const aadObjectId = person.aadObjectId ?? known?.aadObjectId;
+    const activity = cardActivity(noticeCard(notice), notice.text);
+    let target = await this.o.directory.personalConversation({ ...(aadObjectId ? { aadObjectId } : {}), ...(userId ? { userId } : {}) });
+    try {
+      if (!target) {
+        if (!userId) return false;
+        target = await this.openPersonal(userId, aadObjectId, known?.tenantId, opts);
+        if (!target) return false;
+      }
+      const conversationId = target.ref.conversation!.id;
+      await this.call(target.ref, 'direct message', (c) => c.conversations.sendToConversation(conversationId, activity, requestOptions(opts)));
+      return true;
+    } catch (err) {
+      if (err instanceof TeamsChatError && (err.status === 403 || err.status === 404)) {
+        this.o.logger.info({ requestId: notice.requestId, ...errorFields(err) }, 'Teams cannot reach this person directly');
+        return false;
+      }
+      throw err;
+    }
+  }
+
+  private async openPersonal(userId: string, aadObjectId: string | undefined, tenantId: string | undefined, opts?: CallOptions): Promise<StoredConversation | null> {
+    const base = await this.o.directory.anyReference(tenantId);
+    if (!base?.ref.serviceUrl || !base.ref.bot) return null;
+    const tenant = tenantId ?? base.tenantId;
+    const params = {
+      isGroup: false,
+      bot: base.ref.bot,
+      members: [{ id: userId, name: '' }],
+      ...(tenant ? { tenantId: tenant, channelData: { tenant: { id: tenant } } } : {}),
+    } as ConversationParameters;
+    let created: { id?: string };
+    try {
+      created = await this.call(base.ref, 'open 1:1 chat', (c) => c.conversations.createConversation(params, requestOptions(opts)));
+    } catch (err) {
+      if (err instanceof TeamsChatError && (err.status === 403 || err.status === 404 || err.status === 400)) {
+        this.o.logger.info({ code: err.connectorCode, ...errorFields(err) }, 'Teams would not open a 1:1 chat');
+        return null;
+      }
+      throw err;
+    }
+    if (!created.id) return null;
+    const now = this.o.clock.now().toISOString();
+    const conversation: StoredConversation = {
+      kind: 'personal',
+      ref: {
+        channelId: base.ref.channelId ?? 'msteams',
+        serviceUrl: base.ref.serviceUrl,
+        bot: base.ref.bot,
+        user: { id: userId, name: '', ...(aadObjectId ? { aadObjectId } : {}) },
+        conversation: { id: created.id, conversationType: 'personal', isGroup: false, name: '', ...(tenant ? { tenantId: tenant } : {}) },
+      },
+      installed: true,
+      ...(tenant ? { tenantId: tenant } : {}),
+      installedAt: now,
+      updatedAt: now,
+    };
+    await this.o.directory.savePersonal(userId, aadObjectId, conversation);
+    return conversation;
+  }
+}

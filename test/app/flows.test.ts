@@ -1,0 +1,258 @@
+import assert from 'node:assert/strict';
+import { RecordingChat } from '../fakes/recording-chat';
+import { engines, MINUTE, person, startWorld, type TestWorld } from '../helpers/world';
+import type { Reply } from '../../src/core/views';
+
+function submittedId(reply: Reply): string {
+  assert.equal(reply.kind, 'submitted', `expected a submitted request, got ${JSON.stringify(reply)}`);
+  return (reply as Extract<Reply, { kind: 'submitted' }>).request.id;
+}
+
+for (const engine of engines()) {
+  describe(`request lifecycle through the use cases (${engine})`, function () {
+    let world: TestWorld;
+    let chat: RecordingChat;
+
+    beforeEach(async () => {
+      world = await startWorld({ engine });
+      chat = new RecordingChat();
+      world.addChat(chat);
+    });
+    afterEach(async () => world.close());
+
+    it('opens exactly the approved port, reminds before the end and closes at the end', async () => {
+      const alice = person('alice');
+      const id = submittedId(await world.app.command(alice, 'ssh web-01 1h from 10.1.2.3 for INC-4711'));
+      await world.settle();
+      assert.equal(chat.recorded.cards.length, 1, 'one approval card is posted');
+      assert.equal(chat.recorded.cards[0].view.approvalsText, '0 of 1');
+      assert.deepEqual(chat.recorded.cards[0].route, { slack: 'C0JITAPPROVALS', teams: 'installed' });
+      assert.equal(world.sim.check('web-01', 22, '10.1.2.3').allowed, false, 'nothing is open before approval');
+
+      const result = await world.app.act(person('bob'), 'approve', id);
+      assert.equal(result.ok, true, result.message);
+      await world.settle();
+      const view = chat.lastView(id)!;
+      assert.equal(view.state, 'active');
+      assert.match(view.decision ?? '', /Approved by Bob/);
+      assert.deepEqual(view.approverActions, [], 'no approve buttons once decided');
+      assert.ok(chat.threadOf(id).some((t) => /^Open until \d\d:\d\d UTC from 10\.1\.2\.3/.test(t)), chat.threadOf(id).join('\n'));
+      assert.equal(world.sim.check('web-01', 22, '10.1.2.3').allowed, true, 'port 22 is open for the source');
+      assert.equal(world.sim.check('web-01', 22, '10.9.9.9').allowed, false, 'and only for that source');
+      assert.equal(world.sim.check('web-02', 22, '10.1.2.3').allowed, false, 'and only on that VM');
+      assert.ok(chat.recorded.dms.some((d) => d.to.email === 'alice@example.com' && d.notice.kind === 'opened'), 'the requester is told directly');
+
+      await world.advance(50 * MINUTE);
+      const reminders = chat.recorded.thread.filter((t) => t.notice.kind === 'reminder');
+      assert.equal(reminders.length, 1, 'one reminder');
+      assert.deepEqual(reminders[0].notice.actions, ['extend', 'release']);
+      assert.equal(reminders[0].notice.mention?.email, 'alice@example.com');
+
+      await world.advance(11 * MINUTE);
+      assert.equal(chat.lastView(id)!.state, 'expired');
+      assert.ok(chat.threadOf(id).includes('Expired, ports closed: 22/TCP on web-01.'));
+      assert.equal(world.sim.check('web-01', 22, '10.1.2.3').allowed, false, 'port 22 closed at the end');
+
+      await world.advance(60 * MINUTE);
+      assert.equal(chat.recorded.thread.filter((t) => t.notice.kind === 'expired').length, 1, 'the expiry is announced once');
+      const audit = await world.store.listAudit({ requestId: id });
+      const types = audit.map((e) => e.type);
+      for (const t of ['request.created', 'request.approved', 'azure.initiate', 'request.opened', 'request.expired']) {
+        assert.ok(types.includes(t), `audit has ${t}: ${types.join(', ')}`);
+      }
+    });
+
+    it('dave, who has no group, cannot request', async () => {
+      const reply = await world.app.command(person('dave'), 'ssh web-01 1h from 10.1.2.3 for x');
+      assert.equal(reply.kind, 'error');
+      assert.match((reply as { message: string }).message, /may not request web-01/);
+      assert.equal((await world.store.listRequests({})).length, 0, 'nothing is stored');
+      const refused = await world.store.listAudit({});
+      assert.ok(refused.some((e) => e.type === 'command.refused' && e.actor?.email === 'dave@example.com'), 'the refusal is audited');
+    });
+
+    it('an unknown person can ask for help and nothing else', async () => {
+      const stranger = { platform: 'slack' as const, userId: 'U0X', email: 'eve@evil.example', name: 'Eve' };
+      assert.equal((await world.app.command(stranger, 'help')).kind, 'help');
+      const reply = await world.app.command(stranger, 'ssh web-01 1h from 10.1.2.3');
+      assert.equal(reply.kind, 'error');
+      assert.match((reply as { message: string }).message, /not in jitbot's access list/);
+    });
+
+    it('alice cannot approve, and bob cannot approve his own request', async () => {
+      const id = submittedId(await world.app.command(person('alice'), 'ssh web-01 30m from 10.1.2.3 for x'));
+      const byAlice = await world.app.act(person('alice'), 'approve', id);
+      assert.equal(byAlice.ok, false);
+      assert.match(byAlice.message, /own request/);
+      const own = submittedId(await world.app.command(person('bob'), 'ssh web-02 30m from 10.1.2.3 for y'));
+      const byBob = await world.app.act(person('bob'), 'approve', own);
+      assert.equal(byBob.ok, false);
+      assert.match(byBob.message, /own request/);
+      const other = submittedId(await world.app.command(person('carol'), 'ssh web-02 30m from 10.1.2.4 for z'));
+      const byAliceOnCarol = await world.app.act(person('alice'), 'approve', other);
+      assert.equal(byAliceOnCarol.ok, false);
+      assert.match(byAliceOnCarol.message, /can't approve/);
+      for (const rid of [id, own, other]) assert.equal((await world.store.getRequest(rid))!.state, 'pending');
+    });
+
+    it('sql-01 stays pending after one approval and opens after a second, distinct approver', async () => {
+      const id = submittedId(await world.app.command(person('alice'), 'rdp sql-01 1h from 203.0.113.7 for patching'));
+      const first = await world.app.act(person('bob'), 'approve', id);
+      assert.equal(first.ok, true);
+      assert.equal(first.view?.approvalsText, '1 of 2');
+      const again = await world.app.act(person('bob'), 'approve', id);
+      assert.equal(again.ok, false, 'the same person twice is not two approvals');
+      await world.settle();
+      assert.equal((await world.store.getRequest(id))!.state, 'pending');
+      assert.equal(world.sim.check('sql-01', 3389, '203.0.113.7').allowed, false);
+      const second = await world.app.act(person('carol'), 'approve', id);
+      assert.equal(second.ok, true);
+      await world.settle();
+      assert.equal((await world.store.getRequest(id))!.state, 'active');
+      assert.equal(world.sim.check('sql-01', 3389, '203.0.113.7').allowed, true);
+    });
+
+    it('refuses a source outside the policy and a duration over the maximum, naming the limit', async () => {
+      const outside = await world.app.command(person('alice'), 'ssh web-01 1h from 203.0.113.7 for x');
+      assert.equal(outside.kind, 'error');
+      assert.match((outside as { message: string }).message, /10\.0\.0\.0\/8/);
+      const tooLong = await world.app.command(person('alice'), 'ssh web-01 4h from 10.1.2.3 for x');
+      assert.equal(tooLong.kind, 'error');
+      assert.match((tooLong as { message: string }).message, /3h/);
+      assert.equal((await world.store.listRequests({})).length, 0);
+    });
+
+    it('50 parallel approvals of one request make exactly one transition and open once', async () => {
+      const id = submittedId(await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for race'));
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => world.app.act(i % 2 === 0 ? person('bob') : person('carol'), 'approve', id)),
+      );
+      assert.equal(results.filter((r) => r.ok).length, 1, 'one approval wins');
+      for (const r of results.filter((x) => !x.ok)) assert.match(r.message, /already/i);
+      await world.settle();
+      const r = (await world.store.getRequest(id))!;
+      assert.equal(r.state, 'active');
+      assert.equal(r.approvals.length, 1);
+      const initiates = (await world.store.listAudit({ requestId: id })).filter((e) => e.type === 'azure.initiate');
+      assert.equal(initiates.length, 1, 'Azure initiate is called once');
+    });
+
+    it('a second click on a decided request says who decided', async () => {
+      const id = submittedId(await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for x'));
+      await world.app.act(person('bob'), 'deny', id);
+      const late = await world.app.act(person('carol'), 'approve', id);
+      assert.equal(late.ok, false);
+      assert.match(late.message, /denied by Bob/i);
+      await world.settle();
+      assert.equal(chat.lastView(id)!.state, 'denied');
+      assert.ok(chat.recorded.dms.some((d) => d.notice.kind === 'denied'));
+      assert.equal(world.sim.check('web-01', 22, '10.1.2.3').allowed, false);
+    });
+
+    it('the same delivery twice creates one request', async () => {
+      const a = await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for x', { idempotencyKey: 'trigger-1' });
+      const b = await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for x', { idempotencyKey: 'trigger-1' });
+      assert.equal(a.kind, 'submitted');
+      assert.equal(b.kind, 'text');
+      assert.equal((await world.store.listRequests({})).length, 1);
+    });
+
+    it('cancel withdraws a pending request; only the requester may', async () => {
+      const id = submittedId(await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for x'));
+      const notMine = await world.app.command(person('bob'), `cancel ${id}`);
+      assert.equal(notMine.kind, 'error');
+      const mine = await world.app.command(person('alice'), `cancel ${id.toLowerCase()}`);
+      assert.equal(mine.kind, 'text');
+      await world.settle();
+      assert.equal(chat.lastView(id)!.state, 'cancelled');
+      const late = await world.app.act(person('bob'), 'approve', id);
+      assert.equal(late.ok, false);
+    });
+
+    it('release closes the ports in Azure before saying so', async () => {
+      const id = submittedId(await world.app.command(person('alice'), 'ssh web-01 2h from 10.1.2.3 for x'));
+      await world.app.act(person('bob'), 'approve', id);
+      await world.settle();
+      assert.equal(world.sim.check('web-01', 22, '10.1.2.3').allowed, true);
+      const released = await world.app.act(person('alice'), 'release', id);
+      assert.equal(released.ok, true, released.message);
+      await world.settle();
+      assert.equal((await world.store.getRequest(id))!.state, 'released');
+      await world.advance(2 * MINUTE);
+      assert.equal(world.sim.check('web-01', 22, '10.1.2.3').allowed, false, 'closed in the simulator');
+      await world.advance(3 * 60 * MINUTE);
+      assert.equal(chat.recorded.thread.filter((t) => t.notice.kind === 'expired' || t.notice.kind === 'reminder').length, 0, 'no reminder or expiry after release');
+    });
+
+    it('extend needs the same approvals and moves the end time', async () => {
+      const id = submittedId(await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for x'));
+      await world.app.act(person('bob'), 'approve', id);
+      await world.settle();
+      const before = (await world.store.getRequest(id))!.endsAt!;
+      const tooLong = await world.app.command(person('alice'), `extend ${id} 3h`);
+      assert.equal(tooLong.kind, 'error', 'past the 3h maximum from now');
+      const asked = await world.app.command(person('alice'), `extend ${id} 1h`);
+      assert.equal(asked.kind, 'text');
+      await world.settle();
+      assert.equal((await world.store.getRequest(id))!.endsAt!.getTime(), before.getTime(), 'nothing moves before approval');
+      const self = await world.app.act(person('alice'), 'approve', id);
+      assert.equal(self.ok, false);
+      const ok = await world.app.act(person('bob'), 'approve', id);
+      assert.equal(ok.ok, true, ok.message);
+      await world.settle();
+      const after = (await world.store.getRequest(id))!;
+      assert.equal(after.endsAt!.getTime(), before.getTime() + 60 * MINUTE);
+      assert.equal(after.extension, undefined);
+      await world.advance(65 * MINUTE);
+      assert.equal(world.sim.check('web-01', 22, '10.1.2.3').allowed, true, 'still open past the old end');
+      assert.equal((await world.store.getRequest(id))!.state, 'active');
+      await world.advance(60 * MINUTE);
+      assert.equal((await world.store.getRequest(id))!.state, 'expired');
+      assert.equal(chat.recorded.thread.filter((t) => t.notice.kind === 'expired').length, 1);
+    });
+
+    it('a pending request times out after the pending TTL', async () => {
+      const id = submittedId(await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for x'));
+      await world.advance(61 * MINUTE);
+      assert.equal((await world.store.getRequest(id))!.state, 'timed-out');
+      assert.ok(chat.threadOf(id).some((t) => /timed out/.test(t)));
+    });
+
+    it('a chat platform that fails is retried until the card and thread arrive', async () => {
+      chat.failNext = 3;
+      const id = submittedId(await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for x'));
+      for (let i = 0; i < 10 && chat.recorded.cards.length === 0; i++) await world.advance(MINUTE);
+      assert.equal(chat.recorded.cards.length, 1);
+      await world.app.act(person('bob'), 'approve', id);
+      await world.settle();
+      assert.ok(chat.threadOf(id).some((t) => t.startsWith('Open until')));
+    });
+
+    it('a port Azure refuses ends failed with Azure’s reason and nothing claims open', async () => {
+      // Between request and approval, someone removes 5986 from sql-01's policy in Azure.
+      const id = submittedId(await world.app.command(person('alice'), 'winrm-https sql-01 30m from 203.0.113.7 for x'));
+      const policy = await world.cloud.listVms();
+      const sql = policy.find((v) => v.name === 'sql-01')!;
+      await world.cloud.enable(sql, sql.jit!.filter((p) => p.number !== 5986));
+      await world.app.act(person('bob'), 'approve', id);
+      await world.app.act(person('carol'), 'approve', id);
+      await world.settle();
+      const r = (await world.store.getRequest(id))!;
+      assert.equal(r.state, 'failed');
+      assert.ok(r.failure && r.failure.length > 0);
+      assert.ok(chat.threadOf(id).some((t) => t.startsWith('Could not open')));
+      assert.ok(!chat.threadOf(id).some((t) => t.startsWith('Open until')));
+    });
+
+    it('admins export the audit trail as CSV; others may not', async () => {
+      const id = submittedId(await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for "=cmd"'));
+      const denied = await world.app.command(person('bob'), 'audit');
+      assert.equal(denied.kind, 'error');
+      const reply = await world.app.command(person('carol'), 'audit web-01 7d');
+      assert.equal(reply.kind, 'audit');
+      const csv = (reply as Extract<Reply, { kind: 'audit' }>).csv;
+      assert.match(csv.split('\r\n')[0], /^time_utc,request,event/);
+      assert.ok(csv.includes(id));
+    });
+  });
+}

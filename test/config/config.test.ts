@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { readSettings } from '../../src/config/env';
+import { configFromDocument, loadConfigFile } from '../../src/config/file';
+import { JitError } from '../../src/core/errors';
+import { LOCAL_CONFIG } from '../helpers/paths';
+
+function configError(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof JitError && err.code === 'config', `expected a config error, got ${String(err)}`);
+    return err.message.split('\n');
+  }
+  assert.fail('expected the config to be refused');
+}
+
+describe('the access-rule file', () => {
+  it('loads the local world with its people, rules and simulated VMs', () => {
+    const { policy, world } = loadConfigFile(LOCAL_CONFIG);
+    assert.deepEqual(policy.people.map((p) => p.email), ['alice@example.com', 'bob@example.com', 'carol@example.com', 'dave@example.com']);
+    assert.deepEqual(policy.rules.map((r) => [r.name, r.approvals]), [['web', 1], ['sql', 2]]);
+    assert.equal(policy.reminderMinutes, 10);
+    assert.equal(policy.pendingTimeoutMinutes, 60);
+    const sql = world!.vms.find((v) => v.name === 'sql-01')!;
+    assert.deepEqual(sql.jit, [
+      { number: 3389, protocol: '*', allowedSourcePrefixes: ['*'], maxDurationMinutes: 180 },
+      { number: 5986, protocol: 'TCP', allowedSourcePrefixes: ['*'], maxDurationMinutes: 60 },
+    ]);
+    assert.equal(world!.vms.find((v) => v.name === 'build-01')!.jit, null);
+  });
+
+  it('reports every problem on its own line with the path that holds it', () => {
+    const lines = configError(() =>
+      configFromDocument({
+        people: [{ email: 'not-an-email', name: 'X' }],
+        rules: [
+          { name: 'a', vms: { names: ['web-*'] }, requesters: ['group:dev'], approvers: ['group:sre'], approvals: 1 },
+          { name: 'b', vms: { names: ['sql-*'] }, requesters: ['group:dev'], approvers: ['group:sre'], approvals: 0 },
+        ],
+        azure: { vms: [{ name: 'x', resourceGroup: 'rg', os: 'linux', jit: [{ port: 70000, max: 'PT48H' }] }] },
+      }, 'jitbot.yaml'),
+    );
+    assert.ok(lines.includes('jitbot.yaml: rules[1].approvals: must be ≥ 1'), lines.join('\n'));
+    assert.ok(lines.some((l) => l.startsWith('jitbot.yaml: people[0].email: ')), lines.join('\n'));
+    assert.ok(lines.some((l) => l.startsWith('jitbot.yaml: azure.vms[0].jit[0].port: ')), lines.join('\n'));
+    assert.ok(lines.some((l) => l.startsWith('jitbot.yaml: azure.vms[0].jit[0].max: ')), lines.join('\n'));
+  });
+
+  it('refuses unknown keys, so a typo never silently loosens a rule', () => {
+    const lines = configError(() =>
+      configFromDocument({ rules: [{ name: 'a', vms: { names: ['x'] }, requesters: ['*'], approvers: ['*'], aprovals: 2 }] }),
+    );
+    assert.ok(lines.some((l) => l.includes('rules[0]')), lines.join('\n'));
+  });
+
+  it('a rule without approvers must say it approves automatically', () => {
+    const lines = configError(() => configFromDocument({ rules: [{ name: 'a', vms: { names: ['x'] }, requesters: ['*'] }] }));
+    assert.ok(lines.some((l) => l.includes('rules[0].approvers')), lines.join('\n'));
+  });
+
+  it('names the line of a YAML syntax error', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'jitbot-config-'));
+    const file = path.join(dir, 'bad.yaml');
+    writeFileSync(file, 'people:\n  - email: a@b.c\n    name: [unclosed\n');
+    const lines = configError(() => loadConfigFile(file));
+    assert.match(lines[0], /bad\.yaml: line \d+/);
+  });
+});
+
+describe('environment settings', () => {
+  it('with nothing set, runs in local mode on port 3978 with data under ./.jitbot', () => {
+    const s = readSettings({}, '/srv/bot');
+    assert.equal(s.localMode, true);
+    assert.equal(s.port, 3978);
+    assert.equal(s.dataDir, '/srv/bot/.jitbot');
+    assert.match(s.configPath, /examples[/\\]local\.yaml$/);
+    assert.equal(s.teams?.appId, '', 'the Emulator endpoint is on, without auth, in local mode only');
+    assert.equal(s.slack, undefined);
+  });
+
+  it('never runs Teams without auth outside local mode', () => {
+    const s = readSettings({ AZURE_SUBSCRIPTION_ID: '11111111-2222-3333-4444-555555555555' });
+    assert.equal(s.localMode, false);
+    assert.equal(s.teams, undefined);
+  });
+
+  it('gives one clear line per missing or inconsistent setting', () => {
+    const lines = configError(() => readSettings({ SLACK_SIGNING_SECRET: 's', MicrosoftAppPassword: 'p' }));
+    assert.deepEqual(lines, [
+      'SLACK_BOT_TOKEN: must be set to turn Slack on (xoxb-…)',
+      'MicrosoftAppId: must be set with MicrosoftAppPassword',
+    ]);
+    const bad = configError(() => readSettings({ PORT: 'eighty', DATABASE_URL: 'mysql://x' }));
+    assert.equal(bad.length, 2);
+    assert.ok(bad[0].startsWith('PORT: '));
+    assert.ok(bad[1].startsWith('DATABASE_URL: '));
+  });
+
+  it('turns Slack on in HTTP or Socket Mode', () => {
+    const http = readSettings({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 'sec' });
+    assert.deepEqual(http.slack, { botToken: 'xoxb-1', signingSecret: 'sec' });
+    const socket = readSettings({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1-abc' });
+    assert.equal(socket.slack?.appToken, 'xapp-1-abc');
+  });
+});

@@ -1,0 +1,57 @@
+// A chat platform that records what the app sends, for use-case tests below the adapters.
+// It can be told to fail, to show that deliveries are retried and never lost.
+import { ChatError } from '../../src/core/errors';
+import type { Actor, Platform, Route } from '../../src/core/types';
+import type { Notice, RequestView } from '../../src/core/views';
+import type { ChatPort, MessageRef } from '../../src/app/ports';
+
+export interface Recorded {
+  cards: Array<{ id: number; route: Route; view: RequestView }>;
+  updates: Array<{ id: number; view: RequestView }>;
+  thread: Array<{ id: number; notice: Notice }>;
+  dms: Array<{ to: Actor; notice: Notice }>;
+}
+
+export class RecordingChat implements ChatPort {
+  readonly recorded: Recorded = { cards: [], updates: [], thread: [], dms: [] };
+  /** Calls left to fail with a retryable error. */
+  failNext = 0;
+  private next = 1;
+  constructor(readonly platform: Platform = 'console') {}
+
+  private maybeFail(): void {
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new ChatError('platform unavailable (test)', { retryable: true, retryAfterMs: 10 });
+    }
+  }
+
+  async postCard(route: Route, view: RequestView): Promise<MessageRef | null> {
+    this.maybeFail();
+    const id = this.next++;
+    this.recorded.cards.push({ id, route, view });
+    return { platform: this.platform, v: 1, data: { id } };
+  }
+  async updateCard(ref: MessageRef, view: RequestView): Promise<void> {
+    this.maybeFail();
+    this.recorded.updates.push({ id: ref.data.id as number, view });
+  }
+  async replyInThread(ref: MessageRef, notice: Notice): Promise<void> {
+    this.maybeFail();
+    this.recorded.thread.push({ id: ref.data.id as number, notice });
+  }
+  async notifyPerson(person: Actor, notice: Notice): Promise<boolean> {
+    this.maybeFail();
+    this.recorded.dms.push({ to: person, notice });
+    return true;
+  }
+
+  /** The card as last drawn. */
+  lastView(requestId: string): RequestView | undefined {
+    const updates = this.recorded.updates.filter((u) => u.view.id === requestId);
+    return updates.length > 0 ? updates[updates.length - 1].view : this.recorded.cards.find((c) => c.view.id === requestId)?.view;
+  }
+  threadOf(requestId: string): string[] {
+    return this.recorded.thread.filter((t) => t.notice.requestId === requestId).map((t) => t.notice.text);
+  }
+}

@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MIGRATIONS, newTestSchemaName, openTestStore, SqlStore } from '../../src/store';
+import { openPgliteSql } from '../../src/store/pglite';
+import { jobRows, type JobRowView } from './helpers';
+
+const FIXTURES = join(__dirname, 'fixtures');
+
+function startWorker(file: string, args: string[]): ChildProcess {
+  return fork(join(FIXTURES, file), args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+}
+
+function nextMessage<T>(child: ChildProcess, test: (m: Record<string, unknown>) => boolean): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: Record<string, unknown>) => {
+      if (!test(m)) return;
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      resolve(m as T);
+    };
+    const onExit = (code: number | null, signal: string | null) => reject(new Error(`worker exited (${code ?? signal}) before the expected message`));
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+  });
+}
+
+function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+}
+
+describe('Scheduled work across processes', function () {
+  this.timeout(60_000);
+  const children: ChildProcess[] = [];
+
+  afterEach(function () {
+    for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+
+  it('should run every expiry exactly once when a PGlite process is killed mid-run and a new one takes over', async function () {
+    const dir = mkdtempSync(join(tmpdir(), 'jitbot-restart-'));
+    const starts = join(dir, 'starts.log');
+    const GRANTS = 40;
+    const HANG_AT = 17;
+    try {
+      const first = startWorker('expiry-worker.ts', [dir, 'first', String(GRANTS), String(HANG_AT), starts]);
+      children.push(first);
+      const { hanging } = await nextMessage<{ hanging: string }>(first, (m) => 'hanging' in m);
+      first.kill('SIGKILL');
+      assert.equal((await exited(first)).signal, 'SIGKILL');
+
+      const second = startWorker('expiry-worker.ts', [dir, 'second', String(GRANTS), String(HANG_AT), starts]);
+      children.push(second);
+      const { drained } = await nextMessage<{ drained: number }>(second, (m) => 'drained' in m);
+      assert.equal((await exited(second)).code, 0);
+      assert.ok(drained > 0, 'the second process had work left');
+
+      const sql = await openPgliteSql(join(dir, 'pgdata'));
+      const store = new SqlStore(sql);
+      try {
+        const grants = await store.listRequests({});
+        assert.equal(grants.length, GRANTS);
+        assert.deepEqual(new Set(grants.map((g) => g.state)), new Set(['expired']));
+
+        const expiries = (await store.listAudit({})).filter((e) => e.type === 'request.expired');
+        const perGrant = new Map<string, number>();
+        for (const e of expiries) perGrant.set(e.requestId!, (perGrant.get(e.requestId!) ?? 0) + 1);
+        assert.equal(perGrant.size, GRANTS);
+        assert.deepEqual([...new Set(perGrant.values())], [1], 'each grant expired exactly once');
+
+        const rows = await sql.query<JobRowView>(
+          'SELECT key, attempts, done_at IS NOT NULL AS done, failed_at IS NOT NULL AS failed FROM jobs ORDER BY key',
+        );
+        assert.equal(rows.length, GRANTS);
+        assert.ok(rows.every((r) => r.done && !r.failed));
+        assert.equal(rows.find((r) => r.key === `expire:${hanging}`)?.attempts, 2);
+
+        // The hanging job's handler ran in both processes: its effect still happened once.
+        const startLines = readFileSync(starts, 'utf8').trim().split('\n');
+        assert.deepEqual(startLines.filter((l) => l.startsWith(`${hanging} `)), [`${hanging} first`, `${hanging} second`]);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  const databaseUrl = process.env.TEST_DATABASE_URL;
+  if (databaseUrl) it('should run 500 due jobs exactly once in total with two processes on PostgreSQL', async function () {
+    const schema = newTestSchemaName();
+    const workers = ['a', 'b'].map((owner) => startWorker('claim-worker.ts', [databaseUrl!, schema, `worker-${owner}`]));
+    children.push(...workers);
+    // Both migrate the empty schema at the same moment; neither may fail.
+    await Promise.all(workers.map((w) => nextMessage(w, (m) => 'ready' in m)));
+
+    const store = await openTestStore({ databaseUrl, schema });
+    try {
+      const now = Date.now();
+      await store.scheduleJobs(Array.from({ length: 500 }, (_, i) => ({ kind: 'expire' as const, requestId: `R${i}`, dueAt: new Date(now - 1_000 - i), key: `expire:R${i}` })));
+      const results = workers.map((w) => nextMessage<{ ran: number }>(w, (m) => 'ran' in m));
+      for (const w of workers) w.send('go');
+      const ran = (await Promise.all(results)).map((r) => r.ran);
+      for (const w of workers) assert.equal((await exited(w)).code, 0);
+
+      assert.equal(ran[0] + ran[1], 500);
+      assert.ok(ran[0] > 0 && ran[1] > 0, `both processes ran jobs (${ran.join(' + ')})`);
+      const runs = (await store.listAudit({})).filter((e) => e.type === 'job.ran');
+      assert.equal(runs.length, 500);
+      assert.equal(new Set(runs.map((e) => e.details.jobId)).size, 500);
+      assert.ok((await jobRows(store)).every((r) => r.done));
+      const migrations = await store.db.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+      assert.deepEqual(migrations.map((m) => m.version), MIGRATIONS.map((m) => m.version));
+    } finally {
+      await store.close();
+    }
+  });
+});

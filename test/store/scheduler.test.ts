@@ -1,0 +1,300 @@
+import assert from 'node:assert/strict';
+import { ManualClock } from '../../src/app/clock';
+import type { Job, JobSpec } from '../../src/app/ports';
+import { Scheduler, isRetryable, type JobHandler, type SchedulerOptions } from '../../src/app/scheduler';
+import { ChatError, CloudError, JitError } from '../../src/core/errors';
+import type { TestStore } from '../../src/store';
+import { jobRows, storeEngines, T0 } from './helpers';
+
+const SECOND = 1_000;
+
+interface Recorded {
+  warn: Array<[object, string | undefined]>;
+  error: Array<[object, string | undefined]>;
+}
+
+for (const engine of storeEngines()) {
+  describe(`Scheduler on ${engine.name}`, function () {
+    let store: TestStore;
+    let clock: ManualClock;
+    let logs: Recorded;
+    const schedulers: Scheduler[] = [];
+
+    beforeEach(async function () {
+      store = await engine.open();
+      clock = new ManualClock(T0);
+      logs = { warn: [], error: [] };
+    });
+
+    afterEach(async function () {
+      await Promise.all(schedulers.splice(0).map((s) => s.stop({ timeoutMs: 100 })));
+      await store.close();
+    });
+
+    function scheduler(handlers: SchedulerOptions['handlers'], opts: Partial<SchedulerOptions> = {}): Scheduler {
+      const s = new Scheduler({
+        store,
+        clock,
+        owner: opts.owner ?? 'test-owner',
+        handlers,
+        backoffMs: (attempt) => attempt * 10 * SECOND,
+        logger: { warn: (obj, msg) => logs.warn.push([obj, msg]), error: (obj, msg) => logs.error.push([obj, msg]) },
+        ...opts,
+      });
+      schedulers.push(s);
+      return s;
+    }
+
+    const job = (key: string, dueOffsetMs = 0, extra: Partial<JobSpec> = {}): JobSpec => ({
+      kind: 'expire',
+      requestId: 'R1',
+      dueAt: new Date(T0.getTime() + dueOffsetMs),
+      key,
+      ...extra,
+    });
+
+    /** A handler that fails with `errors` in turn, then succeeds; it records every call. */
+    function scripted(errors: unknown[]): JobHandler & { calls: Job[] } {
+      const calls: Job[] = [];
+      const handler = async (j: Job) => {
+        calls.push(j);
+        const err = errors[calls.length - 1];
+        if (err !== undefined) throw err;
+      };
+      return Object.assign(handler, { calls });
+    }
+
+    it('should run due jobs, leave the rest for later, and record them done', async function () {
+      const ran: string[] = [];
+      const s = scheduler({ expire: async (j) => void ran.push(j.key), dm: async (j) => void ran.push(j.key) });
+      await store.scheduleJobs([job('a'), job('b', -5 * SECOND, { kind: 'dm' }), job('later', 60 * SECOND)]);
+
+      await s.drain();
+      assert.deepEqual(ran, ['b', 'a']);
+      assert.equal(s.stats.succeeded, 2);
+      assert.equal(s.stats.lastLagMs, 0);
+
+      clock.advance(60 * SECOND);
+      await s.drain();
+      assert.deepEqual(ran, ['b', 'a', 'later']);
+      assert.deepEqual((await jobRows(store)).map((r) => r.done), [true, true, true]);
+    });
+
+    it('should retry a retryable failure after its backoff and then succeed', async function () {
+      const handler = scripted([new CloudError('throttled', 'Azure is throttling requests'), new Error('socket hang up')]);
+      const s = scheduler({ expire: handler });
+      await store.scheduleJobs([job('a')]);
+
+      await s.drain();
+      assert.equal(handler.calls.length, 1);
+      let [row] = await jobRows(store);
+      assert.deepEqual(row.due_at, new Date(T0.getTime() + 10 * SECOND));
+      assert.equal(row.last_error, 'CloudError: Azure is throttling requests');
+      assert.equal(row.lease_owner, null);
+
+      clock.advance(10 * SECOND - 1);
+      await s.drain();
+      assert.equal(handler.calls.length, 1, 'not before the backoff has passed');
+      clock.advance(1);
+      await s.drain();
+      assert.equal(handler.calls.length, 2, 'an unknown error is retried too');
+      clock.advance(20 * SECOND);
+      await s.drain();
+      assert.deepEqual(handler.calls.map((c) => c.attempts), [1, 2, 3]);
+      [row] = await jobRows(store);
+      assert.equal(row.done, true);
+      assert.equal(s.stats.retried, 2);
+      assert.equal(logs.warn.length, 2);
+    });
+
+    it('should wait as long as the platform asks when that is longer than the backoff', async function () {
+      const handler = scripted([new ChatError('Slack rate limit', { retryable: true, retryAfterMs: 45 * SECOND })]);
+      const s = scheduler({ expire: handler });
+      await store.scheduleJobs([job('a')]);
+
+      await s.drain();
+      const [row] = await jobRows(store);
+      assert.deepEqual(row.due_at, new Date(T0.getTime() + 45 * SECOND));
+    });
+
+    it('should give up at once on an error that says it cannot succeed', async function () {
+      const handler = scripted([new CloudError('forbidden', 'The bot lacks the JIT initiate role')]);
+      const s = scheduler({ expire: handler });
+      await store.scheduleJobs([job('a')]);
+
+      await s.drain();
+      clock.advance(3_600 * SECOND);
+      await s.drain();
+      const [row] = await jobRows(store);
+      assert.equal(handler.calls.length, 1);
+      assert.equal(row.failed, true);
+      assert.equal(row.last_error, 'CloudError: The bot lacks the JIT initiate role');
+      assert.equal(s.stats.failed, 1);
+      assert.equal(logs.error.length, 1);
+    });
+
+    it('should give up after the last allowed attempt', async function () {
+      const handler = scripted(Array.from({ length: 10 }, () => new ChatError('Bot Connector 503', { retryable: true })));
+      const s = scheduler({ expire: handler }, { maxAttempts: 3 });
+      await store.scheduleJobs([job('a')]);
+
+      for (let i = 0; i < 5; i++) {
+        await s.drain();
+        clock.advance(60 * SECOND);
+      }
+      const [row] = await jobRows(store);
+      assert.equal(handler.calls.length, 3);
+      assert.equal(row.failed, true);
+      assert.equal(row.attempts, 3);
+    });
+
+    it('should classify errors: retryable flags first, then our own errors as final, unknown ones as passing', function () {
+      assert.equal(isRetryable(new CloudError('unavailable', 'Azure 503')), true);
+      assert.equal(isRetryable(new CloudError('invalid', 'port 23 is not in the policy')), false);
+      assert.equal(isRetryable(new ChatError('channel_not_found', { retryable: false })), false);
+      assert.equal(isRetryable(new JitError('not_found', 'no such request')), false);
+      assert.equal(isRetryable(new TypeError('x is undefined')), true);
+      assert.equal(isRetryable('a string'), true);
+    });
+
+    it('should retry a job whose kind has no handler here, since another version may run it', async function () {
+      const s = scheduler({});
+      await store.scheduleJobs([job('a', 0, { kind: 'thread' })]);
+      await s.drain();
+      const [row] = await jobRows(store);
+      assert.equal(row.done || row.failed, false);
+      assert.match(row.last_error ?? '', /no handler for job kind "thread"/);
+    });
+
+    it('should share one follow-up round among kicks made while a round runs', async function () {
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const ran: string[] = [];
+      const s = scheduler({
+        expire: async (j) => {
+          ran.push(j.key);
+          if (j.key === 'first') await gate;
+        },
+      });
+      await store.scheduleJobs([job('first')]);
+
+      const round1 = s.kick();
+      while (ran.length === 0) await new Promise((r) => setTimeout(r, 5));
+      await store.scheduleJobs([job('second'), job('third')]);
+      const kicks = [s.kick(), s.kick(), s.kick()];
+      release();
+      await Promise.all([round1, ...kicks]);
+
+      assert.deepEqual(ran, ['first', 'second', 'third']);
+      assert.equal(s.stats.rounds, 2);
+    });
+
+    it('should run a job by id right away, and refuse one that is leased or not due', async function () {
+      const ran: string[] = [];
+      const s = scheduler({ expire: async (j) => void ran.push(j.key) });
+      await store.scheduleJobs([job('now'), job('later', 60 * SECOND), job('held')]);
+      const ids = await store.findJobIds(['now', 'later', 'held']);
+      await store.claimJob(ids.get('held')!, 'someone-else', T0, 30 * SECOND);
+
+      assert.equal(await s.runJob(ids.get('now')!), true);
+      assert.deepEqual(ran, ['now']);
+      assert.equal(await s.runJob(ids.get('now')!), false, 'already done');
+      assert.equal(await s.runJob(ids.get('later')!), false);
+      assert.equal(await s.runJob(ids.get('held')!), false);
+      assert.deepEqual(ran, ['now']);
+    });
+
+    it('should never run a job twice across two schedulers sharing the store', async function () {
+      const counts = new Map<string, number>();
+      const handler: JobHandler = async (j) => {
+        counts.set(j.key, (counts.get(j.key) ?? 0) + 1);
+        await new Promise((r) => setTimeout(r, 1));
+      };
+      const a = scheduler({ expire: handler }, { owner: 'a', batchSize: 7 });
+      const b = scheduler({ expire: handler }, { owner: 'b', batchSize: 5 });
+      await store.scheduleJobs(Array.from({ length: 60 }, (_, i) => job(`j${i}`, -i)));
+
+      await Promise.all([a.drain(), b.drain(), a.drain(), b.drain()]);
+      assert.equal(counts.size, 60);
+      assert.deepEqual([...new Set(counts.values())], [1]);
+      assert.equal(a.stats.succeeded + b.stats.succeeded, 60);
+    });
+
+    it('should skip a queued job whose lease lapsed before its turn came', async function () {
+      const ran: string[] = [];
+      const s = scheduler(
+        {
+          expire: async (j) => {
+            ran.push(j.key);
+            clock.advance(31 * SECOND);
+          },
+        },
+        { concurrency: 1, leaseMs: 30 * SECOND },
+      );
+      await store.scheduleJobs([job('slow', -1), job('queued')]);
+      await s.kick();
+      assert.deepEqual(ran, ['slow']);
+      assert.equal(logs.warn.length, 1);
+      await s.drain();
+      assert.deepEqual(ran, ['slow', 'queued'], 'taken again once its lease had lapsed');
+    });
+
+    it('should wait for running handlers on stop, abort them at the deadline, and release the leases', async function () {
+      let aborted = false;
+      let started = 0;
+      const s = scheduler(
+        {
+          expire: (_j, signal) =>
+            new Promise<void>((_resolve, reject) => {
+              started++;
+              signal.addEventListener('abort', () => {
+                aborted = true;
+                reject(signal.reason);
+              });
+            }),
+        },
+        { concurrency: 2 },
+      );
+      await store.scheduleJobs([job('a', -2), job('b', -1), job('queued')]);
+
+      const round = s.kick();
+      while (started < 2) await new Promise((r) => setTimeout(r, 5));
+      await s.stop({ timeoutMs: 50 });
+      await round;
+
+      assert.equal(aborted, true);
+      assert.equal(started, 2, 'the queued job did not start after stop began');
+      const rows = await jobRows(store);
+      assert.deepEqual(
+        rows.map((r) => [r.lease_owner, r.done, r.failed, r.last_error]),
+        [
+          [null, false, false, null],
+          [null, false, false, null],
+          [null, false, false, null],
+        ],
+      );
+      assert.deepEqual((await store.claimJobs('next-process', T0, 30 * SECOND, 10)).length, 3);
+      assert.equal(await s.runJob(rows[0].id), false, 'a stopped scheduler claims nothing');
+    });
+
+    it('should let a handler that finishes before the stop deadline complete its job', async function () {
+      const s = scheduler({ expire: () => new Promise<void>((resolve) => setTimeout(resolve, 30)) });
+      await store.scheduleJobs([job('a')]);
+      const round = s.kick();
+      while (s.stats.running === 0) await new Promise((r) => setTimeout(r, 2));
+      await s.stop({ timeoutMs: 2_000 });
+      await round;
+      assert.deepEqual((await jobRows(store)).map((r) => r.done), [true]);
+    });
+
+    it('should poll on its own once started', async function () {
+      const ran: string[] = [];
+      const s = scheduler({ expire: async (j) => void ran.push(j.key) }, { pollIntervalMs: 10 });
+      s.start();
+      await store.scheduleJobs([job('a')]);
+      while (ran.length === 0) await new Promise((r) => setTimeout(r, 5));
+      await s.stop({ timeoutMs: 1_000 });
+      assert.deepEqual(ran, ['a']);
+    });
+  });
+}
