@@ -89,9 +89,13 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       });
     } else {
       if (!config.world) throw new JitError('config', `${settings.configPath}: local mode needs an azure: section with the simulated VMs`);
-      sim = await startAzureSim({ world: config.world, clock, port: settings.simPort, host: '127.0.0.1' });
-      closers.push(() => sim!.close());
-      cloud = createAzureCloud({ subscriptionId: config.world.subscriptionId, redirectTo: sim.url, clock });
+      let simUrl = settings.simUrl;
+      if (!simUrl) {
+        sim = await startAzureSim({ world: config.world, clock, port: settings.simPort, host: '127.0.0.1' });
+        closers.push(() => sim!.close());
+        simUrl = sim.url;
+      }
+      cloud = createAzureCloud({ subscriptionId: config.world.subscriptionId, redirectTo: simUrl, clock });
     }
 
     const auditLinks = createAuditLinks({ secret: settings.linkSecret, clock, baseUrl: () => settings.publicUrl ?? url });
@@ -141,14 +145,14 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
         api: app,
         people: config.policy.people,
         clock,
-        ...(sim ? { sim: { url: sim.url } } : {}),
+        sim: { url: sim?.url ?? settings.simUrl ?? '', subscriptionId: config.world?.subscriptionId ?? '' },
         vmNames: async () => (await app.vms()).map((v) => v.name),
         logger: log.child({ platform: 'console' }),
       });
       app.addChat(consoleAdapter.chat);
       mounts.push((s) => consoleAdapter.mount(s));
       // The test clock exists only in local mode; advancing it runs what became due at once.
-      mounts.push((s) => mountLocalClock(s, clock, () => app.scheduler.drain()));
+      mounts.push((s) => mountLocalClock(s, clock, () => app.scheduler.drain(), log.child({ route: 'clock' })));
     }
 
     const http = createHttpServer({
@@ -166,6 +170,7 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       await slack.start();
       closers.push(() => slack!.stop());
     }
+    await app.reconcile();
     app.start();
     closers.push(() => app.stop({ timeoutMs: settings.shutdownTimeoutMs }));
     // Draining first: the load balancer stops sending work before anything closes.

@@ -37,6 +37,11 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** The per-request child logger (request id on every line) set by the server, for handlers. */
+export function requestLogger(req: restify.Request, fallback: Logger): Logger {
+  return (req as unknown as { jitLog?: Logger }).jitLog ?? fallback;
+}
+
 export function createHttpServer(opts: HttpServerOptions): HttpServer {
   const server = restify.createServer({ name: 'jitbot', handleUncaughtExceptions: false });
   let draining = false;
@@ -45,12 +50,13 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   server.pre((req, res, next) => {
     const incoming = req.headers['x-request-id'];
     const id = typeof incoming === 'string' && /^[\w-]{1,64}$/.test(incoming) ? incoming : randomUUID();
-    (req as unknown as { log: Logger }).log = opts.logger.child({ reqId: id });
+    // restify's own error path calls req.log (bunyan-shaped), so ours lives beside it.
+    (req as unknown as { jitLog: Logger }).jitLog = opts.logger.child({ reqId: id });
     res.setHeader('x-request-id', id);
     return next();
   });
   server.on('after', (req: restify.Request, res: restify.Response) => {
-    const log = (req as unknown as { log?: Logger }).log ?? opts.logger;
+    const log = requestLogger(req, opts.logger);
     log.debug({ method: req.method, path: req.path?.() ?? req.url, status: res.statusCode }, 'request');
   });
 

@@ -691,11 +691,70 @@ export class JitApp implements JitApi {
     return `jitbot ${r.id} for ${r.requester.name} <${r.requester.email ?? r.requester.userId}> via ${r.requester.platform}: ${what}`.slice(0, 500);
   }
 
+  /**
+   * Azure's record of an initiate this bot already sent for the request (found by the justification,
+   * which carries the request id): after a crash between Azure accepting and our commit.
+   */
+  private async acceptedEarlier(r: AccessRequest): Promise<Date | null> {
+    const records = await this.cloud.accessRecords(r.vms, { timeoutInMs: this.opts.cloudTimeoutInMs ?? 15_000 });
+    const now = this.clock.now().getTime();
+    const ours = records.filter(
+      (x) => x.justification?.startsWith(`jitbot ${r.id} `) && /^Initiat/.test(x.status) && x.endsAt.getTime() > now && x.source === r.source,
+    );
+    const covered = r.vms.every((vm) => r.ports.every((p) => ours.some((x) => x.vmId.toLowerCase() === vm.id.toLowerCase() && x.port === p.number)));
+    if (!covered) return null;
+    return new Date(Math.min(...ours.map((x) => x.endsAt.getTime())));
+  }
+
+  /**
+   * At start: settle requests a previous process left half-way. An `opening` request whose initiate
+   * Azure already accepted becomes active without a second initiate; any other is opened by its job.
+   */
+  async reconcile(): Promise<{ settled: string[] }> {
+    const settled: string[] = [];
+    for (const r of await this.store.listRequests({ states: ['opening'], limit: 1000 })) {
+      try {
+        const endsAt = await this.acceptedEarlier(r);
+        if (endsAt) {
+          await this.settleOpened(r, endsAt, 'found open in Azure after a restart');
+          settled.push(r.id);
+        } else {
+          await this.store.scheduleJobs([{ kind: 'open', requestId: r.id, dueAt: this.clock.now(), key: `${r.id}:open` }]);
+        }
+      } catch (err) {
+        this.log.warn({ ...errorFields(err), requestId: r.id }, 'reconcile could not settle a request; its job will');
+      }
+    }
+    if (settled.length > 0) this.log.info({ settled }, 'reconciled requests with Azure');
+    this.kick();
+    return { settled };
+  }
+
+  private async settleOpened(r: AccessRequest, endsAt: Date, how: string): Promise<void> {
+    await this.apply(
+      r.id,
+      () => ({ type: 'opened', at: this.clock.now(), endsAt }),
+      (n) => ({
+        audit: [this.auditEvent('azure.reconciled', n, null, { endsAt: endsAt.toISOString(), how })],
+        schedule: this.grantJobs(n),
+        announce: { card: true, thread: notices.openedNotice(n, this.clock.now()), dm: notices.openedNotice(n, this.clock.now()) },
+      }),
+    );
+  }
+
   private async runOpen(job: Job): Promise<void> {
     const r = await this.store.getRequest(job.requestId ?? '');
     if (!r || r.state !== 'opening') return;
     const now = this.clock.now();
     const approvedAt = r.approvals.length > 0 ? r.approvals[r.approvals.length - 1].at : r.createdAt;
+    if (job.attempts > 1) {
+      // An earlier attempt may have reached Azure before its process died: do not open twice.
+      const endsAtEarlier = await this.acceptedEarlier(r).catch(() => null);
+      if (endsAtEarlier) {
+        await this.settleOpened(r, endsAtEarlier, 'an earlier attempt had opened it');
+        return;
+      }
+    }
     const endsAt = new Date(now.getTime() + r.durationMinutes * 60_000);
     const started = Date.now();
     try {

@@ -214,8 +214,9 @@ export class Scheduler {
     // Jobs still queued when stop() began are left to the lease release.
     if (this.stopping) return;
     const startedAt = this.clock.now().getTime();
-    if (startedAt >= leaseUntil) {
-      // Waited in the queue past its lease: another process may own it by now.
+    if (startedAt > leaseUntil) {
+      // Waited in the queue past its lease (the store's own test: lease_until < now): another
+      // process may own it by now.
       this.log.warn({ jobId: job.id, kind: job.kind }, 'job lease lapsed before it started; leaving it to the next claim');
       return;
     }
@@ -261,7 +262,10 @@ export class Scheduler {
       this.stats.retried++;
       this.log.warn({ ...fields, retryInMs: waitMs }, 'job failed; will retry');
     } catch (storeErr) {
-      this.log.error({ ...fields, storeErr: describeError(storeErr) }, 'could not record a failed job; it will run again when its lease lapses');
+      this.log.error(
+        { ...fields, storeErr: describeError(storeErr) },
+        'could not record a failed job; it will run again when its lease lapses',
+      );
     }
   }
 

@@ -1,15 +1,8 @@
 // The simulated subscription's seed: VMs, their OS, tags and JIT port rules (from the local world file).
-import type { OsType, PortRule } from '../core/types';
+import type { Vm } from '../core/types';
 
-export interface SimVm {
-  name: string;
-  resourceGroup: string;
-  location: string;
-  os: OsType;
-  tags: Record<string, string>;
-  /** null: the VM is not under JIT. */
-  jit: PortRule[] | null;
-}
+/** A VM as seeded: the simulator gives it its ARM id; `jit: null` means not under JIT. */
+export type SimVm = Pick<Vm, 'name' | 'resourceGroup' | 'location' | 'os' | 'tags' | 'jit'>;
 
 export interface SimWorld {
   subscriptionId: string;

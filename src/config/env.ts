@@ -19,6 +19,8 @@ export interface Settings {
   slack?: { botToken: string; signingSecret: string; appToken?: string; apiUrl?: string };
   teams?: { appId: string; appPassword: string; appType: string; tenantId?: string };
   azure?: { subscriptionId: string; resourceManagerUrl?: string };
+  /** Local mode against a simulator already running elsewhere (several replicas, benchmarks). */
+  simUrl?: string;
   /** Secret for signing audit download links; generated per process when not given. */
   linkSecret?: string;
   shutdownTimeoutMs: number;
@@ -48,6 +50,7 @@ const envSchema = z.object({
   JITBOT_DATA_DIR: optional,
   JITBOT_CONFIG: optional,
   JITBOT_SIM_PORT: wholeNumber(0, 65535),
+  JITBOT_AZURE_SIM_URL: optional.pipe(z.url('must be a URL').optional()),
   JITBOT_PUBLIC_URL: optional.pipe(z.url('must be a URL').optional()),
   JITBOT_LINK_SECRET: optional,
   JITBOT_SHUTDOWN_TIMEOUT_MS: wholeNumber(100, 60_000),
@@ -134,13 +137,15 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
     configPath,
     ...(e.DATABASE_URL ? { databaseUrl: e.DATABASE_URL } : {}),
     simPort: e.JITBOT_SIM_PORT ?? 3979,
-    logLevel: e.LOG_LEVEL ?? 'info',
+    // Local mode's terminal shows the banner; only warnings and errors join it unless asked.
+    logLevel: e.LOG_LEVEL ?? (localMode ? 'warn' : 'info'),
     ...(e.JITBOT_PUBLIC_URL ? { publicUrl: e.JITBOT_PUBLIC_URL } : {}),
     ...(slack ? { slack } : {}),
     ...(teams ? { teams } : {}),
     ...(e.AZURE_SUBSCRIPTION_ID
       ? { azure: { subscriptionId: e.AZURE_SUBSCRIPTION_ID, ...(e.AZURE_RESOURCE_MANAGER_URL ? { resourceManagerUrl: e.AZURE_RESOURCE_MANAGER_URL } : {}) } }
       : {}),
+    ...(localMode && e.JITBOT_AZURE_SIM_URL ? { simUrl: e.JITBOT_AZURE_SIM_URL } : {}),
     ...(e.JITBOT_LINK_SECRET ? { linkSecret: e.JITBOT_LINK_SECRET } : {}),
     shutdownTimeoutMs: e.JITBOT_SHUTDOWN_TIMEOUT_MS ?? 8000,
   };

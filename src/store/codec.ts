@@ -13,7 +13,7 @@ export function requestColumns(request: AccessRequest) {
   const names = request.vms.map((vm) => vm.name);
   return {
     state: request.state,
-    requesterEmail: request.requester.email,
+    requesterEmail: request.requester.email?.toLowerCase() ?? null,
     createdAt: request.createdAt,
     openedAt: request.openedAt ?? null,
     endsAt: request.endsAt ?? null,
@@ -68,7 +68,9 @@ function toDate(value: string | Date): Date {
   return value instanceof Date ? value : new Date(value);
 }
 
-function setDate<K extends 'openedAt' | 'endsAt' | 'closedAt' | 'cancelledAt'>(request: AccessRequest, key: K, value: string | undefined | null): void {
+type OptionalDateKey = 'openedAt' | 'endsAt' | 'closedAt' | 'cancelledAt';
+
+function setDate(request: AccessRequest, key: OptionalDateKey, value: string | undefined | null): void {
   if (typeof value === 'string') request[key] = new Date(value);
   else delete request[key];
 }

@@ -2,7 +2,18 @@
 // database goes through one queue, so a transaction never interleaves with another caller's query.
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
-import { SerialQueue, assertSchemaName, type Sql } from './sql';
+import { assertSchemaName, type Sql } from './sql';
+
+/** Runs tasks one at a time, in call order; a failed task does not block the next. */
+class SerialQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(task);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
 
 /** One PGlite database and the state of its single connection. */
 class PgliteSession {
@@ -85,18 +96,12 @@ export async function openPgliteSql(dataDir: string): Promise<Sql> {
   }
 }
 
-/** A throw-away in-memory database of its own (slow to create: about two seconds of WASM start-up). */
-export async function openMemoryPgliteSql(): Promise<Sql> {
-  const db = await PGlite.create();
-  return new PgliteSql(new PgliteSession(db), null, () => db.close());
-}
-
 let sharedMemory: Promise<PgliteSession> | null = null;
 
 /**
  * An isolated database for a test: a fresh schema in one in-memory PGlite shared by the process,
- * dropped on close. Sharing avoids paying PGlite's start-up for every test; the schema keeps tests
- * apart exactly as they are kept apart on PostgreSQL. The schema is created by the migration.
+ * dropped on close. Sharing avoids paying PGlite's start-up (about two seconds) for every test; the
+ * schema keeps tests apart exactly as they are kept apart on PostgreSQL. The migration creates it.
  */
 export async function openPgliteTestSql(schema: string): Promise<Sql> {
   assertSchemaName(schema);

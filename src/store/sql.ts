@@ -19,14 +19,3 @@ export function assertSchemaName(schema: string): string {
   }
   return schema;
 }
-
-/** Runs tasks one at a time, in call order; a failed task does not block the next. */
-export class SerialQueue {
-  private tail: Promise<unknown> = Promise.resolve();
-
-  run<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(task);
-    this.tail = result.catch(() => undefined);
-    return result;
-  }
-}

@@ -244,6 +244,28 @@ for (const engine of engines()) {
       assert.ok(!chat.threadOf(id).some((t) => t.startsWith('Open until')));
     });
 
+    it('after a crash between Azure accepting and the commit, reconcile settles the grant without a second initiate', async () => {
+      const id = submittedId(await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for crash'));
+      await world.settle();
+      // The approval commits (state opening) but the process dies right after Azure accepted the initiate.
+      await world.store.commit({
+        request: { ...(await world.store.getRequest(id))!, state: 'opening', version: 2, approvals: [{ by: person('bob'), at: world.clock.now() }] },
+        expectedVersion: 1,
+      });
+      const r = (await world.store.getRequest(id))!;
+      await world.cloud.open({ vms: r.vms, ports: r.ports, source: r.source, endsAt: new Date(world.clock.now().getTime() + 60 * MINUTE), justification: `jitbot ${id} for Alice: crash` });
+      const initiatesBefore = world.sim.requestLog.filter((e) => e.method === 'POST' && /initiate/i.test(e.path)).length;
+      const { settled } = await world.app.reconcile();
+      await world.settle();
+      assert.deepEqual(settled, [id]);
+      const after = (await world.store.getRequest(id))!;
+      assert.equal(after.state, 'active');
+      assert.equal(world.sim.requestLog.filter((e) => e.method === 'POST' && /initiate/i.test(e.path)).length, initiatesBefore, 'no second initiate');
+      assert.ok(chat.threadOf(id).some((t) => t.startsWith('Open until')));
+      await world.advance(61 * MINUTE);
+      assert.equal((await world.store.getRequest(id))!.state, 'expired', 'and it still expires on time');
+    });
+
     it('admins export the audit trail as CSV; others may not', async () => {
       const id = submittedId(await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for "=cmd"'));
       const denied = await world.app.command(person('bob'), 'audit');

@@ -3,7 +3,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MIGRATIONS, newTestSchemaName, openTestStore, SqlStore } from '../../src/store';
+import { MIGRATIONS, newTestSchemaName, openStore, openTestStore, SqlStore } from '../../src/store';
 import { openPgliteSql } from '../../src/store/pglite';
 import { jobRows, type JobRowView } from './helpers';
 
@@ -21,7 +21,8 @@ function nextMessage<T>(child: ChildProcess, test: (m: Record<string, unknown>) 
       child.off('exit', onExit);
       resolve(m as T);
     };
-    const onExit = (code: number | null, signal: string | null) => reject(new Error(`worker exited (${code ?? signal}) before the expected message`));
+    const onExit = (code: number | null, signal: string | null) =>
+      reject(new Error(`worker exited (${code ?? signal}) before the expected message`));
     child.on('message', onMessage);
     child.once('exit', onExit);
   });
@@ -49,6 +50,8 @@ describe('Scheduled work across processes', function () {
       const first = startWorker('expiry-worker.ts', [dir, 'first', String(GRANTS), String(HANG_AT), starts]);
       children.push(first);
       const { hanging } = await nextMessage<{ hanging: string }>(first, (m) => 'hanging' in m);
+      // Two processes on one PGlite directory would corrupt it: a second opener is turned away.
+      await assert.rejects(openStore({ dataDir: dir }), new RegExp(`in use by process ${first.pid}`));
       first.kill('SIGKILL');
       assert.equal((await exited(first)).signal, 'SIGKILL');
 
@@ -100,7 +103,9 @@ describe('Scheduled work across processes', function () {
     const store = await openTestStore({ databaseUrl, schema });
     try {
       const now = Date.now();
-      await store.scheduleJobs(Array.from({ length: 500 }, (_, i) => ({ kind: 'expire' as const, requestId: `R${i}`, dueAt: new Date(now - 1_000 - i), key: `expire:R${i}` })));
+      await store.scheduleJobs(
+        Array.from({ length: 500 }, (_, i) => ({ kind: 'expire' as const, requestId: `R${i}`, dueAt: new Date(now - 1_000 - i), key: `expire:R${i}` })),
+      );
       const results = workers.map((w) => nextMessage<{ ran: number }>(w, (m) => 'ran' in m));
       for (const w of workers) w.send('go');
       const ran = (await Promise.all(results)).map((r) => r.ran);

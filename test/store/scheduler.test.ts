@@ -148,15 +148,6 @@ for (const engine of storeEngines()) {
       assert.equal(row.attempts, 3);
     });
 
-    it('should classify errors: retryable flags first, then our own errors as final, unknown ones as passing', function () {
-      assert.equal(isRetryable(new CloudError('unavailable', 'Azure 503')), true);
-      assert.equal(isRetryable(new CloudError('invalid', 'port 23 is not in the policy')), false);
-      assert.equal(isRetryable(new ChatError('channel_not_found', { retryable: false })), false);
-      assert.equal(isRetryable(new JitError('not_found', 'no such request')), false);
-      assert.equal(isRetryable(new TypeError('x is undefined')), true);
-      assert.equal(isRetryable('a string'), true);
-    });
-
     it('should retry a job whose kind has no handler here, since another version may run it', async function () {
       const s = scheduler({});
       await store.scheduleJobs([job('a', 0, { kind: 'thread' })]);
@@ -298,3 +289,14 @@ for (const engine of storeEngines()) {
     });
   });
 }
+
+describe('Scheduler error classification', function () {
+  it('should classify errors: retryable flags first, then our own errors as final, unknown ones as passing', function () {
+    assert.equal(isRetryable(new CloudError('unavailable', 'Azure 503')), true);
+    assert.equal(isRetryable(new CloudError('invalid', 'port 23 is not in the policy')), false);
+    assert.equal(isRetryable(new ChatError('channel_not_found', { retryable: false })), false);
+    assert.equal(isRetryable(new JitError('not_found', 'no such request')), false);
+    assert.equal(isRetryable(new TypeError('x is undefined')), true);
+    assert.equal(isRetryable('a string'), true);
+  });
+});

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { JobSpec } from '../../src/app/ports';
+import type { JobSpec, StoredMessageRef } from '../../src/app/ports';
 import { MIGRATIONS, migrate, type TestStore } from '../../src/store';
 import { at, auditEvent, jobRows, person, sampleRequest, storeEngines, T0 } from './helpers';
 
@@ -170,8 +170,16 @@ for (const engine of storeEngines()) {
 
     describe('message references', function () {
       it('should keep versioned references as given, once each, in the order saved', async function () {
-        const card = { requestId: 'R1', kind: 'card' as const, ref: { platform: 'slack' as const, v: 1 as const, data: { channel: 'C1', ts: '1700000000.000100' } } };
-        const teams = { requestId: 'R1', kind: 'card' as const, ref: { platform: 'teams' as const, v: 1 as const, data: { conversationId: '19:abc@thread.tacv2', activityId: '1:xyz' } } };
+        const card: StoredMessageRef = {
+          requestId: 'R1',
+          kind: 'card',
+          ref: { platform: 'slack', v: 1, data: { channel: 'C1', ts: '1700000000.000100' } },
+        };
+        const teams: StoredMessageRef = {
+          requestId: 'R1',
+          kind: 'card',
+          ref: { platform: 'teams', v: 1, data: { conversationId: '19:abc@thread.tacv2', activityId: '1:xyz' } },
+        };
         await store.saveMessageRef(card);
         await store.saveMessageRef(teams);
         await store.saveMessageRef(card);
@@ -352,7 +360,8 @@ for (const engine of storeEngines()) {
         );
 
         await store.commit({ request: { ...released, version: 3 }, expectedVersion: 2, cancelJobs: { requestId: request.id } });
-        assert.deepEqual(await store.findJobIds([`remind:${request.id}`, `expire:${request.id}`, 'expire:OTHER']), new Map([['expire:OTHER', claimed[2].id]]));
+        const live = await store.findJobIds([`remind:${request.id}`, `expire:${request.id}`, 'expire:OTHER']);
+        assert.deepEqual(live, new Map([['expire:OTHER', claimed[2].id]]));
       });
 
       it('should share due jobs among concurrent claimers without handing one out twice', async function () {
@@ -367,7 +376,11 @@ for (const engine of storeEngines()) {
     describe('migrations', function () {
       it('should apply a new migration once when two processes migrate at the same moment', async function () {
         // The pause keeps the first migration open while the second one starts.
-        const next = { version: 10_000, name: 'probe', sql: 'CREATE TABLE probe (id int PRIMARY KEY);\nSELECT pg_sleep(0.2);\nINSERT INTO probe VALUES (1);' };
+        const next = {
+          version: 10_000,
+          name: 'probe',
+          sql: 'CREATE TABLE probe (id int PRIMARY KEY);\nSELECT pg_sleep(0.2);\nINSERT INTO probe VALUES (1);',
+        };
         const applied = await Promise.all([
           migrate(store.db, { migrations: [...MIGRATIONS, next] }),
           migrate(store.db, { migrations: [...MIGRATIONS, next] }),
@@ -387,6 +400,8 @@ for (const engine of storeEngines()) {
   });
 }
 
+const WRITES_TO_AUDIT = /\b(UPDATE|DELETE\s+FROM|TRUNCATE)\s+(TABLE\s+)?audit\b/i;
+
 describe('store source', function () {
   it('should contain no UPDATE or DELETE of the audit table anywhere in the code', function () {
     const offenders: string[] = [];
@@ -394,7 +409,7 @@ describe('store source', function () {
       for (const name of readdirSync(dir)) {
         const path = join(dir, name);
         if (statSync(path).isDirectory()) walk(path);
-        else if (path.endsWith('.ts') && /\b(UPDATE|DELETE\s+FROM|TRUNCATE)\s+(TABLE\s+)?audit\b/i.test(readFileSync(path, 'utf8'))) offenders.push(path);
+        else if (path.endsWith('.ts') && WRITES_TO_AUDIT.test(readFileSync(path, 'utf8'))) offenders.push(path);
       }
     };
     walk(join(__dirname, '../../src'));

@@ -36,7 +36,6 @@
         var v = attrs[k];
         if (v === undefined || v === null || v === false) return;
         if (k === 'class') el.className = v;
-        else if (k === 'text') el.textContent = v;
         else if (k.slice(0, 2) === 'on') el.addEventListener(k.slice(2), v);
         else el.setAttribute(k, v === true ? '' : String(v));
       });
@@ -116,7 +115,7 @@
       .replace(/'/g, '&#39;');
   }
 
-  var MARKDOWN_HINT = /\*\*|`|\[[^\]]+\]\(|(^|\s)_[^_]|&lt;at&gt;|<at>/;
+  var MARKDOWN_HINT = /\*\*|`|\[[^\]]+\]\(|(^|\s)_[^_]|<at>|https?:\/\//;
 
   AC.AdaptiveCard.onProcessMarkdown = function (text, result) {
     // Plain text stays plain: the renderer then sets it as text, newlines included.
@@ -127,6 +126,8 @@
       .replace(/(^|\s)_([^_\n]+)_(?=$|[\s.,;:!?])/g, '$1<em>$2</em>')
       .replace(/&lt;at&gt;([^&\n]+)&lt;\/at&gt;/g, '<span class="mention">@$1</span>')
       .replace(/\[([^\]\n]+)\]\((https?:\/\/[^\s)]+|mailto:[^\s)]+)\)/g, '<a href="$2" target="_blank" rel="noopener noreferrer">$1</a>')
+      // Bare addresses become links, as Teams and Slack draw them (the audit download link).
+      .replace(/(^|[\s(])(https?:\/\/[^\s<()]+)/g, '$1<a href="$2" target="_blank" rel="noopener noreferrer">$2</a>')
       .replace(/\n/g, '<br>');
     result.outputHtml = '<p>' + html + '</p>';
     result.didProcess = true;
