@@ -1,6 +1,7 @@
 // PGlite engine: PostgreSQL compiled to WASM, in this process, one connection. Everything sent to one
 // database goes through one queue, so a transaction never interleaves with another caller's query.
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { assertSchemaName, type Sql } from './sql';
 
@@ -77,7 +78,8 @@ function transactionSql(tx: Transaction): Sql {
  * A persistent PGlite database in `dataDir` (created when missing). PGlite has no lock of its own
  * and two processes on one directory would corrupt it, so a lock file names the owning process.
  */
-export async function openPgliteSql(dataDir: string): Promise<Sql> {
+export async function openPgliteSql(dir: string): Promise<Sql> {
+  const dataDir = resolve(dir);
   mkdirSync(dataDir, { recursive: true });
   // Beside the directory, not in it: PGlite's initdb wants an empty directory.
   const releaseLock = acquireDirLock(`${dataDir}.lock`);
@@ -105,20 +107,33 @@ let sharedMemory: Promise<PgliteSession> | null = null;
  */
 export async function openPgliteTestSql(schema: string): Promise<Sql> {
   assertSchemaName(schema);
-  sharedMemory ??= PGlite.create().then((db) => new PgliteSession(db));
+  sharedMemory ??= PGlite.create().then(
+    (db) => new PgliteSession(db),
+    (err: unknown) => {
+      sharedMemory = null;
+      throw err;
+    },
+  );
   const session = await sharedMemory;
   return new PgliteSql(session, schema, async () => {
     await session.db.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
   });
 }
 
+// Our own pid in a lock file may be a leftover from an earlier run (pid 1 in a container), so locks
+// this process holds are known here rather than read back from the file.
+const heldLocks = new Set<string>();
+
 function acquireDirLock(path: string): () => void {
+  if (heldLocks.has(path)) throw new Error(`the data directory is already open in this process (${path})`);
   for (;;) {
     try {
       const fd = openSync(path, 'wx');
       writeSync(fd, String(process.pid));
       closeSync(fd);
+      heldLocks.add(path);
       return () => {
+        heldLocks.delete(path);
         try {
           unlinkSync(path);
         } catch {
@@ -138,7 +153,7 @@ function acquireDirLock(path: string): () => void {
     if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
       throw new Error(`the data directory is in use by process ${holder} (${path}); stop it or use another JITBOT_DATA_DIR`);
     }
-    // Left behind by a process that died (or by an earlier run that had our pid, as pid 1 in a container).
+    // Left behind by a process that died, or by an earlier run that had our pid.
     unlinkSync(path);
   }
 }

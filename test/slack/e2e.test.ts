@@ -133,6 +133,8 @@ describe('Slack end to end (real app, store, Azure simulator)', function () {
     assert.ok(thread.some((m) => /open until \d\d:\d\d UTC from 10\.1\.2\.3/i.test(m.text)), thread.map((m) => m.text).join('\n'));
     assert.equal(open('web-01', 22, '10.1.2.3'), true);
     assert.equal(open('web-01', 22, '10.9.9.9'), false);
+    const dm = fake.channelMessages('D0ALICE');
+    assert.ok(dm.some((m) => /Approved by Bob/.test(m.text)), 'the requester got no direct message');
 
     await world.advance(50 * MINUTE);
     const reminder = fake.thread(APPROVALS, card.ts).find((m) => m.text.includes(':alarm_clock:'));
@@ -177,6 +179,8 @@ describe('Slack end to end (real app, store, Azure simulator)', function () {
     assert.match(answer.text ?? '', /[Rr]eleased/);
     assert.equal((await world.store.getRequest(id))?.state, 'released');
     assert.ok(fake.thread(APPROVALS, card.ts).some((m) => /Released by Alice, ports closed/.test(m.text)));
+    assert.deepEqual(actionIdsOf(cardOf(id)), []);
+    // Azure cannot revoke: release is a new initiate with the shortest end time it accepts.
     await world.advance(5 * MINUTE);
     assert.equal(open('web-01', 22, '10.1.2.3'), false);
   });
