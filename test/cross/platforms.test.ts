@@ -1,0 +1,130 @@
+// One request, two platforms: a rule that routes to Slack and Teams puts a card in both, and a
+// decision in either redraws both cards and replies in both threads. Approvals count people, not
+// platforms: Bob in Slack and Bob in Teams are one approver.
+import assert from 'node:assert/strict';
+import { channelMessage, connectorMembers, executeInvoke, installationUpdateAdd, postActivity, users } from '../clients/teams';
+import { blockActions, slashCommand } from '../clients/slack';
+import { startFakeBotConnector, type FakeBotConnector } from '../fakes/bot-connector';
+import { startWorld, type TestWorld } from '../helpers/world';
+import { startSlackHarness, type SlackHarness } from '../slack/support';
+import { startTeamsHarness, type TeamsHarness } from '../teams/harness';
+
+const APPROVALS = 'C0JITAPPROVALS';
+
+describe('Slack and Teams together', function () {
+  this.timeout(30_000);
+  let world: TestWorld;
+  let slack: SlackHarness;
+  let connector: FakeBotConnector;
+  let teams: TeamsHarness;
+  let seq = 0;
+
+  beforeEach(async () => {
+    world = await startWorld();
+    slack = await startSlackHarness(world.app, { clock: world.clock, botId: 'B0BOT', botUserId: 'U0BOT' });
+    connector = await startFakeBotConnector({ members: connectorMembers() });
+    teams = await startTeamsHarness({ api: world.app, store: world.store, clock: world.clock, connector });
+    world.addChat(slack.adapter.chat);
+    world.addChat(teams.teams.chat);
+    assert.equal((await postActivity(teams.url, installationUpdateAdd({ serviceUrl: connector.url }))).status, 200);
+    connector.reset();
+  });
+  afterEach(async () => {
+    await teams.close();
+    await connector.close();
+    await slack.close();
+    await world.close();
+  });
+
+  async function slackCommand(user: string, text: string): Promise<void> {
+    seq += 1;
+    const res = await slack.client.command(slashCommand({ user_id: user, text, response_url: slack.fake.responseUrl(`cmd-${seq}`) }));
+    assert.equal(res.status, 200);
+    await world.settle();
+  }
+
+  async function slackClick(user: string, verb: string, id: string): Promise<string> {
+    seq += 1;
+    const card = slackCard(id);
+    const res = await slack.client.interactive(
+      blockActions({ user, actionId: `jit_${verb}`, value: id, responseUrl: slack.fake.responseUrl(`click-${seq}`), channel: APPROVALS, messageTs: card.ts }),
+    );
+    assert.equal(res.status, 200);
+    await world.settle();
+    return JSON.stringify(slack.fake.responsesTo(`click-${seq}`));
+  }
+
+  function slackCard(id: string) {
+    const card = slack.fake.channelMessages(APPROVALS).find((m) => m.text.startsWith(`${id}:`));
+    assert.ok(card, `no Slack card for ${id}`);
+    return card;
+  }
+
+  /** The Teams card's activity id, from the reference the app stored when it posted the card. */
+  async function teamsCardId(id: string): Promise<string> {
+    const refs = await world.store.listMessageRefs(id);
+    const ref = refs.find((r) => r.ref.platform === 'teams' && r.kind === 'card');
+    assert.ok(ref, 'the card was posted to Teams');
+    return String(ref.ref.data.activityId);
+  }
+
+  async function teamsClick(user: (typeof users)[keyof typeof users], verb: string, id: string) {
+    const res = await postActivity(
+      teams.url,
+      executeInvoke({ serviceUrl: connector.url }, user, { verb, data: { verb, requestId: id } }, { replyToId: await teamsCardId(id) }),
+    );
+    assert.equal(res.status, 200);
+    await world.settle();
+    return JSON.stringify(res.body);
+  }
+
+  function latestRequestId(): Promise<string> {
+    return world.store.listRequests({ limit: 10 }).then((rs) => {
+      assert.equal(rs.length, 1);
+      return rs[0].id;
+    });
+  }
+
+  it('a request from Slack approved in Teams redraws the Slack card and replies in both threads', async () => {
+    await slackCommand('U0ALICE', 'ssh web-01 1h from 10.1.2.3 for INC-4711');
+    const id = await latestRequestId();
+    assert.match(JSON.stringify(slackCard(id).blocks), /jit_approve/);
+    const teamsPost = connector.calls.find((c) => c.method === 'POST' && c.path === '/v3/conversations');
+    assert.ok(teamsPost && JSON.stringify(teamsPost.body).includes(id), 'the same card went to the Teams channel');
+
+    const answer = await teamsClick(users.bob, 'approve', id);
+    assert.match(answer, /approved/i);
+
+    const slackAfter = slackCard(id);
+    assert.doesNotMatch(JSON.stringify(slackAfter.blocks), /jit_approve/, 'Slack card lost its buttons');
+    assert.match(JSON.stringify(slackAfter.blocks), /Approved by Bob/);
+    const slackThread = slack.fake.thread(APPROVALS, slackAfter.ts).map((m) => m.text).join('\n');
+    assert.match(slackThread, /Open until \d\d:\d\d UTC from 10\.1\.2\.3/);
+    const teamsCard = await teamsCardId(id);
+    const teamsReplies = connector.calls.filter((c) => c.method === 'POST' && c.path.includes(`;messageid=${teamsCard}`));
+    assert.ok(teamsReplies.some((c) => JSON.stringify(c.body).includes('Open until')), 'Teams thread says open');
+    assert.equal(world.sim.check('web-01', 22, '10.1.2.3').allowed, true);
+    // The requester is told directly on the platform she asked from.
+    assert.ok(slack.fake.callsTo('chat.postMessage').some((c) => c.args.channel === 'U0ALICE' && /Open until/.test(JSON.stringify(c.args))));
+  });
+
+  it('a request from Teams needing two approvals counts Bob once across platforms and opens after Carol', async () => {
+    const res = await postActivity(teams.url, channelMessage({ serviceUrl: connector.url }, users.alice, 'jit rdp sql-01 1h from 203.0.113.7 for patching'));
+    assert.equal(res.status, 200);
+    await world.settle();
+    const id = await latestRequestId();
+
+    assert.match(await slackClick('U0BOB', 'approve', id), /1 of 2|another approver/i);
+    assert.match(await teamsClick(users.bob, 'approve', id), /already approved/i, 'Bob in Teams is still Bob');
+    assert.equal((await world.store.getRequest(id))!.state, 'pending');
+    assert.match(JSON.stringify(slackCard(id).blocks), /1 of 2/);
+
+    await teamsClick(users.carol, 'approve', id);
+    assert.equal((await world.store.getRequest(id))!.state, 'active');
+    assert.doesNotMatch(JSON.stringify(slackCard(id).blocks), /jit_approve/);
+    const cardId = await teamsCardId(id);
+    const updates = connector.calls.filter((c) => c.method === 'PUT' && c.path.includes(cardId));
+    assert.ok(updates.length > 0, 'the Teams card was updated in place');
+    assert.equal(world.sim.check('sql-01', 3389, '203.0.113.7').allowed, true);
+  });
+});
