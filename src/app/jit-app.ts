@@ -470,7 +470,7 @@ export class JitApp implements JitApi {
         announce: { card: true, thread: notices.releasedNotice(n), ...(n.requester.email !== person.email ? { dm: notices.releasedNotice(n) } : {}) },
       }),
     );
-    return { ok: true, message: `Released ${id}; the ports are closed.`, view: requestView(next, this.clock.now()) };
+    return { ok: true, message: `Released ${id}; Azure closes the ports within a minute.`, view: requestView(next, this.clock.now()) };
   }
 
   private async extend(actor: Actor, person: Person, id: string, durationMinutes?: number): Promise<ActionResult> {

@@ -54,7 +54,7 @@ export function expiredNotice(r: AccessRequest): Notice {
 }
 
 export function releasedNotice(r: AccessRequest): Notice {
-  return notice(r, 'released', `Released by ${r.releasedBy?.name ?? r.requester.name}, ports closed: ${what(r)}.`);
+  return notice(r, 'released', `Released by ${r.releasedBy?.name ?? r.requester.name}; Azure closes ${what(r)} within a minute.`);
 }
 
 export function cancelledNotice(r: AccessRequest): Notice {

@@ -171,7 +171,7 @@ export function headlineFor(r: AccessRequest, now: Date): string {
     case 'expired':
       return 'Expired, ports closed';
     case 'released':
-      return `Released${r.releasedBy ? ` by ${r.releasedBy.name}` : ''}, ports closed`;
+      return `Released${r.releasedBy ? ` by ${r.releasedBy.name}` : ''}; ports closing`;
   }
 }
 

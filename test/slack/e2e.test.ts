@@ -178,7 +178,7 @@ describe('Slack end to end (real app, store, Azure simulator)', function () {
     const answer = await click('U0ALICE', 'release', id, { messageTs: reminder.ts });
     assert.match(answer.text ?? '', /[Rr]eleased/);
     assert.equal((await world.store.getRequest(id))?.state, 'released');
-    assert.ok(fake.thread(APPROVALS, card.ts).some((m) => /Released by Alice, ports closed/.test(m.text)));
+    assert.ok(fake.thread(APPROVALS, card.ts).some((m) => /Released by Alice; Azure closes 22\/TCP on web-01 within a minute/.test(m.text)));
     assert.deepEqual(actionIdsOf(cardOf(id)), []);
     // Azure cannot revoke: release is a new initiate with the shortest end time it accepts.
     await world.advance(5 * MINUTE);
