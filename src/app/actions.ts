@@ -1,0 +1,206 @@
+// The buttons and their commands: approve, deny, cancel, release, extend. Rights are checked on
+// every click, against the version being written, never only on the one first read.
+import { canDecide, findPerson, isAdmin } from '../core/access';
+import { CloudError, JitError, isJitError } from '../core/errors';
+import * as notices from '../core/notices';
+import type { Person } from '../core/policy';
+import type { AccessRequest, Actor } from '../core/types';
+import { requestView, type ActionResult, type Verb } from '../core/views';
+import type { ActOptions } from './api';
+import { errorFields } from './logger';
+import { UseCase, type AfterTransition } from './use-case';
+
+export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+
+export class Actions extends UseCase {
+  async act(actor: Actor, verb: Verb, requestId: string, opts: ActOptions = {}): Promise<ActionResult> {
+    const id = requestId.trim().toUpperCase();
+    const person = findPerson(this.policy, actor.email);
+    if (!person) {
+      await this.auditRefusal(actor, verb, 'unknown person', [], id);
+      return { ok: false, message: "You are not in jitbot's access list; ask an admin to add you.", view: null };
+    }
+    if (opts.idempotencyKey && !(await this.store.claimKey(`act:${opts.idempotencyKey}`, IDEMPOTENCY_TTL_MS, this.clock.now()))) {
+      return { ok: true, message: 'Already received; nothing was done twice.', view: await this.view(id) };
+    }
+    try {
+      switch (verb) {
+        case 'approve':
+        case 'deny':
+          return await this.decide(actor, person, verb, id);
+        case 'cancel':
+          return await this.cancel(actor, person, id);
+        case 'release':
+          return await this.release(actor, person, id);
+        case 'extend':
+          return await this.extend(actor, person, id, opts.durationMinutes);
+      }
+    } catch (err) {
+      if (isJitError(err)) return { ok: false, message: err.message, view: await this.view(id) };
+      this.log.error({ ...errorFields(err), verb, requestId: id }, 'action failed');
+      return { ok: false, message: 'Something went wrong on our side; nothing was changed. Try again in a minute.', view: await this.view(id) };
+    }
+  }
+
+  private async decide(actor: Actor, person: Person, verb: 'approve' | 'deny', id: string): Promise<ActionResult> {
+    const current = await this.load(id);
+    const rights = canDecide(this.policy, person, current);
+    if (!rights.ok) {
+      this.observer.decision(verb, 'refused');
+      await this.auditRefusal(actor, verb, rights.reason, current.vms.map((v) => v.name), id);
+      return { ok: false, message: rights.reason, view: requestView(current, this.clock.now()) };
+    }
+    const { prev, next } = await this.apply(
+      id,
+      (r) => {
+        // Rights are checked again on the version we write, not only on the one we first read.
+        const again = canDecide(this.policy, person, r);
+        if (!again.ok) return new JitError('not_allowed', again.reason);
+        const at = this.clock.now();
+        return verb === 'approve' ? { type: 'approve', by: actor, at } : { type: 'deny', by: actor, at };
+      },
+      (n, p) => this.afterDecision(n, p, actor),
+    );
+    this.observer.decision(verb, 'ok');
+    if (prev.state === 'pending' && next.state !== 'pending') {
+      this.observer.decided((this.clock.now().getTime() - prev.createdAt.getTime()) / 1000);
+    }
+    return { ok: true, message: this.decisionMessage(prev, next, verb), view: requestView(next, this.clock.now()) };
+  }
+
+  private decisionMessage(prev: AccessRequest, next: AccessRequest, verb: 'approve' | 'deny'): string {
+    const onExtension = prev.state === 'active' && prev.extension !== undefined;
+    if (verb === 'deny') return onExtension ? `You denied the extension of ${next.id}.` : `You denied ${next.id}.`;
+    if (onExtension) {
+      return next.extension?.opening ? `You approved the extension of ${next.id}; extending now.` : `You approved the extension of ${next.id} (${next.extension?.approvals.length ?? 0} of ${next.requiredApprovals}).`;
+    }
+    return next.state === 'opening' ? `You approved ${next.id}; opening the ports now.` : `You approved ${next.id} (${next.approvals.length} of ${next.requiredApprovals}); it needs another approver.`;
+  }
+
+  private afterDecision(next: AccessRequest, prev: AccessRequest, by: Actor): AfterTransition {
+    const now = this.clock.now();
+    if (prev.state === 'active') {
+      // A decision on an extension.
+      if (next.extension?.opening) {
+        return { schedule: [{ kind: 'extend-open', requestId: next.id, dueAt: now, key: `${next.id}:v${next.version}:extend-open` }], announce: { card: true } };
+      }
+      if (!next.extension && prev.extension) {
+        const n = notices.extensionDeniedNotice(next, by);
+        return { announce: { card: true, thread: n, dm: n } };
+      }
+      return { announce: { card: true, thread: notices.approvalNotice({ ...next, approvals: next.extension?.approvals ?? [] }, by) } };
+    }
+    switch (next.state) {
+      case 'opening':
+        return {
+          schedule: [{ kind: 'open', requestId: next.id, dueAt: now, key: `${next.id}:open` }],
+          cancelKinds: ['pending-timeout'],
+          announce: { card: true, thread: notices.approvedNotice(next), dm: notices.approvedNotice(next) },
+        };
+      case 'denied': {
+        const n = notices.deniedNotice(next);
+        return { cancelKinds: ['pending-timeout'], announce: { card: true, thread: n, dm: n } };
+      }
+      default:
+        return { announce: { card: true, thread: notices.approvalNotice(next, by) } };
+    }
+  }
+
+  private async cancel(actor: Actor, person: Person, id: string): Promise<ActionResult> {
+    const current = await this.load(id);
+    if (current.requester.email !== person.email) {
+      await this.auditRefusal(actor, 'cancel', 'not the requester', current.vms.map((v) => v.name), id);
+      return { ok: false, message: `Only ${current.requester.name}, who asked for ${id}, can cancel it.`, view: requestView(current, this.clock.now()) };
+    }
+    const { next } = await this.apply(
+      id,
+      () => ({ type: 'cancel', by: actor, at: this.clock.now() }),
+      (n) => ({ cancelKinds: ['pending-timeout', 'open'], announce: { card: true, thread: notices.cancelledNotice(n) } }),
+    );
+    return { ok: true, message: `Cancelled ${id}.`, view: requestView(next, this.clock.now()) };
+  }
+
+  private async release(actor: Actor, person: Person, id: string): Promise<ActionResult> {
+    const current = await this.load(id);
+    const admin = isAdmin(this.policy, person);
+    if (current.requester.email !== person.email && !admin) {
+      await this.auditRefusal(actor, 'release', 'not the requester', current.vms.map((v) => v.name), id);
+      return { ok: false, message: `Only ${current.requester.name}, who holds ${id}, or an admin can release it.`, view: requestView(current, this.clock.now()) };
+    }
+    if (current.state !== 'active') {
+      return { ok: false, message: `${id} is not open (${current.state}); there is nothing to release.`, view: requestView(current, this.clock.now()) };
+    }
+    // Close in Azure first: the request says "closed" only once Azure accepted it.
+    const started = Date.now();
+    try {
+      await this.cloud.close(
+        { vms: current.vms, ports: current.ports, source: current.source, justification: this.justification(current, `release by ${actor.name}`) },
+        { timeoutInMs: this.cloudTimeoutInMs },
+      );
+      this.observer.cloudCall('close', (Date.now() - started) / 1000, 'ok');
+    } catch (err) {
+      this.observer.cloudCall('close', (Date.now() - started) / 1000, 'error', err instanceof CloudError ? err.kind : 'unknown');
+      const reason = err instanceof CloudError ? err.message : 'Azure could not be reached';
+      await this.store.appendAudit([this.auditEvent('azure.close', current, actor, { ok: false, error: reason })]);
+      return { ok: false, message: `Could not release ${id}: ${reason}. The ports stay open until ${requestView(current, this.clock.now()).endsAt}.`, view: requestView(current, this.clock.now()) };
+    }
+    const { next } = await this.apply(
+      id,
+      () => ({ type: 'release', by: actor, at: this.clock.now() }),
+      (n) => ({
+        cancelKinds: ['remind', 'expire', 'extend-open'],
+        audit: [this.auditEvent('azure.close', n, actor, { ok: true })],
+        announce: { card: true, thread: notices.releasedNotice(n), ...(n.requester.email !== person.email ? { dm: notices.releasedNotice(n) } : {}) },
+      }),
+    );
+    return { ok: true, message: `Released ${id}; Azure closes the ports within a minute.`, view: requestView(next, this.clock.now()) };
+  }
+
+  private async extend(actor: Actor, person: Person, id: string, durationMinutes?: number): Promise<ActionResult> {
+    const current = await this.load(id);
+    if (current.requester.email !== person.email) {
+      await this.auditRefusal(actor, 'extend', 'not the requester', current.vms.map((v) => v.name), id);
+      return { ok: false, message: `Only ${current.requester.name}, who holds ${id}, can ask to extend it.`, view: requestView(current, this.clock.now()) };
+    }
+    const minutes = durationMinutes ?? current.durationMinutes;
+    const limitProblem = await this.extensionProblem(current, minutes);
+    if (limitProblem) return { ok: false, message: limitProblem, view: requestView(current, this.clock.now()) };
+    const rule = this.policy.rules.find((r) => r.name === current.rule);
+    const { next } = await this.apply(
+      id,
+      () => ({ type: 'extend-request', by: actor, at: this.clock.now(), durationMinutes: minutes }),
+      (n) => {
+        if (rule?.autoApprove && n.extension) {
+          n.extension.opening = true;
+          return { schedule: [{ kind: 'extend-open', requestId: n.id, dueAt: this.clock.now(), key: `${n.id}:v${n.version}:extend-open` }], announce: { card: true } };
+        }
+        return { announce: { card: true, thread: notices.extensionRequestedNotice(n) } };
+      },
+    );
+    return {
+      ok: true,
+      message: next.extension?.opening ? `Extending ${id} by ${minutes} minutes now.` : `Asked the approvers to extend ${id}; you keep access until they decide or it ends.`,
+      view: requestView(next, this.clock.now()),
+    };
+  }
+
+  /** Azure accepts an end time only within each port's maximum from now; say so before asking anyone. */
+  private async extensionProblem(r: AccessRequest, minutes: number): Promise<string | null> {
+    if (r.state !== 'active' || !r.endsAt) return `${r.id} is not open (${r.state}); only open access can be extended.`;
+    const now = this.clock.now();
+    const newEnd = r.endsAt.getTime() + minutes * 60_000;
+    const fromNow = Math.ceil((newEnd - now.getTime()) / 60_000);
+    const vms = await this.vms();
+    for (const ref of r.vms) {
+      const vm = vms.find((v) => v.id.toLowerCase() === ref.id.toLowerCase());
+      for (const p of r.ports) {
+        const rule = vm?.jit?.find((x) => x.number === p.number);
+        if (rule && fromNow > rule.maxDurationMinutes) {
+          return `Extending by ${minutes}m would keep port ${p.number} on ${ref.name} open ${fromNow}m from now, over its ${rule.maxDurationMinutes}m maximum; ask for at most ${Math.max(0, rule.maxDurationMinutes - Math.ceil((r.endsAt.getTime() - now.getTime()) / 60_000))}m.`;
+        }
+      }
+    }
+    return null;
+  }
+
+}

@@ -1,0 +1,272 @@
+// What the scheduler runs: opening and extending in Azure, reminders, expiry, pending timeouts, and
+// every chat delivery (the outbox). Each handler re-reads the request and does nothing when the
+// state has moved on, so a job run twice, or run late, is harmless.
+import { ChatError, CloudError, JitError } from '../core/errors';
+import * as notices from '../core/notices';
+import type { AccessRequest, Platform } from '../core/types';
+import { requestView, type Notice } from '../core/views';
+import { errorFields } from './logger';
+import { announceJobs } from './outbox';
+import type { Job, JobKind, JobSpec, MessageRef } from './ports';
+import type { JobHandler } from './scheduler';
+import { UseCase } from './use-case';
+
+export class Jobs extends UseCase {
+  handlers(): Record<JobKind, JobHandler> {
+    return {
+      open: (job) => this.runOpen(job),
+      'extend-open': (job) => this.runExtendOpen(job),
+      remind: (job) => this.runRemind(job),
+      expire: (job) => this.runExpire(job),
+      'pending-timeout': (job) => this.runPendingTimeout(job),
+      'post-card': (job) => this.runPostCard(job),
+      'update-card': (job) => this.runUpdateCard(job),
+      thread: (job) => this.runThread(job),
+      dm: (job) => this.runDm(job),
+    };
+  }
+
+  /**
+   * Azure's record of an initiate this bot already sent for the request (found by the justification,
+   * which carries the request id): after a crash between Azure accepting and our commit.
+   */
+  private async acceptedEarlier(r: AccessRequest): Promise<Date | null> {
+    const records = await this.cloud.accessRecords(r.vms, { timeoutInMs: this.cloudTimeoutInMs });
+    const now = this.clock.now().getTime();
+    const ours = records.filter(
+      (x) => x.justification?.startsWith(`jitbot ${r.id} `) && /^Initiat/.test(x.status) && x.endsAt.getTime() > now && x.source === r.source,
+    );
+    const covered = r.vms.every((vm) => r.ports.every((p) => ours.some((x) => x.vmId.toLowerCase() === vm.id.toLowerCase() && x.port === p.number)));
+    if (!covered) return null;
+    return new Date(Math.min(...ours.map((x) => x.endsAt.getTime())));
+  }
+
+  /**
+   * At start: settle requests a previous process left half-way. An `opening` request whose initiate
+   * Azure already accepted becomes active without a second initiate; any other is opened by its job.
+   */
+  async reconcile(): Promise<{ settled: string[] }> {
+    const settled: string[] = [];
+    for (const r of await this.store.listRequests({ states: ['opening'], limit: 1000 })) {
+      try {
+        const endsAt = await this.acceptedEarlier(r);
+        if (endsAt) {
+          await this.settleOpened(r, endsAt, 'found open in Azure after a restart');
+          settled.push(r.id);
+        } else {
+          await this.store.scheduleJobs([{ kind: 'open', requestId: r.id, dueAt: this.clock.now(), key: `${r.id}:open` }]);
+        }
+      } catch (err) {
+        this.log.warn({ ...errorFields(err), requestId: r.id }, 'reconcile could not settle a request; its job will');
+      }
+    }
+    if (settled.length > 0) this.log.info({ settled }, 'reconciled requests with Azure');
+    this.kick();
+    return { settled };
+  }
+
+  private async settleOpened(r: AccessRequest, endsAt: Date, how: string): Promise<void> {
+    await this.apply(
+      r.id,
+      () => ({ type: 'opened', at: this.clock.now(), endsAt }),
+      (n) => ({
+        audit: [this.auditEvent('azure.reconciled', n, null, { endsAt: endsAt.toISOString(), how })],
+        schedule: this.grantJobs(n),
+        announce: { card: true, thread: notices.openedNotice(n, this.clock.now()), dm: notices.openedNotice(n, this.clock.now()) },
+      }),
+    );
+  }
+
+  private async runOpen(job: Job): Promise<void> {
+    const r = await this.store.getRequest(job.requestId ?? '');
+    if (!r || r.state !== 'opening') return;
+    const now = this.clock.now();
+    const approvedAt = r.approvals.length > 0 ? r.approvals[r.approvals.length - 1].at : r.createdAt;
+    if (job.attempts > 1) {
+      // An earlier attempt may have reached Azure before its process died: do not open twice.
+      const endsAtEarlier = await this.acceptedEarlier(r).catch(() => null);
+      if (endsAtEarlier) {
+        await this.settleOpened(r, endsAtEarlier, 'an earlier attempt had opened it');
+        return;
+      }
+    }
+    const endsAt = new Date(now.getTime() + r.durationMinutes * 60_000);
+    const started = Date.now();
+    try {
+      const result = await this.cloud.open(
+        { vms: r.vms, ports: r.ports, source: r.source, endsAt, justification: this.justification(r) },
+        { timeoutInMs: this.cloudTimeoutInMs },
+      );
+      this.observer.cloudCall('initiate', (Date.now() - started) / 1000, 'ok');
+      await this.apply(
+        r.id,
+        () => ({ type: 'opened', at: this.clock.now(), endsAt: result.endsAt }),
+        (n) => ({
+          audit: [this.auditEvent('azure.initiate', n, null, { ok: true, endsAt: result.endsAt.toISOString(), azureRequestId: result.azureRequestId ?? null })],
+          schedule: this.grantJobs(n),
+          announce: { card: true, thread: notices.openedNotice(n, this.clock.now()), dm: notices.openedNotice(n, this.clock.now()) },
+        }),
+      );
+      this.observer.opened((this.clock.now().getTime() - approvedAt.getTime()) / 1000, 'ok');
+    } catch (err) {
+      if (err instanceof JitError && err.code === 'conflict') return;
+      const cloudErr = err instanceof CloudError ? err : null;
+      this.observer.cloudCall('initiate', (Date.now() - started) / 1000, 'error', cloudErr?.kind ?? 'unknown');
+      const deadline = this.settings.openDeadlineMs ?? 120_000;
+      const pastDeadline = this.clock.now().getTime() - approvedAt.getTime() >= deadline;
+      const retryable = cloudErr ? cloudErr.retryable : !(err instanceof JitError);
+      if (retryable && !pastDeadline && job.attempts < 5) {
+        await this.store.appendAudit([this.auditEvent('azure.initiate', r, null, { ok: false, retrying: true, error: cloudErr?.message ?? 'unexpected error' })]);
+        throw err;
+      }
+      const reason = cloudErr?.message ?? 'Azure could not be reached';
+      await this.apply(
+        r.id,
+        () => ({ type: 'open-failed', at: this.clock.now(), reason }),
+        (n) => ({
+          audit: [this.auditEvent('azure.initiate', n, null, { ok: false, error: reason })],
+          cancelKinds: ['remind', 'expire', 'pending-timeout'],
+          announce: { card: true, thread: notices.failedNotice(n), dm: notices.failedNotice(n) },
+        }),
+      );
+      this.observer.opened((this.clock.now().getTime() - approvedAt.getTime()) / 1000, 'failed');
+    }
+  }
+
+  /** The reminder and the expiry for the grant's current end time. */
+  private grantJobs(r: AccessRequest): JobSpec[] {
+    if (!r.endsAt) return [];
+    const end = r.endsAt.getTime();
+    const jobs: JobSpec[] = [{ kind: 'expire', requestId: r.id, dueAt: r.endsAt, key: `${r.id}:expire:${end}`, payload: { endsAt: r.endsAt.toISOString() } }];
+    const remindAt = end - this.policy.reminderMinutes * 60_000;
+    if (remindAt > this.clock.now().getTime()) {
+      jobs.push({ kind: 'remind', requestId: r.id, dueAt: new Date(remindAt), key: `${r.id}:remind:${end}`, payload: { endsAt: r.endsAt.toISOString() } });
+    }
+    return jobs;
+  }
+
+  private async runExtendOpen(job: Job): Promise<void> {
+    const r = await this.store.getRequest(job.requestId ?? '');
+    if (!r || r.state !== 'active' || !r.extension?.opening || !r.endsAt) return;
+    const endsAt = new Date(r.endsAt.getTime() + r.extension.durationMinutes * 60_000);
+    const started = Date.now();
+    try {
+      const result = await this.cloud.extend(
+        { vms: r.vms, ports: r.ports, source: r.source, endsAt, justification: this.justification(r, `extension of ${r.id}`) },
+        { timeoutInMs: this.cloudTimeoutInMs },
+      );
+      this.observer.cloudCall('initiate', (Date.now() - started) / 1000, 'ok');
+      await this.apply(
+        r.id,
+        () => ({ type: 'extended', at: this.clock.now(), endsAt: result.endsAt }),
+        (n) => ({
+          audit: [this.auditEvent('azure.initiate', n, null, { ok: true, extension: true, endsAt: result.endsAt.toISOString() })],
+          cancelKinds: ['remind', 'expire'],
+          schedule: this.grantJobs(n),
+          announce: { card: true, thread: notices.extendedNotice(n, this.clock.now()), dm: notices.extendedNotice(n, this.clock.now()) },
+        }),
+      );
+    } catch (err) {
+      if (err instanceof JitError && err.code === 'conflict') return;
+      const cloudErr = err instanceof CloudError ? err : null;
+      this.observer.cloudCall('initiate', (Date.now() - started) / 1000, 'error', cloudErr?.kind ?? 'unknown');
+      if ((cloudErr ? cloudErr.retryable : !(err instanceof JitError)) && job.attempts < 5) throw err;
+      const reason = cloudErr?.message ?? 'Azure could not be reached';
+      await this.apply(
+        r.id,
+        () => ({ type: 'extend-failed', at: this.clock.now(), reason }),
+        (n) => ({
+          audit: [this.auditEvent('azure.initiate', n, null, { ok: false, extension: true, error: reason })],
+          announce: { card: true, thread: notices.extensionFailedNotice(n, reason), dm: notices.extensionFailedNotice(n, reason) },
+        }),
+      );
+    }
+  }
+
+  private async runRemind(job: Job): Promise<void> {
+    const r = await this.store.getRequest(job.requestId ?? '');
+    // A reminder for an end time that an extension since moved is stale.
+    if (!r || r.state !== 'active' || !r.endsAt || r.endsAt.toISOString() !== job.payload.endsAt) return;
+    const n = notices.reminderNotice(r, this.clock.now());
+    await this.store.scheduleJobs(announceJobs(r, this.platforms, { thread: n, dm: n }, this.clock.now()).map((j) => ({ ...j, key: `${j.key}:${job.key}` })));
+    await this.store.appendAudit([this.auditEvent('request.reminded', r, null, { endsAt: r.endsAt.toISOString() })]);
+    this.kick();
+  }
+
+  private async runExpire(job: Job): Promise<void> {
+    const r = await this.store.getRequest(job.requestId ?? '');
+    if (!r || r.state !== 'active' || !r.endsAt || r.endsAt.toISOString() !== job.payload.endsAt) return;
+    await this.apply(
+      r.id,
+      (cur) => (cur.endsAt && cur.endsAt.getTime() > this.clock.now().getTime() ? new JitError('conflict', 'not yet') : { type: 'expire', at: this.clock.now() }),
+      (n) => ({ cancelKinds: ['remind', 'extend-open'], announce: { card: true, thread: notices.expiredNotice(n), dm: notices.expiredNotice(n) } }),
+    ).catch((err: unknown) => {
+      if (!(err instanceof JitError && err.code === 'conflict')) throw err;
+    });
+  }
+
+  private async runPendingTimeout(job: Job): Promise<void> {
+    const r = await this.store.getRequest(job.requestId ?? '');
+    if (!r || r.state !== 'pending') return;
+    await this.apply(
+      r.id,
+      () => ({ type: 'timeout', at: this.clock.now() }),
+      (n) => ({ announce: { card: true, thread: notices.timedOutNotice(n), dm: notices.timedOutNotice(n) } }),
+    ).catch((err: unknown) => {
+      if (!(err instanceof JitError && err.code === 'conflict')) throw err;
+    });
+  }
+
+  private async cardRefs(requestId: string, platform: Platform): Promise<MessageRef[] | 'none' | 'unposted'> {
+    const refs = (await this.store.listMessageRefs(requestId)).filter((m) => m.kind === 'card' && m.ref.platform === platform);
+    if (refs.length === 0) return 'unposted';
+    const real = refs.filter((m) => !m.ref.data.none).map((m) => m.ref);
+    return real.length === 0 ? 'none' : real;
+  }
+
+  private async runPostCard(job: Job): Promise<void> {
+    const platform = job.payload.platform as Platform;
+    const chat = this.chats.get(platform);
+    const r = await this.store.getRequest(job.requestId ?? '');
+    if (!chat || !r) return;
+    if ((await this.cardRefs(r.id, platform)) !== 'unposted') return;
+    const ref = await chat.postCard(r.route, requestView(r, this.clock.now()), { timeoutInMs: 10_000 });
+    // "No place on this platform" is remembered too, so thread replies know not to wait for a card.
+    await this.store.saveMessageRef({ requestId: r.id, kind: 'card', ref: ref ?? { platform, v: 1, data: { none: true } } });
+    if (ref) {
+      // The request may have moved on while the card was being posted; draw it as it is now.
+      const latest = await this.store.getRequest(r.id);
+      if (latest && latest.version !== r.version) await chat.updateCard(ref, requestView(latest, this.clock.now()), { timeoutInMs: 10_000 });
+    }
+  }
+
+  private async runUpdateCard(job: Job): Promise<void> {
+    const platform = job.payload.platform as Platform;
+    const chat = this.chats.get(platform);
+    const r = await this.store.getRequest(job.requestId ?? '');
+    if (!chat || !r) return;
+    const refs = await this.cardRefs(r.id, platform);
+    if (!Array.isArray(refs)) return; // posting will draw the current state
+    const view = requestView(r, this.clock.now());
+    for (const ref of refs) await chat.updateCard(ref, view, { timeoutInMs: 10_000 });
+  }
+
+  private async runThread(job: Job): Promise<void> {
+    const platform = job.payload.platform as Platform;
+    const chat = this.chats.get(platform);
+    if (!chat || !job.requestId) return;
+    const refs = await this.cardRefs(job.requestId, platform);
+    if (refs === 'none') return;
+    if (refs === 'unposted') throw new ChatError('the approval card is not posted yet', { retryable: true, retryAfterMs: 1000 });
+    await chat.replyInThread(refs[0], job.payload.notice as Notice, { timeoutInMs: 10_000 });
+  }
+
+  private async runDm(job: Job): Promise<void> {
+    const r = await this.store.getRequest(job.requestId ?? '');
+    if (!r) return;
+    const chat = this.chats.get(r.requester.platform);
+    if (!chat) return;
+    await chat.notifyPerson(r.requester, job.payload.notice as Notice, { timeoutInMs: 10_000 });
+  }
+
+}

@@ -1,0 +1,166 @@
+// What every use case shares: the ports, the compare-and-set write of a request together with its
+// audit events and announcement jobs, and the audit helpers.
+import { JitError, CloudError } from '../core/errors';
+import { transition, type LifecycleEvent } from '../core/lifecycle';
+import type { AccessPolicy } from '../core/policy';
+import type { AccessRequest, Actor, AuditEvent, Platform, Vm } from '../core/types';
+import { requestView, type RequestView } from '../core/views';
+import { errorFields, type Logger } from './logger';
+import type { AppObserver } from './observer';
+import { announceJobs, type Announce } from './outbox';
+import type { ChatPort, Clock, Cloud, Job, JobSpec, Store } from './ports';
+
+export interface UseCaseSettings {
+  /** How long the VM list from Azure is reused. */
+  vmCacheTtlMs?: number;
+  /** Per Azure call. */
+  cloudTimeoutInMs?: number;
+  /** After this long since approval, a port that still would not open makes the request fail. */
+  openDeadlineMs?: number;
+  /** Signed download links for audit CSVs (Teams and the console cannot take a file upload). */
+  auditLink?: (query: { vm?: string; days: number; email: string }) => string | undefined;
+}
+
+/** One per app; every use-case module gets the same object, so caches and platforms are shared. */
+export interface UseCaseContext {
+  policy: AccessPolicy;
+  store: Store;
+  cloud: Cloud;
+  clock: Clock;
+  log: Logger;
+  observer: AppObserver;
+  settings: UseCaseSettings;
+  chats: Map<Platform, ChatPort>;
+  vmCache: { current: { at: number; vms: Promise<Vm[]> } | null };
+  /** Run what just became due without waiting for the next poll (set once the scheduler exists). */
+  kick: () => Promise<void>;
+}
+
+export interface AfterTransition {
+  schedule?: JobSpec[];
+  announce?: Announce;
+  cancelKinds?: Job['kind'][];
+  audit?: AuditEvent[];
+}
+
+export abstract class UseCase {
+  protected readonly policy: AccessPolicy;
+  protected readonly store: Store;
+  protected readonly cloud: Cloud;
+  protected readonly clock: Clock;
+  protected readonly log: Logger;
+  protected readonly observer: AppObserver;
+  protected readonly settings: UseCaseSettings;
+  protected readonly chats: Map<Platform, ChatPort>;
+
+  constructor(protected readonly ctx: UseCaseContext) {
+    this.policy = ctx.policy;
+    this.store = ctx.store;
+    this.cloud = ctx.cloud;
+    this.clock = ctx.clock;
+    this.log = ctx.log;
+    this.observer = ctx.observer;
+    this.settings = ctx.settings;
+    this.chats = ctx.chats;
+  }
+
+  get platforms(): Platform[] {
+    return [...this.chats.keys()];
+  }
+
+  protected get cloudTimeoutInMs(): number {
+    return this.settings.cloudTimeoutInMs ?? 15_000;
+  }
+
+  protected kick(): void {
+    this.ctx.kick().catch((err: unknown) => this.log.warn(errorFields(err), 'scheduler kick failed'));
+  }
+
+  /** Every VM the bot can see, cached briefly: Azure list calls are slow and rate limited. */
+  async vms(opts: { fresh?: boolean } = {}): Promise<Vm[]> {
+    const ttl = this.settings.vmCacheTtlMs ?? 60_000;
+    const now = Date.now();
+    const cached = this.ctx.vmCache.current;
+    if (!opts.fresh && cached && now - cached.at < ttl) return cached.vms;
+    const started = Date.now();
+    const vms = this.cloud.listVms({ timeoutInMs: this.cloudTimeoutInMs }).then(
+      (v) => {
+        this.observer.cloudCall('listVms', (Date.now() - started) / 1000, 'ok');
+        return v;
+      },
+      (err: unknown) => {
+        this.observer.cloudCall('listVms', (Date.now() - started) / 1000, 'error', err instanceof CloudError ? err.kind : 'unknown');
+        this.ctx.vmCache.current = null;
+        throw err;
+      },
+    );
+    this.ctx.vmCache.current = { at: now, vms };
+    return vms;
+  }
+
+  protected forgetVms(): void {
+    this.ctx.vmCache.current = null;
+  }
+
+  /** The card as it is now. */
+  async view(requestId: string): Promise<RequestView | null> {
+    const r = await this.store.getRequest(requestId.trim().toUpperCase());
+    return r ? requestView(r, this.clock.now()) : null;
+  }
+
+  protected async load(id: string): Promise<AccessRequest> {
+    const r = await this.store.getRequest(id);
+    if (!r) throw new JitError('not_found', `There is no request ${id}. Use /jit status to see yours.`);
+    return r;
+  }
+
+  /**
+   * Compare-and-set loop: read, apply the pure transition, write if the version did not move.
+   * `after` adds jobs, cancellations and announcements for the new state, in the same transaction.
+   */
+  protected async apply(
+    id: string,
+    event: (r: AccessRequest) => LifecycleEvent | JitError,
+    after: (next: AccessRequest, prev: AccessRequest) => AfterTransition,
+  ): Promise<{ prev: AccessRequest; next: AccessRequest }> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const prev = await this.load(id);
+      const ev = event(prev);
+      if (ev instanceof JitError) throw ev;
+      const result = transition(prev, ev);
+      if (!result.ok) throw result.error;
+      const next = result.next;
+      const x = after(next, prev);
+      const schedule = [...(x.schedule ?? []), ...(x.announce ? announceJobs(next, this.platforms, x.announce, this.clock.now()) : [])];
+      const ok = await this.store.commit({
+        request: next,
+        expectedVersion: prev.version,
+        audit: [...result.audit, ...(x.audit ?? [])],
+        schedule,
+        ...(x.cancelKinds ? { cancelJobs: { requestId: id, kinds: x.cancelKinds } } : {}),
+      });
+      if (ok) {
+        this.kick();
+        return { prev, next };
+      }
+    }
+    throw new JitError('conflict', 'The request is changing right now; try again.');
+  }
+
+  /** Azure records the bot's identity as requestor; the justification names the person and the request. */
+  protected justification(r: AccessRequest, what = r.reason || 'no reason given'): string {
+    return `jitbot ${r.id} for ${r.requester.name} <${r.requester.email ?? r.requester.userId}> via ${r.requester.platform}: ${what}`.slice(0, 500);
+  }
+
+  protected auditEvent(type: string, r: AccessRequest, actor: Actor | null, details: Record<string, unknown>): AuditEvent {
+    return { at: this.clock.now(), requestId: r.id, type, actor, platform: actor?.platform ?? null, vmNames: r.vms.map((v) => v.name), details };
+  }
+
+  protected freeAudit(type: string, actor: Actor, vmNames: string[], details: Record<string, unknown>): AuditEvent {
+    return { at: this.clock.now(), requestId: null, type, actor, platform: actor.platform, vmNames, details };
+  }
+
+  protected async auditRefusal(actor: Actor, what: string, reason: string, vmNames: string[], requestId: string | null = null): Promise<void> {
+    await this.store.appendAudit([{ at: this.clock.now(), requestId, type: 'command.refused', actor, platform: actor.platform, vmNames, details: { what, reason } }]);
+  }
+}
