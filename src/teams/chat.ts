@@ -153,7 +153,7 @@ export class TeamsChat implements ChatPort {
     if (!route.teams) return null;
     const targets = route.teams === 'installed' ? await this.o.directory.installedChannels() : [await this.o.directory.channel(route.teams)].filter((c): c is StoredConversation => c !== null);
     if (targets.length === 0) {
-      this.o.logger.warn({ requestId: view.id, route: route.teams }, 'no Teams channel to post the approval card in; install the app in a team');
+      this.o.logger.info({ requestId: view.id, route: route.teams }, 'no Teams channel to post the approval card in; install the app in a team');
       return null;
     }
     const activity = cardActivity(await this.o.cards.sharedCard(view), requestSummary(view));
