@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import pino from 'pino';
 import { AdjustableClock } from './app/clock';
 import { JitApp } from './app/jit-app';
-import type { Logger } from './app/logger';
+import { currentLogContext, type Logger } from './app/logger';
 import { systemClock, type Clock, type Cloud, type Store } from './app/ports';
 import { createAzureCloud } from './azure';
 import { startAzureSim, type AzureSim } from './azure-sim/server';
@@ -57,8 +57,24 @@ const REDACT = [
   'databaseUrl',
 ];
 
-export function createLogger(level: string): Logger {
-  return pino({ level, redact: { paths: REDACT, censor: '[redacted]' }, base: { service: 'jitbot' } }) as unknown as Logger;
+/**
+ * The production logger: JSON lines on stdout (or `destination`), secrets redacted, and the request or
+ * job being worked on (reqId, jobId) on every line written while it runs.
+ */
+export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
+  const options: pino.LoggerOptions = {
+    level,
+    redact: { paths: REDACT, censor: '[redacted]' },
+    base: { service: 'jitbot' },
+    mixin: (_fields, _level, logger) => {
+      const context = currentLogContext();
+      if (!context) return {};
+      // A child that already names the request (the server's per-request logger) keeps its own.
+      const bound = logger.bindings();
+      return Object.fromEntries(Object.entries(context).filter(([key]) => !(key in bound)));
+    },
+  };
+  return (destination ? pino(options, destination) : pino(options)) as unknown as Logger;
 }
 
 export async function startBot(env: Record<string, string | undefined>, opts: StartOptions = {}): Promise<RunningBot> {
@@ -108,6 +124,12 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       observer: metrics,
       owner: `${hostname()}-${process.pid}`,
       auditLink: (q) => auditLinks.sign(q),
+    });
+
+    metrics.feed({
+      // Read at scrape time from the shared store, so every replica reports the same, true number.
+      openGrants: async () => (await store.listRequests({ states: ['active'] })).length,
+      schedulerLagMs: () => app.scheduler.recentMaxLagMs(),
     });
 
     const mounts: Mount[] = [auditLinks.mount((q) => app.auditCsvFor(q))];
@@ -215,6 +237,15 @@ async function main(): Promise<void> {
     }
     process.exit(1);
   }
+  stopOnSignals(bot);
+}
+
+/**
+ * SIGTERM or SIGINT: stop taking work, let running work finish, give back job leases, close, and exit
+ * 0; exit 1 when closing fails or outlasts the shutdown timeout. Exported so the replica tests run the
+ * very shutdown path `npm start` runs.
+ */
+export function stopOnSignals(bot: RunningBot): void {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import * as restify from 'restify';
 import type { Registry } from 'prom-client';
-import type { Logger } from './app/logger';
+import { runWithLogContext, type Logger } from './app/logger';
 
 export type Mount = (server: restify.Server) => void;
 
@@ -42,22 +42,68 @@ export function requestLogger(req: restify.Request, fallback: Logger): Logger {
   return (req as unknown as { jitLog?: Logger }).jitLog ?? fallback;
 }
 
+const LOG_FIELDS = Symbol('jitbot.logFields');
+type RequestWithContext = { [LOG_FIELDS]?: Record<string, unknown> };
+
+function fieldsOf(req: restify.Request): Record<string, unknown> {
+  return (req as unknown as RequestWithContext)[LOG_FIELDS] ?? {};
+}
+
+type AnyHandler = (...args: unknown[]) => unknown;
+
+/**
+ * restify resumes a route's chain from stream events (a body parser's `end`), where the async
+ * context of the request is lost; so every handler of every route is entered in it again. restify
+ * tells async handlers (two parameters) from callback ones (three) by arity and kind, so the wrapper
+ * keeps both.
+ */
+function routeHandlersInRequestContext(server: restify.Server): void {
+  const wrap = (h: unknown): unknown => {
+    if (Array.isArray(h)) return h.map(wrap);
+    if (typeof h !== 'function') return h;
+    const handler = h as AnyHandler & { _name?: string };
+    const wrapped: AnyHandler & { _name?: string } =
+      handler.length <= 2
+        ? async (req: unknown, res: unknown) => runWithLogContext(fieldsOf(req as restify.Request), () => handler(req, res))
+        : handler.length === 3
+          ? function (req: unknown, res: unknown, next: unknown) {
+              return runWithLogContext(fieldsOf(req as restify.Request), () => handler(req, res, next));
+            }
+          : function (err: unknown, req: unknown, res: unknown, next: unknown) {
+              return runWithLogContext(fieldsOf(req as restify.Request), () => handler(err, req, res, next));
+            };
+    // restify names handlers in its timings and errors after the function.
+    wrapped._name = handler._name ?? handler.name;
+    return wrapped;
+  };
+  const routable = server as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const method of ['get', 'head', 'post', 'put', 'patch', 'del', 'opts']) {
+    const register = routable[method].bind(server);
+    routable[method] = (...args: unknown[]) => register(...args.map(wrap));
+  }
+}
+
 export function createHttpServer(opts: HttpServerOptions): HttpServer {
   const server = restify.createServer({ name: 'jitbot', handleUncaughtExceptions: false });
   let draining = false;
 
-  // A request id on every log line about a request (pino child); the id is also returned to the caller.
+  // A request id on every log line about a request; the id is also returned to the caller. Handlers
+  // get a child logger (requestLogger), and every route handler runs inside the request's log
+  // context, so lines written by adapters and use cases (whose loggers were made at start-up) carry
+  // it too.
   server.pre((req, res, next) => {
     const incoming = req.headers['x-request-id'];
     const id = typeof incoming === 'string' && /^[\w-]{1,64}$/.test(incoming) ? incoming : randomUUID();
     // restify's own error path calls req.log (bunyan-shaped), so ours lives beside it.
     (req as unknown as { jitLog: Logger }).jitLog = opts.logger.child({ reqId: id });
+    (req as unknown as RequestWithContext)[LOG_FIELDS] = { reqId: id };
     res.setHeader('x-request-id', id);
-    return next();
+    return runWithLogContext({ reqId: id }, () => next());
   });
+  routeHandlersInRequestContext(server);
   server.on('after', (req: restify.Request, res: restify.Response) => {
     const log = requestLogger(req, opts.logger);
-    log.debug({ method: req.method, path: req.path?.() ?? req.url, status: res.statusCode }, 'request');
+    runWithLogContext(fieldsOf(req), () => log.debug({ method: req.method, path: req.path?.() ?? req.url, status: res.statusCode }, 'request'));
   });
 
   server.get('/healthz', async (_req: restify.Request, res: restify.Response) => {

@@ -11,6 +11,8 @@ export interface SlackCall {
   args: Record<string, string>;
   /** Date.now() when the call arrived: the same clock the bot's AdjustableClock starts from. */
   at: number;
+  /** What the fake answered (the ts it gave a new message). */
+  answer?: { ts?: string };
 }
 
 export const SLACK_USERS: Record<string, { name: string; email: string }> = {
@@ -104,8 +106,8 @@ export class BenchSlackApi {
     } else {
       for (const [k, v] of new URLSearchParams(raw)) args[k] = v;
     }
-    const body = this.answer(method, args);
-    this.record({ method, args, at });
+    const body = this.answer(method, args) as { ts?: string };
+    this.record({ method, args, at, answer: body });
     const text = JSON.stringify(body);
     res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
     res.end(text);

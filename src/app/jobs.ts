@@ -120,6 +120,9 @@ export class Jobs extends UseCase {
         throw err;
       }
       const reason = cloudErr?.message ?? 'Azure could not be reached';
+      // The requester and the thread hear it from the notices; an operator needs it in the logs
+      // (a 403 means the bot's identity lacks a role). errorFields keeps headers and tokens out.
+      this.log.warn({ ...errorFields(err), requestId: r.id, attempts: job.attempts }, 'Azure did not open the approved ports; the request failed');
       await this.apply(
         r.id,
         () => ({ type: 'open-failed', at: this.clock.now(), reason }),

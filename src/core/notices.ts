@@ -35,7 +35,11 @@ export function openedNotice(r: AccessRequest, now: Date): Notice {
 }
 
 export function failedNotice(r: AccessRequest): Notice {
-  return notice(r, 'failed', `Could not open ${what(r)}: ${r.failure ?? 'Azure did not accept the request'}. Nothing was opened.`, {
+  // The reason is a sentence of its own. When the bot could not make sure the ports closed again it
+  // says so there ("… may stay open until …"), and "nothing was opened" would then be false.
+  const reason = (r.failure ?? 'Azure did not accept the request').trim().replace(/\.+$/, '');
+  const closing = /\bmay stay open\b/.test(reason) ? '' : ' Nothing was opened.';
+  return notice(r, 'failed', `Could not open ${what(r)}: ${reason}.${closing}`, {
     mention: personView(r.requester),
   });
 }

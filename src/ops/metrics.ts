@@ -2,10 +2,19 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AppObserver } from '../app/observer';
 
+/** Where the gauges read their values at scrape time; wired once the store and scheduler exist. */
+export interface MetricSources {
+  /** Requests whose ports are open now (state `active`), across every replica. */
+  openGrants?: () => Promise<number>;
+  /** This process's scheduler: the worst lag of a job it started lately, in milliseconds. */
+  schedulerLagMs?: () => number;
+}
+
 export interface Metrics extends AppObserver {
   registry: Registry;
   openGrants: Gauge;
   schedulerLagSeconds: Gauge;
+  feed(sources: MetricSources): void;
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
@@ -34,12 +43,35 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     registers: [registry],
   });
   const cloudErrors = new Counter({ name: 'jitbot_azure_errors_total', help: 'Azure call errors by kind', labelNames: ['operation', 'kind'], registers: [registry] });
-  const openGrants = new Gauge({ name: 'jitbot_open_grants', help: 'Requests whose ports are open now', registers: [registry] });
-  const schedulerLagSeconds = new Gauge({ name: 'jitbot_scheduler_lag_seconds', help: 'How late the last claimed job ran', registers: [registry] });
+  const sources: MetricSources = {};
+  let lastOpenGrants = 0;
+  const openGrants = new Gauge({
+    name: 'jitbot_open_grants',
+    help: 'Requests whose ports are open now (all replicas: read from the store at scrape time)',
+    registers: [registry],
+    async collect() {
+      if (!sources.openGrants) return;
+      try {
+        lastOpenGrants = await sources.openGrants();
+      } catch {
+        // A store that cannot answer keeps the last value rather than fail the whole scrape; /readyz says why.
+      }
+      this.set(lastOpenGrants);
+    },
+  });
+  const schedulerLagSeconds = new Gauge({
+    name: 'jitbot_scheduler_lag_seconds',
+    help: 'Worst lateness of a job this process started in the last minute (start time minus due time)',
+    registers: [registry],
+    collect() {
+      if (sources.schedulerLagMs) this.set(sources.schedulerLagMs() / 1000);
+    },
+  });
   return {
     registry,
     openGrants,
     schedulerLagSeconds,
+    feed: (s) => Object.assign(sources, s),
     command: (kind, outcome) => commands.inc({ kind, outcome }),
     decision: (kind, outcome) => decisions.inc({ decision: kind, outcome }),
     decided: (s) => decisionSeconds.observe(s),

@@ -25,6 +25,7 @@ import {
   type MessageRefRow,
   type RequestRow,
 } from './codec';
+import { Coalescer } from './coalesce';
 import { migrate } from './migrations';
 import type { Sql } from './sql';
 
@@ -40,13 +41,37 @@ const SWEEP_BATCH = 1_000;
 // PostgreSQL takes at most 65535 parameters per statement.
 const MAX_ROWS_PER_INSERT = 1_000;
 
+const JOB_ID = /^\d{1,18}$/;
+
 export class SqlStore implements Store {
   private claimsSinceSweep = 0;
+  // The point statements every scheduled job makes, coalesced under load (see coalesce.ts).
+  private readonly requests: Coalescer<string, RequestRow, AccessRequest | null>;
+  private readonly refs: Coalescer<string, MessageRefRow[], StoredMessageRef[]>;
+  private readonly completions = new Map<string, Coalescer<string, never, void>>();
 
   constructor(
     private readonly sql: Sql,
     private readonly opts: SqlStoreOptions = {},
-  ) {}
+  ) {
+    this.requests = new Coalescer(
+      async (ids) => {
+        const rows = await this.sql.query<RequestRow & { id: string }>('SELECT id, version, data FROM requests WHERE id = ANY($1::text[])', [ids]);
+        return new Map<string, RequestRow>(rows.map((r) => [r.id, r]));
+      },
+      // A second caller for the same id gets its own copy, as its own SELECT would have given it.
+      (row, first) => (row ? decodeRequest(first ? row : { version: row.version, data: structuredClone(row.data) }) : null),
+    );
+    this.refs = new Coalescer(
+      async (ids) => {
+        const rows = await this.sql.query<MessageRefRow>('SELECT request_id, kind, ref FROM message_refs WHERE request_id = ANY($1::text[]) ORDER BY id', [ids]);
+        const byRequest = new Map<string, MessageRefRow[]>();
+        for (const r of rows) byRequest.set(r.request_id, [...(byRequest.get(r.request_id) ?? []), r]);
+        return byRequest;
+      },
+      (rows, first) => (rows ?? []).map((r) => decodeMessageRef(first ? r : { ...r, ref: structuredClone(r.ref) })),
+    );
+  }
 
   async migrate(): Promise<void> {
     await migrate(this.sql, { schema: this.opts.schema });
@@ -62,9 +87,8 @@ export class SqlStore implements Store {
 
   // ---- requests -------------------------------------------------------------------------------
 
-  async getRequest(id: string): Promise<AccessRequest | null> {
-    const rows = await this.sql.query<RequestRow>('SELECT version, data FROM requests WHERE id = $1', [id]);
-    return rows.length ? decodeRequest(rows[0]) : null;
+  getRequest(id: string): Promise<AccessRequest | null> {
+    return this.requests.load(id);
   }
 
   async listRequests(query: RequestQuery): Promise<AccessRequest[]> {
@@ -164,12 +188,8 @@ export class SqlStore implements Store {
     );
   }
 
-  async listMessageRefs(requestId: string): Promise<StoredMessageRef[]> {
-    const rows = await this.sql.query<MessageRefRow>(
-      'SELECT request_id, kind, ref FROM message_refs WHERE request_id = $1 ORDER BY id',
-      [requestId],
-    );
-    return rows.map(decodeMessageRef);
+  listMessageRefs(requestId: string): Promise<StoredMessageRef[]> {
+    return this.refs.load(requestId);
   }
 
   // ---- idempotency and key-value ----------------------------------------------------------------
@@ -257,11 +277,24 @@ export class SqlStore implements Store {
   // process took the job over, the late finisher's word no longer counts.
 
   async completeJob(id: string, owner: string): Promise<void> {
-    await this.sql.query(
-      `UPDATE jobs SET done_at = now(), lease_until = NULL
-       WHERE id = $1::bigint AND lease_owner = $2 AND done_at IS NULL AND failed_at IS NULL`,
-      [id, owner],
-    );
+    // Checked here, not by the statement: one malformed id must not fail the others of its batch.
+    if (!JOB_ID.test(id)) throw new Error(`invalid job id "${id}"`);
+    let completions = this.completions.get(owner);
+    if (!completions) {
+      completions = new Coalescer(
+        async (ids) => {
+          await this.sql.query(
+            `UPDATE jobs SET done_at = now(), lease_until = NULL
+             WHERE id = ANY($1::bigint[]) AND lease_owner = $2 AND done_at IS NULL AND failed_at IS NULL`,
+            [ids, owner],
+          );
+          return new Map<string, never>();
+        },
+        (): void => undefined,
+      );
+      this.completions.set(owner, completions);
+    }
+    await completions.load(id);
   }
 
   async retryJob(id: string, owner: string, dueAt: Date, error: string): Promise<void> {

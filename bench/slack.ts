@@ -1,0 +1,117 @@
+// Benchmark 1: `/jit ssh web-01 1h from 10.1.2.3 for b`, signed as Slack signs it, from a known user
+// at concurrency 50, against the bot (local mode, Slack on) and a bare Bolt app, alternately.
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { encodeForm, FORM_CONTENT_TYPE, slackSignature, slashCommand } from '../test/clients/slack';
+import { APPROVALS_CHANNEL, botEnv, REQUEST_TEXT, SIGNING_SECRET, BOT_TOKEN, type BenchContext } from './lib/context';
+import { duel, type DuelResult, type RoundResult } from './lib/duel';
+import { closedLoop, HttpTarget, type OutgoingRequest } from './lib/load';
+import { freePort, sleep, spawnBot, spawnFloor, waitForLine, type Child } from './lib/procs';
+import { percentile, max } from './lib/stats';
+
+export const CONCURRENCY = 50;
+
+/** A slash command as Slack sends it: form body, exact content type, v0 signature over the raw body. */
+export function signedCommand(ctx: BenchContext, userId: string, text: string, responseId: string): OutgoingRequest {
+  const body = encodeForm({ ...slashCommand({ user_id: userId, text, response_url: ctx.slack.responseUrl(responseId) }) });
+  const ts = Math.floor(Date.now() / 1000);
+  return {
+    path: '/slack/events',
+    headers: { 'content-type': FORM_CONTENT_TYPE, 'x-slack-request-timestamp': String(ts), 'x-slack-signature': slackSignature(SIGNING_SECRET, ts, body) },
+    body,
+  };
+}
+
+/** Posts of new cards (not thread replies, not direct messages) into the approvals channel. */
+export function countCards(ctx: BenchContext): { count(): number; lastAt(): number; stop(): void } {
+  let n = 0;
+  let last = 0;
+  const previous = ctx.slack.onCall;
+  ctx.slack.onCall = (call) => {
+    previous(call);
+    if (call.method === 'chat.postMessage' && call.args.channel === APPROVALS_CHANNEL && !call.args.thread_ts) {
+      n++;
+      last = call.at;
+    }
+  };
+  return { count: () => n, lastAt: () => last, stop: () => void (ctx.slack.onCall = previous) };
+}
+
+export async function waitUntil(check: () => boolean, timeoutMs: number, pollMs = 5): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (!check()) {
+    if (performance.now() > deadline) return false;
+    await sleep(pollMs);
+  }
+  return true;
+}
+
+export async function startSlackBot(ctx: BenchContext, name: string, extraEnv: Record<string, string | undefined> = {}): Promise<Child> {
+  const port = await freePort();
+  const bot = spawnBot({ name, port, env: botEnv(ctx, join(ctx.outDir, `${name}-data`), extraEnv), logDir: ctx.outDir, nodeFlags: ctx.botNodeFlags });
+  await bot.waitReady('/readyz', 60_000, 20);
+  return bot;
+}
+
+export async function runSlackBench(ctx: BenchContext): Promise<DuelResult & { concurrency: number; perRound: number }> {
+  const perRound = ctx.quick ? 500 : 2_000;
+  const rounds = ctx.quick ? 3 : 5;
+  ctx.log(`Slack command latency: ${rounds} rounds × ${perRound} requests each, concurrency ${CONCURRENCY}`);
+
+  const bot = await startSlackBot(ctx, 'slack-bot');
+  const floorPort = await freePort();
+  const floor = spawnFloor({
+    name: 'slack-floor',
+    script: 'bench/floors/slack-floor.ts',
+    port: floorPort,
+    env: { SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_API_URL: ctx.slack.apiUrl },
+    logDir: ctx.outDir,
+  });
+  await waitForLine(floor, /ready/);
+  const targets = { bot: new HttpTarget(bot.url, CONCURRENCY), floor: new HttpTarget(floor.url, CONCURRENCY) };
+  let seq = 0;
+
+  const run = async (who: 'bot' | 'floor', n: number): Promise<RoundResult> => {
+    const cards = countCards(ctx);
+    let ok = 0;
+    const startedAt = Date.now();
+    try {
+      const load = await closedLoop(targets[who], {
+        count: n,
+        concurrency: CONCURRENCY,
+        make: () => signedCommand(ctx, 'U0ALICE', REQUEST_TEXT, `${who}-${++seq}`),
+        onAnswer: (_i, a) => {
+          if (a.status === 200 && a.body.includes('Sent for approval')) ok++;
+        },
+      });
+      // Done means every card is in the channel too, so background work never spills into the
+      // other side's round.
+      const allPosted = await waitUntil(() => cards.count() >= n, 120_000);
+      if (!allPosted) ctx.log(`    ${who}: only ${cards.count()} of ${n} cards were posted`);
+      // Both clocks agree to the millisecond; the fake stamps arrivals with Date.now().
+      const e2eMs = Math.max(cards.lastAt() - startedAt, load.wallMs);
+      await sleep(200);
+      return {
+        n,
+        ok,
+        rps: (cards.count() / e2eMs) * 1000,
+        ackRps: (n / load.wallMs) * 1000,
+        p50: percentile(load.latenciesMs, 50),
+        p99: percentile(load.latenciesMs, 99),
+        max: max(load.latenciesMs),
+        statuses: load.statuses,
+        errors: load.errors,
+      };
+    } finally {
+      cards.stop();
+    }
+  };
+
+  try {
+    return { ...(await duel({ rounds, perRound, warmup: ctx.quick ? 200 : 500, run, log: ctx.log })), concurrency: CONCURRENCY, perRound };
+  } finally {
+    targets.bot.close();
+    targets.floor.close();
+    await Promise.all([bot.stop(), floor.stop()]);
+  }
+}
