@@ -10,8 +10,6 @@ import type { ActOptions } from './api';
 import { errorFields } from './logger';
 import { UseCase, type AfterTransition } from './use-case';
 
-export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
-
 export class Actions extends UseCase {
   async act(actor: Actor, verb: Verb, requestId: string, opts: ActOptions = {}): Promise<ActionResult> {
     const id = requestId.trim().toUpperCase();
@@ -20,9 +18,13 @@ export class Actions extends UseCase {
       await this.auditRefusal(actor, verb, 'unknown person', [], id);
       return { ok: false, message: "You are not in jitbot's access list; ask an admin to add you.", view: null };
     }
-    if (opts.idempotencyKey && !(await this.store.claimKey(`act:${opts.idempotencyKey}`, IDEMPOTENCY_TTL_MS, this.clock.now()))) {
-      return { ok: true, message: 'Already received; nothing was done twice.', view: await this.view(id) };
-    }
+    return this.once(opts.idempotencyKey && `act:${opts.idempotencyKey}`, () => this.run(actor, person, verb, id, opts), {
+      changed: (r) => r.ok,
+      duplicate: async () => ({ ok: true, message: 'Already received; nothing was done twice.', view: await this.view(id) }),
+    });
+  }
+
+  private async run(actor: Actor, person: Person, verb: Verb, id: string, opts: ActOptions): Promise<ActionResult> {
     try {
       switch (verb) {
         case 'approve':

@@ -13,7 +13,7 @@ import type { Person } from '../core/policy';
 import type { AccessPolicy } from '../core/policy';
 import type { AccessRequest, Actor, PortRule, Vm } from '../core/types';
 import { requestView, type ActionResult, type FormField, type FormInput, type FormView, type Reply, type Verb } from '../core/views';
-import { Actions, IDEMPOTENCY_TTL_MS } from './actions';
+import { Actions } from './actions';
 import type { ActOptions, CommandOptions, FormSubmitResult, HomeView, JitApi } from './api';
 import { auditCsv } from './audit-csv';
 import { Jobs } from './jobs';
@@ -129,9 +129,13 @@ export class JitApp extends UseCase implements JitApi {
       await this.auditRefusal(actor, command.kind, 'unknown person', []);
       return { kind: 'error', message: `You are not in jitbot's access list${actor.email ? ` (${actor.email})` : ''}; ask an admin to add you. Try /jit help.` };
     }
-    if (opts.idempotencyKey && !(await this.store.claimKey(`cmd:${opts.idempotencyKey}`, IDEMPOTENCY_TTL_MS, this.clock.now()))) {
-      return { kind: 'text', text: 'Already received; nothing was done twice. Use /jit status to see your requests.' };
-    }
+    return this.once(opts.idempotencyKey && `cmd:${opts.idempotencyKey}`, () => this.run(actor, person, command), {
+      changed: (reply) => reply.kind !== 'error',
+      duplicate: () => ({ kind: 'text', text: 'Already received; nothing was done twice. Use /jit status to see your requests.' }),
+    });
+  }
+
+  private async run(actor: Actor, person: Person, command: Command): Promise<Reply> {
     try {
       const reply = await this.dispatch(actor, person, command);
       this.observer.command(command.kind, reply.kind === 'error' ? 'refused' : 'ok');
@@ -385,12 +389,15 @@ export class JitApp extends UseCase implements JitApi {
     }
     const evaluated = evaluateRequest({ policy: this.policy, person, command: parsed.command, vms: await this.vms() });
     if (!evaluated.ok) return { ok: false, errors: { [fieldOf(evaluated.error.message)]: evaluated.error.message } };
-    if (opts.idempotencyKey && !(await this.store.claimKey(`form:${opts.idempotencyKey}`, IDEMPOTENCY_TTL_MS, this.clock.now()))) {
-      return { ok: true, reply: { kind: 'text', text: 'Already received; nothing was done twice.' } };
-    }
-    const request = await this.createFromDraft(actor, evaluated.draft);
-    const view = requestView(request, this.clock.now());
-    return { ok: true, reply: { kind: 'submitted', text: `Sent for approval: ${request.id}.`, request: view } };
+    const draft = evaluated.draft;
+    return this.once(
+      opts.idempotencyKey && `form:${opts.idempotencyKey}`,
+      async (): Promise<FormSubmitResult> => {
+        const request = await this.createFromDraft(actor, draft);
+        return { ok: true, reply: { kind: 'submitted', text: `Sent for approval: ${request.id}.`, request: requestView(request, this.clock.now()) } };
+      },
+      { changed: () => true, duplicate: () => ({ ok: true, reply: { kind: 'text', text: 'Already received; nothing was done twice.' } }) },
+    );
   }
 }
 

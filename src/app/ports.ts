@@ -169,6 +169,8 @@ export interface Store {
 
   /** Idempotency: true the first time a key is claimed, false ever after (until ttl passes). */
   claimKey(key: string, ttlMs: number, now: Date): Promise<boolean>;
+  /** Give a claimed key back when nothing was done, so a redelivery is answered afresh. */
+  releaseKey(key: string): Promise<void>;
 
   /** Small key-value space for adapters (Teams conversation references, user caches). */
   getValue<T = unknown>(namespace: string, key: string): Promise<T | null>;

@@ -10,6 +10,9 @@ import type { AppObserver } from './observer';
 import { announceJobs, type Announce } from './outbox';
 import type { ChatPort, Clock, Cloud, Job, JobSpec, Store } from './ports';
 
+/** How long a platform's delivery id is remembered (Slack and Teams retry within minutes). */
+export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+
 export interface UseCaseSettings {
   /** How long the VM list from Azure is reused. */
   vmCacheTtlMs?: number;
@@ -145,6 +148,24 @@ export abstract class UseCase {
       }
     }
     throw new JitError('conflict', 'The request is changing right now; try again.');
+  }
+
+  /**
+   * Run once per idempotency key (a platform's redelivery, a double click). The key is given back
+   * when the run changed nothing (a refusal, an error), so a redelivery is answered, not ignored.
+   */
+  protected async once<T>(key: string | undefined, run: () => Promise<T>, opts: { changed: (result: T) => boolean; duplicate: () => T | Promise<T> }): Promise<T> {
+    if (!key) return run();
+    if (!(await this.store.claimKey(key, IDEMPOTENCY_TTL_MS, this.clock.now()))) return opts.duplicate();
+    let result: T;
+    try {
+      result = await run();
+    } catch (err) {
+      await this.store.releaseKey(key).catch(() => undefined);
+      throw err;
+    }
+    if (!opts.changed(result)) await this.store.releaseKey(key);
+    return result;
   }
 
   /** Azure records the bot's identity as requestor; the justification names the person and the request. */

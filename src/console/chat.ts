@@ -10,6 +10,8 @@ export interface ConsoleChatOptions {
   room: ConsoleRoom;
   /** Emails of the people the console can show (the people of the config), lower-cased. */
   knows: (email: string) => boolean;
+  /** The card as it is now, to draw it anew when it is not in this process's memory. */
+  view: (requestId: string) => Promise<RequestView | null>;
 }
 
 export function consoleRef(id: string): MessageRef {
@@ -24,7 +26,7 @@ export function cardIdOf(ref: MessageRef): string | null {
 }
 
 export function createConsoleChat(opts: ConsoleChatOptions): ChatPort {
-  const { room, knows } = opts;
+  const { room, knows, view } = opts;
   return {
     platform: 'console',
 
@@ -44,8 +46,12 @@ export function createConsoleChat(opts: ConsoleChatOptions): ChatPort {
       if (id !== null && room.replyInThread(id, notice)) return;
       // Cards are keyed by request id, so a ref from an older format still finds its card.
       if (room.replyInThread(notice.requestId, notice)) return;
-      // Retrying cannot bring back a card lost with a restart.
-      throw new ChatError(`console: no card for ${notice.requestId} to reply under`, { retryable: false });
+      // The card is not in this process's memory (a restart, or another process posted it): draw it
+      // anew, as updateCard does, so the reply has a thread to go in.
+      const current = await view(notice.requestId);
+      if (current === null) throw new ChatError(`console: no request ${notice.requestId} to reply under`, { retryable: false });
+      room.postCard(current);
+      room.replyInThread(notice.requestId, notice);
     },
 
     async notifyPerson(person: Actor, notice: Notice): Promise<boolean> {

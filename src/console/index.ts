@@ -41,7 +41,7 @@ export function createConsole(opts: ConsoleOptions): ConsoleAdapter {
   const people = opts.people.map((p) => ({ ...p, email: p.email.toLowerCase() }));
   const emails = new Set(people.map((p) => p.email));
   const room = new ConsoleRoom(() => opts.clock.now());
-  const chat = createConsoleChat({ room, knows: (email) => emails.has(email.toLowerCase()) });
+  const chat = createConsoleChat({ room, knows: (email) => emails.has(email.toLowerCase()), view: (id) => opts.api.view(id) });
   const feed = new ConsoleFeed({
     room,
     approverEmails: async (id) => (await opts.api.approverEmails(id)).map((e) => e.toLowerCase()),

@@ -12,6 +12,11 @@ import { createSlackCaller, slackErrorCode, webClientOptions } from './web';
 
 export const SLACK_EVENTS_PATH = '/slack/events';
 
+/** Slack's replay window for signed requests. */
+const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
+/** Signatures are checked against real time, whatever clock the use cases read. */
+const clockNow = (): number => Date.now();
+
 export interface SlackAdapterOptions {
   api: JitApi;
   botToken: string;
@@ -134,6 +139,15 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
         };
         res.once('finish', finish);
         res.once('close', finish);
+        // Bolt refuses timestamps more than 5 minutes old but not ones as far in the future; Slack's
+        // rule is a window both ways, so a captured request cannot be held back and replayed later.
+        const sentAt = Number(req.headers['x-slack-request-timestamp']);
+        if (Number.isFinite(sentAt) && sentAt * 1000 - clockNow() > MAX_CLOCK_SKEW_MS) {
+          opts.logger.warn({ skewSeconds: Math.round(sentAt - clockNow() / 1000) }, 'Slack request refused: timestamp in the future');
+          res.writeHead(401, { 'content-type': 'text/plain' });
+          res.end('Unauthorized');
+          return;
+        }
         listener(req, res);
       });
     },

@@ -212,6 +212,10 @@ export class SqlStore implements Store {
     return rows.length === 1;
   }
 
+  async releaseKey(key: string): Promise<void> {
+    await this.sql.query('DELETE FROM idempotency WHERE key = $1', [key]);
+  }
+
   async getValue<T = unknown>(namespace: string, key: string): Promise<T | null> {
     const rows = await this.sql.query<{ value: T }>('SELECT value FROM kv WHERE namespace = $1 AND key = $2', [namespace, key]);
     return rows.length ? rows[0].value : null;

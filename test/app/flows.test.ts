@@ -157,6 +157,19 @@ for (const engine of engines()) {
       assert.equal((await world.store.listRequests({})).length, 1);
     });
 
+    it('a redelivery after a failed attempt is answered afresh, not ignored', async () => {
+      world.sim.setFaults({ errorRate: 1 });
+      const failed = await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for x', { idempotencyKey: 'trigger-2' });
+      assert.equal(failed.kind, 'error', 'Azure is down: nothing can be checked');
+      world.sim.setFaults({ errorRate: 0 });
+      const retried = await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for x', { idempotencyKey: 'trigger-2' });
+      assert.equal(retried.kind, 'submitted');
+      const refused = await world.app.act(person('alice'), 'approve', (retried as Extract<Reply, { kind: 'submitted' }>).request.id, { idempotencyKey: 'click-1' });
+      assert.equal(refused.ok, false);
+      const again = await world.app.act(person('alice'), 'approve', (retried as Extract<Reply, { kind: 'submitted' }>).request.id, { idempotencyKey: 'click-1' });
+      assert.match(again.message, /own request/, 'a refusal is repeated, not hidden behind "already received"');
+    });
+
     it('cancel withdraws a pending request; only the requester may', async () => {
       const id = submittedId(await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for x'));
       const notMine = await world.app.command(person('bob'), `cancel ${id}`);

@@ -270,12 +270,14 @@ describe('Slack end to end (real app, store, Azure simulator)', function () {
     const forged = [
       await client.command(fields, { secret: 'guessed-secret' }),
       await client.command(fields, { timestampSec: Math.floor(Date.now() / 1000) - 6 * 60 }),
+      // Correctly signed, but dated ahead: held back to be replayed later.
+      await client.command(fields, { timestampSec: Math.floor(Date.now() / 1000) + 6 * 60 }),
       await client.command(fields, { omitSignature: true }),
       await client.command(fields, { omitTimestamp: true }),
       await client.command(fields, { sendBody: new URLSearchParams({ ...fields, text: 'ssh web-02 3h from 10.0.0.0/8' }).toString().replace(/\+/g, '%20') }),
       await client.interactive(blockActions({ user: 'U0BOB', actionId: 'jit_approve', value: 'RAAAAA', responseUrl: fake.responseUrl('forged') }), { secret: 'guessed-secret' }),
     ];
-    assert.deepEqual(forged.map((r) => r.status), [401, 401, 401, 401, 401, 401]);
+    assert.deepEqual(forged.map((r) => r.status), [401, 401, 401, 401, 401, 401, 401]);
     await world.settle();
     assert.equal((await world.store.listRequests({})).length, 0);
     assert.equal((await world.store.listAudit({})).length, auditBefore);
