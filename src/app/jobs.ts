@@ -108,6 +108,7 @@ export class Jobs extends UseCase {
         }),
       );
       this.observer.opened((this.clock.now().getTime() - approvedAt.getTime()) / 1000, 'ok');
+      await this.settleSuperseded(r).catch((err: unknown) => this.log.warn({ ...errorFields(err), requestId: r.id }, 'could not check older grants on the same ports'));
     } catch (err) {
       if (err instanceof JitError && err.code === 'conflict') return;
       const cloudErr = err instanceof CloudError ? err : null;
@@ -133,6 +134,60 @@ export class Jobs extends UseCase {
         }),
       );
       this.observer.opened((this.clock.now().getTime() - approvedAt.getTime()) / 1000, 'failed');
+    }
+  }
+
+  /**
+   * Azure keeps one grant per VM port, so opening `opened` may have ended an older grant on the same
+   * port (status NewerRequestInitiated). Ask Azure, rather than assume, and never keep saying "open"
+   * for a port Azure closed: a grant with nothing left ends now; one with some ports left is told.
+   */
+  private async settleSuperseded(opened: AccessRequest): Promise<void> {
+    const sameVm = (a: { id: string }, b: { id: string }) => a.id.toLowerCase() === b.id.toLowerCase();
+    const others = new Map<string, AccessRequest>();
+    for (const vm of opened.vms) {
+      for (const r of await this.store.listRequests({ states: ['active'], vmName: vm.name, limit: 200 })) {
+        const overlaps = r.vms.some((v) => opened.vms.some((o) => sameVm(v, o))) && r.ports.some((p) => opened.ports.some((q) => q.number === p.number));
+        if (r.id !== opened.id && overlaps) others.set(r.id, r);
+      }
+    }
+    if (others.size === 0) return;
+    const vms = [...new Map([...others.values()].flatMap((r) => r.vms).map((v) => [v.id.toLowerCase(), v])).values()];
+    const records = await this.cloud.accessRecords(vms, { timeoutInMs: this.cloudTimeoutInMs });
+    const now = this.clock.now().getTime();
+    for (const older of others.values()) {
+      const pairs = older.vms.flatMap((vm) => older.ports.map((p) => ({ vm, port: p.number })));
+      const lost = pairs.filter(
+        ({ vm, port }) =>
+          !records.some(
+            (x) => x.justification?.startsWith(`jitbot ${older.id} `) && /^Initiat/.test(x.status) && x.endsAt.getTime() > now && sameVm({ id: x.vmId }, vm) && x.port === port,
+          ),
+      );
+      if (lost.length === 0) continue;
+      const words = lost.map(({ vm, port }) => `${port} on ${vm.name}`);
+      if (lost.length === pairs.length) {
+        await this.apply(
+          older.id,
+          (cur) => (cur.state === 'active' ? { type: 'expire', at: this.clock.now() } : new JitError('conflict', 'already ended')),
+          (n) => {
+            const note = notices.supersededNotice(n, opened, words, true);
+            return {
+              cancelKinds: ['remind', 'expire', 'extend-open'],
+              audit: [this.auditEvent('azure.superseded', n, null, { by: opened.id, ports: words })],
+              announce: { card: true, thread: note, dm: note },
+            };
+          },
+        ).catch((err: unknown) => {
+          if (!(err instanceof JitError && err.code === 'conflict')) throw err;
+        });
+      } else {
+        const note = notices.supersededNotice(older, opened, words, false);
+        await this.store.scheduleJobs(
+          announceJobs(older, this.platforms, { thread: note, dm: note }, this.clock.now()).map((j) => ({ ...j, key: `${j.key}:${opened.id}` })),
+        );
+        await this.store.appendAudit([this.auditEvent('azure.superseded', older, null, { by: opened.id, ports: words, partial: true })]);
+        this.kick();
+      }
     }
   }
 

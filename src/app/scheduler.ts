@@ -50,6 +50,10 @@ const DEFAULTS = {
   pollIntervalMs: 500,
   leaseMs: 30_000,
   batchSize: 100,
+  // Handlers mostly wait (on the chat APIs, Azure, the store), so more of them than cores pays off:
+  // with 16 the 10,000 expiries of a busy minute fell half a minute behind on PGlite, whose one
+  // connection sat idle between them, and the store had too few concurrent reads to coalesce
+  // (src/store/coalesce.ts). Outbound rate limits are answered by retries with Retry-After.
   concurrency: 64,
   maxAttempts: 8,
 };

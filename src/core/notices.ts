@@ -85,6 +85,17 @@ export function extensionDeniedNotice(r: AccessRequest, by: Actor): Notice {
   return notice(r, 'extension-denied', `Extension denied by ${by.name}; access still ends as planned.`, { mention: personView(r.requester) });
 }
 
+/**
+ * Azure keeps one grant per VM port: a newer request for the same port ends the older one. `ports`
+ * are the ones this request lost (`22 on web-01`); `all` when nothing of it is left open.
+ */
+export function supersededNotice(r: AccessRequest, by: AccessRequest, lost: string[], all: boolean): Notice {
+  const ended = all ? 'Your access has ended' : `Your access to ${lost.join(', ')} has ended; the rest stays open`;
+  return notice(r, 'superseded', `Azure replaced ${lost.join(', ')} with ${by.requester.name}'s request ${by.id} (from ${by.source}). ${ended}.`, {
+    mention: personView(r.requester),
+  });
+}
+
 export function extensionFailedNotice(r: AccessRequest, reason: string): Notice {
   return notice(r, 'extension-failed', `Could not extend: ${reason}. Access still ends as planned.`, { mention: personView(r.requester) });
 }

@@ -60,7 +60,8 @@ export type NoticeKind =
   | 'extension-requested'
   | 'extended'
   | 'extension-denied'
-  | 'extension-failed';
+  | 'extension-failed'
+  | 'superseded';
 
 /** A thread reply or direct message. Text is plain; adapters format it and resolve the mention. */
 export interface Notice {

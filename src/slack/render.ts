@@ -56,6 +56,7 @@ const NOTICE_ICONS: Readonly<Record<NoticeKind, string>> = {
   extended: ':unlock:',
   'extension-denied': ':no_entry:',
   'extension-failed': ':x:',
+  superseded: ':warning:',
 };
 
 // Slack's limits: section text 3000, a field 2000, a header 150, an option 75, a button value 2000.

@@ -224,6 +224,25 @@ for (const engine of engines()) {
       assert.equal(chat.recorded.thread.filter((t) => t.notice.kind === 'expired').length, 1);
     });
 
+    it('when Azure replaces a grant with a newer one on the same port, the older one stops claiming to be open', async () => {
+      const alices = submittedId(await world.app.command(person('alice'), 'ssh web-01 2h from 10.1.2.3 for first'));
+      await world.app.act(person('bob'), 'approve', alices);
+      await world.settle();
+      assert.equal(world.sim.check('web-01', 22, '10.1.2.3').allowed, true);
+      const carols = submittedId(await world.app.command(person('carol'), 'ssh web-01 1h from 10.4.5.6 for second'));
+      await world.app.act(person('bob'), 'approve', carols);
+      await world.settle();
+      assert.equal(world.sim.check('web-01', 22, '10.4.5.6').allowed, true);
+      assert.equal(world.sim.check('web-01', 22, '10.1.2.3').allowed, false, 'the simulator, like Azure, keeps one grant per VM port');
+      assert.equal((await world.store.getRequest(alices))!.state, 'expired', 'no longer shown as open');
+      assert.ok(chat.threadOf(alices).some((t) => /Azure replaced 22 on web-01 with Carol's request/.test(t)), chat.threadOf(alices).join('\n'));
+      assert.ok(chat.recorded.dms.some((d) => d.to.email === 'alice@example.com' && d.notice.kind === 'superseded'));
+      await world.advance(3 * 60 * MINUTE);
+      const late = chat.recorded.thread.filter((t) => t.notice.requestId === alices && (t.notice.kind === 'reminder' || t.notice.kind === 'expired'));
+      assert.equal(late.length, 0, 'no reminder or expiry for a grant already ended');
+      assert.equal((await world.store.getRequest(carols))!.state, 'expired');
+    });
+
     it('a pending request times out after the pending TTL', async () => {
       const id = submittedId(await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for x'));
       await world.advance(61 * MINUTE);
