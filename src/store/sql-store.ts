@@ -49,6 +49,7 @@ export class SqlStore implements Store {
   private readonly requests: Coalescer<string, RequestRow, AccessRequest | null>;
   private readonly refs: Coalescer<string, MessageRefRow[], StoredMessageRef[]>;
   private readonly completions = new Map<string, Coalescer<string, never, void>>();
+  private readonly values: Coalescer<string, { value: unknown }, unknown>;
 
   constructor(
     private readonly sql: Sql,
@@ -70,6 +71,18 @@ export class SqlStore implements Store {
         return byRequest;
       },
       (rows, first) => (rows ?? []).map((r) => decodeMessageRef(first ? r : { ...r, ref: structuredClone(r.ref) })),
+    );
+    this.values = new Coalescer(
+      async (keys) => {
+        const pairs = keys.map((k) => JSON.parse(k) as [string, string]);
+        const rows = await this.sql.query<{ namespace: string; key: string; value: unknown }>(
+          `SELECT kv.namespace, kv.key, kv.value FROM kv
+           JOIN unnest($1::text[], $2::text[]) AS wanted(namespace, key) ON kv.namespace = wanted.namespace AND kv.key = wanted.key`,
+          [pairs.map((p) => p[0]), pairs.map((p) => p[1])],
+        );
+        return new Map(rows.map((r) => [JSON.stringify([r.namespace, r.key]), { value: r.value }]));
+      },
+      (row, first) => (row ? (first ? row.value : structuredClone(row.value)) : null),
     );
   }
 
@@ -217,8 +230,8 @@ export class SqlStore implements Store {
   }
 
   async getValue<T = unknown>(namespace: string, key: string): Promise<T | null> {
-    const rows = await this.sql.query<{ value: T }>('SELECT value FROM kv WHERE namespace = $1 AND key = $2', [namespace, key]);
-    return rows.length ? rows[0].value : null;
+    // Every Teams turn reads a few of these (conversation, member, people) before it can answer.
+    return (await this.values.load(JSON.stringify([namespace, key]))) as T | null;
   }
 
   async setValue(namespace: string, key: string, value: unknown): Promise<void> {

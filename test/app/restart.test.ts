@@ -5,9 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openStore } from '../../src/store';
-import { startBotProcess, type BotProcess } from '../helpers/bot-process';
-
-const GRANTS = 6;
+import { postJson, spawnBot, type BotProcess } from '../helpers/bot-process';
 
 describe('restarting the bot on the same PGlite data', function () {
   this.timeout(120_000);
@@ -18,38 +16,43 @@ describe('restarting the bot on the same PGlite data', function () {
     dataDir = mkdtempSync(path.join(tmpdir(), 'jitbot-restart-'));
   });
   after(async () => {
-    for (const b of bots) if (b.child.exitCode === null && b.child.signalCode === null) b.child.kill('SIGKILL');
+    for (const b of bots) await b.kill();
   });
 
   it('runs every expiry exactly once after the process holding the grants is killed', async () => {
-    const first = await startBotProcess({ JITBOT_DATA_DIR: dataDir });
+    const first = await spawnBot('first', { JITBOT_DATA_DIR: dataDir, JITBOT_SIM_PORT: '0' });
     bots.push(first);
+    // One grant per VM port: Azure keeps one grant per port, so these all stay open side by side.
+    const asks = [
+      { text: 'ssh web-01 30m from 10.1.2.1 for restart', approvers: ['bob'] },
+      { text: 'ssh web-02 30m from 10.1.2.2 for restart', approvers: ['bob'] },
+      { text: 'rdp sql-01 30m from 203.0.113.7 for restart', approvers: ['bob', 'carol'] },
+      { text: 'winrm-https sql-01 30m from 203.0.113.8 for restart', approvers: ['bob', 'carol'] },
+    ];
     const ids: string[] = [];
-    for (let i = 1; i <= GRANTS; i++) {
-      const vm = i % 2 === 0 ? 'web-01' : 'web-02';
-      const res = await first.post('/console/command', { as: 'alice@example.com', text: `/jit ssh ${vm} 30m from 10.1.2.${i} for restart ${i}` });
+    for (const ask of asks) {
+      const res = await postJson(`${first.url}/console/command`, { as: 'alice@example.com', text: `/jit ${ask.text}` });
       assert.equal(res.status, 200);
       const id = /Sent for approval: (R[A-Z0-9]{5})/.exec(JSON.stringify(res.body))?.[1];
       assert.ok(id, JSON.stringify(res.body).slice(0, 400));
       ids.push(id);
     }
     // Approve them all, and kill the process while the last openings may still be in flight.
-    for (const id of ids) {
-      const res = await first.post('/console/action', { as: 'bob@example.com', verb: 'approve', requestId: id });
-      assert.equal(res.body.ok, true, JSON.stringify(res.body));
+    for (const [i, id] of ids.entries()) {
+      for (const who of asks[i].approvers) {
+        const res = await postJson(`${first.url}/console/action`, { as: `${who}@example.com`, verb: 'approve', requestId: id });
+        assert.equal(res.body.ok, true, JSON.stringify(res.body));
+      }
     }
-    first.child.kill('SIGKILL');
+    first.signal('SIGKILL');
     await first.exited;
 
-    const second = await startBotProcess({ JITBOT_DATA_DIR: dataDir });
+    const second = await spawnBot('second', { JITBOT_DATA_DIR: dataDir, JITBOT_SIM_PORT: '0' });
     bots.push(second);
     // Past the leases the dead process held, and past every grant's end.
-    for (const by of ['PT1M', 'PT10M', 'PT25M']) {
-      const res = await second.post('/_local/clock/advance', { by });
-      assert.equal(res.status, 200, JSON.stringify(res.body));
-    }
-    second.child.kill('SIGTERM');
-    assert.equal(await second.exited, 0, 'a clean stop');
+    for (const by of ['PT1M', 'PT10M', 'PT25M']) await second.advance(by);
+    second.signal('SIGTERM');
+    assert.equal((await second.exited).code, 0, 'a clean stop');
 
     const store = await openStore({ dataDir });
     try {
@@ -61,6 +64,7 @@ describe('restarting the bot on the same PGlite data', function () {
         assert.equal(count('request.opened'), 1, `${id} opened once`);
         assert.equal(count('request.expired'), 1, `${id} expired once`);
         assert.equal(count('request.reminded'), 1, `${id} reminded once`);
+        assert.equal(count('azure.superseded'), 0, `${id} kept its port`);
       }
     } finally {
       await store.close();

@@ -150,15 +150,19 @@ describe('faults: Azure, Slack and Teams failing and throttling', function () {
     let failedOnSlack = 0;
     for (const { id, on } of [...ids, ...outage]) {
       const r = (await world.store.getRequest(id))!;
-      outcome.set(r.state, (outcome.get(r.state) ?? 0) + 1);
-      assert.ok(r.state === 'active' || r.state === 'failed', `${id} is ${r.state}`);
-      const said = r.state === 'active' ? /Open until/ : FAILED_DURING_OUTAGE;
+      // Thirty grants share two VM ports; Azure keeps one grant per port, so a later one may have
+      // replaced an earlier one, which then says so and ends (with the audit to prove it).
+      const replaced = r.state === 'expired' && (await world.store.listAudit({ requestId: id })).some((e) => e.type === 'azure.superseded');
+      const opened = r.state === 'active' || replaced;
+      outcome.set(replaced ? 'replaced' : r.state, (outcome.get(replaced ? 'replaced' : r.state) ?? 0) + 1);
+      assert.ok(opened || r.state === 'failed', `${id} is ${r.state}`);
+      const said = opened ? /Open until/ : FAILED_DURING_OUTAGE;
       assert.ok(slackThread(id).some((t) => said.test(t)), `${id} (${r.state}): Slack thread says so: ${slackThread(id).join(' | ')}`);
       assert.ok(teamsOf(id).some((d) => d.where === 'thread' && said.test(JSON.stringify(d.call.body))), `${id} (${r.state}): Teams thread says so`);
       if (on === 'teams') {
         // A Teams notice names its request in its title.
         assert.equal(teamsOf(id).filter((d) => d.where === 'dm' && said.test(JSON.stringify(d.call.body))).length, 1, `${id} (${r.state}): Alice was told once on Teams`);
-      } else if (r.state === 'active') {
+      } else if (opened) {
         // A Slack message does not name the request, but names the source, which is unique here.
         assert.equal(fake.channelMessages('D0ALICE').filter((m) => said.test(m.text) && m.text.includes(`from ${r.source}:`)).length, 1, `${id}: Alice was told once on Slack`);
       } else failedOnSlack += 1;
@@ -174,12 +178,14 @@ describe('faults: Azure, Slack and Teams failing and throttling', function () {
     const history = await world.cloud.accessRecords((await world.cloud.listVms()).filter((v) => v.name.startsWith('web-')));
     for (const { id } of [...ids, ...outage]) {
       const opened = history.filter((x) => x.justification?.startsWith(`jitbot ${id} `)).length;
-      assert.equal(opened, (await world.store.getRequest(id))!.state === 'active' ? 1 : 0, `${id}: initiates Azure accepted for it`);
+      assert.equal(opened, (await world.store.getRequest(id))!.state === 'failed' ? 0 : 1, `${id}: initiates Azure accepted for it`);
     }
     for (const { id } of outage) assert.equal((await world.store.getRequest(id))!.state, 'failed', `${id}, approved during the outage, failed`);
     const failedDms = fake.channelMessages('D0ALICE').filter((m) => FAILED_DURING_OUTAGE.test(m.text));
     assert.equal(failedDms.length, failedOnSlack, 'Alice was told on Slack of each request that failed, once');
-    assert.ok((outcome.get('active') ?? 0) >= ids.length - 3, `most requests opened despite the faults: ${JSON.stringify([...outcome])}`);
+    const openedCount = (outcome.get('active') ?? 0) + (outcome.get('replaced') ?? 0);
+    assert.ok(openedCount >= ids.length - 3, `most requests opened despite the faults: ${JSON.stringify([...outcome])}`);
+    assert.ok((outcome.get('active') ?? 0) >= 2, 'the newest grant on each port is still open');
     process.stdout.write(`      ${JSON.stringify({ outcome: Object.fromEntries(outcome), azureFaults: faults.length, secondsUnderFaults, secondsInOutage })}\n`);
   });
 
