@@ -1,9 +1,11 @@
-// `npm run bench [-- --quick] [-- --only=slack,teams,decision,expiry,cold] [-- --profile] [-- --no-build]`
+// `npm run bench [-- --quick] [-- --only=slack,teams,decision,expiry,cold] [-- --slack-postgres] [-- --profile] [-- --no-build]`
+// `npm run bench -- --report-only` rewrites bench/RESULTS.md from bench/results.json.
 // The runner is the third process: it hosts the load generator, the fake Slack Web API, the fake Bot
 // Connector and the Azure simulator; the bot and each floor run in processes of their own.
-// `expiry` runs both engines; `expiry-pglite` or `expiry-postgres` runs one.
+// `expiry` runs both engines; `expiry-pglite` or `expiry-postgres` runs one. `--slack-postgres` adds the
+// Slack comparison with the bot on PostgreSQL (not part of the default run: it shows the store's share).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { systemClock } from '../src/app/ports';
@@ -12,7 +14,7 @@ import { loadConfigFile } from '../src/config/file';
 import { connectorMembers } from '../test/clients/teams';
 import { runColdBench } from './cold';
 import { runDecisionBench } from './decision';
-import { runExpiryBench, type ExpiryRun } from './expiry';
+import { freshSchema, runExpiryBench, type ExpiryRun } from './expiry';
 import type { BenchContext } from './lib/context';
 import { BenchConnector } from './lib/fake-connector';
 import { BenchSlackApi } from './lib/fake-slack';
@@ -27,6 +29,14 @@ type Bench = (typeof BENCHES)[number];
 async function main(): Promise<void> {
   const started = performance.now();
   const args = process.argv.slice(2);
+  if (args.includes('--report-only')) {
+    // Rewrite bench/RESULTS.md from bench/results.json (after editing the report's notes), measuring nothing.
+    const results = JSON.parse(readFileSync(join(REPO, 'bench', 'results.json'), 'utf8')) as Results;
+    results.targets = evaluate(results);
+    writeFileSync(join(REPO, 'bench', 'RESULTS.md'), markdown(results));
+    process.stdout.write('rewrote bench/RESULTS.md from bench/results.json\n');
+    return;
+  }
   const quick = args.includes('--quick');
   const only = args.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
   const selected = BENCHES.filter((b: Bench) => !only || only.includes(b) || (b.startsWith('expiry') && only.includes('expiry')));
@@ -64,6 +74,14 @@ async function main(): Promise<void> {
   const results: Results = { machine: machine(quick) };
   try {
     if (selected.includes('slack')) results.slack = await runSlackBench(ctx);
+    if (args.includes('--slack-postgres')) {
+      const schema = await freshSchema();
+      try {
+        results.slackPostgres = await runSlackBench(ctx, { databaseUrl: schema.url });
+      } finally {
+        await schema.drop();
+      }
+    }
     if (selected.includes('teams')) results.teams = await runTeamsBench(ctx);
     if (selected.includes('decision')) results.decision = await runDecisionBench(ctx);
     const expiry: ExpiryRun[] = [];

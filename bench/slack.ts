@@ -53,12 +53,14 @@ export async function startSlackBot(ctx: BenchContext, name: string, extraEnv: R
   return bot;
 }
 
-export async function runSlackBench(ctx: BenchContext): Promise<DuelResult & { concurrency: number; perRound: number }> {
+/** `databaseUrl`: the bot on PostgreSQL instead of PGlite (`--slack-postgres`), to see the store's share. */
+export async function runSlackBench(ctx: BenchContext, opts: { databaseUrl?: string } = {}): Promise<DuelResult & { concurrency: number; perRound: number; store: string }> {
   const perRound = ctx.quick ? 500 : 2_000;
   const rounds = ctx.quick ? 3 : 5;
-  ctx.log(`Slack command latency: ${rounds} rounds × ${perRound} requests each, concurrency ${CONCURRENCY}`);
+  const store = opts.databaseUrl ? 'PostgreSQL' : 'PGlite';
+  ctx.log(`Slack command latency (bot on ${store}): ${rounds} rounds × ${perRound} requests each, concurrency ${CONCURRENCY}`);
 
-  const bot = await startSlackBot(ctx, 'slack-bot');
+  const bot = await startSlackBot(ctx, opts.databaseUrl ? 'slack-bot-pg' : 'slack-bot', opts.databaseUrl ? { DATABASE_URL: opts.databaseUrl } : {});
   const floorPort = await freePort();
   const floor = spawnFloor({
     name: 'slack-floor',
@@ -108,7 +110,7 @@ export async function runSlackBench(ctx: BenchContext): Promise<DuelResult & { c
   };
 
   try {
-    return { ...(await duel({ rounds, perRound, warmup: ctx.quick ? 200 : 500, run, log: ctx.log })), concurrency: CONCURRENCY, perRound };
+    return { ...(await duel({ rounds, perRound, warmup: ctx.quick ? 200 : 500, run, log: ctx.log })), concurrency: CONCURRENCY, perRound, store };
   } finally {
     targets.bot.close();
     targets.floor.close();

@@ -30,10 +30,15 @@ const START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB']
  * analyzed (without statistics the planner scanned a whole partial index of open jobs to cancel one
  * request's jobs, 1 to 5 ms instead of 0.3) nor vacuumed (each claimed and finished job leaves dead
  * rows behind). So the engine does what autovacuum would: ANALYZE when a database with tables is
- * opened, then VACUUM (ANALYZE) of the tables once a minute if enough was written meanwhile.
+ * opened, then VACUUM (ANALYZE) of the tables once enough was written. Like autovacuum, it keeps out
+ * of the way: the one connection is blocked while it runs (hundreds of milliseconds on a big jobs
+ * table, which made expiry notices a second late), so it waits for a quiet second, and only after
+ * ten busy minutes runs regardless.
  */
-const MAINTENANCE_EVERY_MS = 60_000;
+const MAINTENANCE_CHECK_MS = 10_000;
 const MAINTENANCE_AFTER_STATEMENTS = 1_000;
+const MAINTENANCE_QUIET_MS = 1_000;
+const MAINTENANCE_AT_LATEST_MS = 10 * 60_000;
 const USER_TABLES = `SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) AS name FROM pg_tables
   WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`;
 
@@ -49,6 +54,9 @@ class PgliteSql implements Sql {
   private closed = false;
   /** Statements since the last maintenance (persistent databases only). */
   statements = 0;
+  /** When the last statement was sent, and the last maintenance ran (Date.now()). */
+  lastStatementAt = 0;
+  lastMaintenanceAt = Date.now();
 
   constructor(
     private readonly session: PgliteSession,
@@ -58,17 +66,20 @@ class PgliteSql implements Sql {
 
   query<T>(text: string, params: unknown[] = []): Promise<T[]> {
     this.statements++;
+    this.lastStatementAt = Date.now();
     return this.exclusive(async () => (await this.session.db.query<T>(text, params)).rows);
   }
 
   transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
     this.statements++;
+    this.lastStatementAt = Date.now();
     return this.exclusive(() => this.session.db.transaction((tx) => fn(transactionSql(tx))));
   }
 
   /** VACUUM (or only ANALYZE) every table, in the queue like any statement; best effort. */
   async maintain(what: 'VACUUM (ANALYZE)' | 'ANALYZE'): Promise<void> {
     this.statements = 0;
+    this.lastMaintenanceAt = Date.now();
     try {
       await this.exclusive(async () => {
         const tables = (await this.session.db.query<{ name: string }>(USER_TABLES)).rows.map((r) => r.name);
@@ -135,8 +146,11 @@ export async function openPgliteSql(dir: string): Promise<Sql> {
     // A restarted bot plans with statistics from its first statement on.
     await sql.maintain('ANALYZE');
     timer = setInterval(() => {
-      if (sql.statements >= MAINTENANCE_AFTER_STATEMENTS) void sql.maintain('VACUUM (ANALYZE)');
-    }, MAINTENANCE_EVERY_MS);
+      if (sql.statements < MAINTENANCE_AFTER_STATEMENTS) return;
+      const now = Date.now();
+      const quiet = now - sql.lastStatementAt >= MAINTENANCE_QUIET_MS;
+      if (quiet || now - sql.lastMaintenanceAt >= MAINTENANCE_AT_LATEST_MS) void sql.maintain('VACUUM (ANALYZE)');
+    }, MAINTENANCE_CHECK_MS);
     // The HTTP server keeps the process alive; this timer alone should not.
     timer.unref();
     return sql;
