@@ -8,7 +8,8 @@ import { APPROVALS_CHANNEL, REQUEST_TEXT, SIGNING_SECRET, type BenchContext } fr
 import { closedLoop, HttpTarget, type OutgoingRequest } from './lib/load';
 import { sleep } from './lib/procs';
 import { summarize, type Summary } from './lib/stats';
-import { signedCommand, startSlackBot, waitUntil } from './slack';
+import { waitUntil } from './lib/duel';
+import { signedCommand, startSlackBot } from './slack';
 
 export interface DecisionResult {
   requests: number;

@@ -30,7 +30,8 @@ import { openStore } from '../src/store';
 import { APPROVALS_CHANNEL, type BenchContext } from './lib/context';
 import { getStatus, postJson, sleep, type Child } from './lib/procs';
 import { round, summarize, type Summary } from './lib/stats';
-import { startSlackBot, waitUntil } from './slack';
+import { waitUntil } from './lib/duel';
+import { startSlackBot } from './slack';
 
 export const PG_URL = process.env.JITBOT_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const ID_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';

@@ -1,13 +1,11 @@
 // Benchmark 1: `/jit ssh web-01 1h from 10.1.2.3 for b`, signed as Slack signs it, from a known user
 // at concurrency 50, against the bot (local mode, Slack on) and a bare Bolt app, alternately.
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { encodeForm, FORM_CONTENT_TYPE, slackSignature, slashCommand } from '../test/clients/slack';
 import { APPROVALS_CHANNEL, botEnv, REQUEST_TEXT, SIGNING_SECRET, BOT_TOKEN, type BenchContext } from './lib/context';
-import { duel, type DuelResult, type RoundResult } from './lib/duel';
+import { duel, finishRound, type DuelResult, type RoundResult } from './lib/duel';
 import { closedLoop, HttpTarget, type OutgoingRequest } from './lib/load';
-import { freePort, sleep, spawnBot, spawnFloor, waitForLine, type Child } from './lib/procs';
-import { percentile, max } from './lib/stats';
+import { freePort, spawnBot, spawnFloor, waitForLine, type Child } from './lib/procs';
 
 export const CONCURRENCY = 50;
 
@@ -35,15 +33,6 @@ export function countCards(ctx: BenchContext): { count(): number; lastAt(): numb
     }
   };
   return { count: () => n, lastAt: () => last, stop: () => void (ctx.slack.onCall = previous) };
-}
-
-export async function waitUntil(check: () => boolean, timeoutMs: number, pollMs = 5): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() > deadline) return false;
-    await sleep(pollMs);
-  }
-  return true;
 }
 
 export async function startSlackBot(ctx: BenchContext, name: string, extraEnv: Record<string, string | undefined> = {}): Promise<Child> {
@@ -86,24 +75,7 @@ export async function runSlackBench(ctx: BenchContext, opts: { databaseUrl?: str
           if (a.status === 200 && a.body.includes('Sent for approval')) ok++;
         },
       });
-      // Done means every card is in the channel too, so background work never spills into the
-      // other side's round.
-      const allPosted = await waitUntil(() => cards.count() >= n, 120_000);
-      if (!allPosted) ctx.log(`    ${who}: only ${cards.count()} of ${n} cards were posted`);
-      // Both clocks agree to the millisecond; the fake stamps arrivals with Date.now().
-      const e2eMs = Math.max(cards.lastAt() - startedAt, load.wallMs);
-      await sleep(200);
-      return {
-        n,
-        ok,
-        rps: (cards.count() / e2eMs) * 1000,
-        ackRps: (n / load.wallMs) * 1000,
-        p50: percentile(load.latenciesMs, 50),
-        p99: percentile(load.latenciesMs, 99),
-        max: max(load.latenciesMs),
-        statuses: load.statuses,
-        errors: load.errors,
-      };
+      return await finishRound({ who, n, ok, startedAt, load, cards, log: ctx.log });
     } finally {
       cards.stop();
     }

@@ -4,11 +4,9 @@
 import { join } from 'node:path';
 import { CHANNEL_ID, installationUpdateAdd, personalMessage, TENANT_ID, users } from '../test/clients/teams';
 import { botEnv, REQUEST_TEXT, type BenchContext } from './lib/context';
-import { duel, type DuelResult, type RoundResult } from './lib/duel';
+import { duel, finishRound, type DuelResult, type RoundResult } from './lib/duel';
 import { closedLoop, HttpTarget, type OutgoingRequest } from './lib/load';
 import { freePort, sleep, spawnBot, spawnFloor, waitForLine } from './lib/procs';
-import { max, percentile } from './lib/stats';
-import { waitUntil } from './slack';
 
 const CONCURRENCY = 50;
 
@@ -69,21 +67,7 @@ export async function runTeamsBench(ctx: BenchContext): Promise<DuelResult & { c
           if (a.status === 200) ok++;
         },
       });
-      const allPosted = await waitUntil(() => cards.count() >= n, 120_000);
-      if (!allPosted) ctx.log(`    ${who}: only ${cards.count()} of ${n} cards were posted`);
-      const e2eMs = Math.max(cards.lastAt() - startedAt, load.wallMs);
-      await sleep(200);
-      return {
-        n,
-        ok,
-        rps: (cards.count() / e2eMs) * 1000,
-        ackRps: (n / load.wallMs) * 1000,
-        p50: percentile(load.latenciesMs, 50),
-        p99: percentile(load.latenciesMs, 99),
-        max: max(load.latenciesMs),
-        statuses: load.statuses,
-        errors: load.errors,
-      };
+      return await finishRound({ who, n, ok, startedAt, load, cards, log: ctx.log });
     } finally {
       cards.stop();
     }

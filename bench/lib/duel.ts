@@ -2,7 +2,10 @@
 // alternately (A B, B A, A B, …: neither always goes first, when caches or a neighbour's load
 // favour one slot), each ratio is taken within one pair of rounds, and the report gives medians of
 // rounds and of ratios rather than one long run that a burst of noise could tilt.
-import { median, ratio, round } from './stats';
+import { performance } from 'node:perf_hooks';
+import type { LoadResult } from './load';
+import { sleep } from './procs';
+import { max, median, percentile, ratio, round } from './stats';
 
 export interface RoundResult {
   n: number;
@@ -74,5 +77,53 @@ export async function duel(opts: {
       p50: round(median(pairs.map(([b, f]) => ratio(b.p50, f.p50))), 3),
       p99: round(median(pairs.map(([b, f]) => ratio(b.p99, f.p99))), 3),
     },
+  };
+}
+
+export async function waitUntil(check: () => boolean, timeoutMs: number, pollMs = 5): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (!check()) {
+    if (performance.now() > deadline) return false;
+    await sleep(pollMs);
+  }
+  return true;
+}
+
+/** Cards the fake chat API saw posted in the approvals channel during a round. */
+export interface CardCounter {
+  count(): number;
+  /** Date.now() of the last one. */
+  lastAt(): number;
+}
+
+/**
+ * A round is done when every card is in the channel too, so background work never spills into the
+ * other side's round; req/s counts a request once it is answered and its card is posted.
+ */
+export async function finishRound(opts: {
+  who: string;
+  n: number;
+  ok: number;
+  startedAt: number;
+  load: LoadResult;
+  cards: CardCounter;
+  log: (line: string) => void;
+}): Promise<RoundResult> {
+  const { who, n, ok, startedAt, load, cards } = opts;
+  const allPosted = await waitUntil(() => cards.count() >= n, 120_000);
+  if (!allPosted) opts.log(`    ${who}: only ${cards.count()} of ${n} cards were posted`);
+  // Both clocks agree to the millisecond; the fake stamps arrivals with Date.now().
+  const e2eMs = Math.max(cards.lastAt() - startedAt, load.wallMs);
+  await sleep(200);
+  return {
+    n,
+    ok,
+    rps: (cards.count() / e2eMs) * 1000,
+    ackRps: (n / load.wallMs) * 1000,
+    p50: percentile(load.latenciesMs, 50),
+    p99: percentile(load.latenciesMs, 99),
+    max: max(load.latenciesMs),
+    statuses: load.statuses,
+    errors: load.errors,
   };
 }
