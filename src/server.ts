@@ -3,13 +3,28 @@ import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import * as restify from 'restify';
 import type { Registry } from 'prom-client';
-import { runWithLogContext, type Logger } from './app/logger';
+import { errorFields, runWithLogContext, type Logger } from './app/logger';
+import { MAX_ANY_BODY_BYTES } from './http/body';
 
 export type Mount = (server: restify.Server) => void;
 
+/**
+ * One named part of /readyz. A required part that fails makes the answer 503 (the load balancer stops
+ * sending work); an optional one is reported with its details and leaves the replica ready.
+ */
 export interface ReadinessCheck {
   name: string;
-  check: () => Promise<void>;
+  /** Default true. */
+  required?: boolean;
+  /** Resolves with details to show (or nothing); throws, or resolves `{ ok: false }`, when the part is down. */
+  check: () => Promise<ReadinessResult | void>;
+}
+
+export interface ReadinessResult {
+  ok: boolean;
+  details?: Record<string, unknown>;
+  /** Why the part is down, in one line. */
+  error?: string;
 }
 
 export interface HttpServerOptions {
@@ -51,23 +66,54 @@ function fieldsOf(req: restify.Request): Record<string, unknown> {
 
 type AnyHandler = (...args: unknown[]) => unknown;
 
+const GENERIC_FAILURE = 'Something went wrong in jitbot; the server log has the details.';
+
+/**
+ * The last line of a route's defence: whatever a handler throws or rejects with is logged and
+ * answered here, so no request can reach the process-level handlers. The answer is a generic 500
+ * (or, once the response has started, a cut connection); never the error's own text.
+ */
+function containFailure(err: unknown, req: restify.Request, res: restify.Response, fallback: Logger): void {
+  requestLogger(req, fallback).error({ ...errorFields(err), method: req.method, path: pathOf(req) }, 'request handler failed');
+  if (res.headersSent || res.writableEnded) {
+    if (!res.writableEnded) res.destroy();
+    return;
+  }
+  const text = JSON.stringify({ error: GENERIC_FAILURE });
+  res.writeHead(500, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+}
+
 /**
  * restify resumes a route's chain from stream events (a body parser's `end`), where the async
- * context of the request is lost; so every handler of every route is entered in it again. restify
- * tells async handlers (two parameters) from callback ones (three) by arity and kind, so the wrapper
- * keeps both.
+ * context of the request is lost; so every handler of every route is entered in it again, and every
+ * handler's own failures stay with its request (containFailure). restify tells async handlers (two
+ * parameters) from callback ones (three) by arity and kind, so the wrapper keeps both.
  */
-function routeHandlersInRequestContext(server: restify.Server): void {
+function routeHandlersContained(server: restify.Server, log: Logger): void {
   const wrap = (h: unknown): unknown => {
     if (Array.isArray(h)) return h.map(wrap);
     if (typeof h !== 'function') return h;
     const handler = h as AnyHandler & { _name?: string };
     const wrapped: AnyHandler & { _name?: string } =
       handler.length <= 2
-        ? async (req: unknown, res: unknown) => runWithLogContext(fieldsOf(req as restify.Request), () => handler(req, res))
+        ? async (req: unknown, res: unknown) => {
+            const rq = req as restify.Request;
+            try {
+              await runWithLogContext(fieldsOf(rq), () => handler(req, res));
+            } catch (err) {
+              containFailure(err, rq, res as restify.Response, log);
+            }
+          }
         : handler.length === 3
           ? function (req: unknown, res: unknown, next: unknown) {
-              return runWithLogContext(fieldsOf(req as restify.Request), () => handler(req, res, next));
+              const rq = req as restify.Request;
+              try {
+                return runWithLogContext(fieldsOf(rq), () => handler(req, res, next));
+              } catch (err) {
+                containFailure(err, rq, res as restify.Response, log);
+                return (next as (v: boolean) => void)(false);
+              }
             }
           : function (err: unknown, req: unknown, res: unknown, next: unknown) {
               return runWithLogContext(fieldsOf(req as restify.Request), () => handler(err, req, res, next));
@@ -81,6 +127,36 @@ function routeHandlersInRequestContext(server: restify.Server): void {
     const register = routable[method].bind(server);
     routable[method] = (...args: unknown[]) => register(...args.map(wrap));
   }
+}
+
+/** The path as sent, before any decoding or normalising (`/slack/%65vents` stays as it is). */
+function pathOf(req: { url?: string }): string {
+  const url = req.url ?? '';
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}
+
+/**
+ * Every route of ours is plain: `/` or segments of letters, digits, `.`, `_` and `-`. restify's
+ * router forgives more than that (`;x` after a path, percent-encoded letters, a trailing slash), and
+ * a handler that trusted the path it was routed by would then see another; so anything else is 404
+ * before routing.
+ */
+const PLAIN_PATH = /^\/(?:[A-Za-z0-9_-][A-Za-z0-9_.-]*(?:\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*)?$/;
+
+export function isPlainPath(path: string): boolean {
+  return PLAIN_PATH.test(path);
+}
+
+function refuse(res: restify.Response, status: number, message: string, close = false): void {
+  const text = JSON.stringify({ error: message });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    ...(close ? { connection: 'close' } : {}),
+  });
+  res.end(text);
 }
 
 export function createHttpServer(opts: HttpServerOptions): HttpServer {
@@ -100,7 +176,20 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     res.setHeader('x-request-id', id);
     return runWithLogContext({ reqId: id }, () => next());
   });
-  routeHandlersInRequestContext(server);
+  // Before routing: an exact path, and no declared body larger than the largest any route takes.
+  server.pre((req, res, next) => {
+    if (!isPlainPath(pathOf(req))) {
+      refuse(res, 404, 'Not found');
+      return next(false);
+    }
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > MAX_ANY_BODY_BYTES) {
+      refuse(res, 413, `the body is larger than ${MAX_ANY_BODY_BYTES / (1024 * 1024)} MiB`, true);
+      return next(false);
+    }
+    return next();
+  });
+  routeHandlersContained(server, opts.logger);
   server.on('after', (req: restify.Request, res: restify.Response) => {
     const log = requestLogger(req, opts.logger);
     runWithLogContext(fieldsOf(req), () => log.debug({ method: req.method, path: req.path?.() ?? req.url, status: res.statusCode }, 'request'));
@@ -117,16 +206,19 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     }
     const results = await Promise.all(
       (opts.readiness ?? []).map(async (c) => {
+        const required = c.required ?? true;
         try {
-          await withTimeout(c.check(), opts.readinessTimeoutInMs ?? 3000, c.name);
-          return { name: c.name, ok: true };
+          const r = await withTimeout(c.check(), opts.readinessTimeoutInMs ?? 3000, c.name);
+          const ok = r ? r.ok : true;
+          return { name: c.name, ok, required, ...(r?.details ? { details: r.details } : {}), ...(!ok && r?.error ? { error: r.error } : {}) };
         } catch (err) {
-          return { name: c.name, ok: false, error: err instanceof Error ? err.message : String(err) };
+          return { name: c.name, ok: false, required, error: err instanceof Error ? err.message : String(err) };
         }
       }),
     );
-    const ok = results.every((r) => r.ok);
-    res.json(ok ? 200 : 503, { status: ok ? 'ready' : 'not ready', checks: results });
+    const ready = results.every((r) => r.ok || !r.required);
+    const status = !ready ? 'not ready' : results.every((r) => r.ok) ? 'ready' : 'degraded';
+    res.json(ready ? 200 : 503, { status, checks: results });
   });
 
   if (opts.registry) {

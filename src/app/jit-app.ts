@@ -7,6 +7,8 @@ import { HELP_EXAMPLES, HELP_LINES, USAGE, type Command, type RequestCommand } f
 import { parseDuration } from '../core/duration';
 import { CloudError, JitError, isJitError } from '../core/errors';
 import { parseCommand } from '../core/grammar';
+import { controlCharacterProblem } from '../core/text';
+import { MAX_REASON_LENGTH } from '../core/words';
 import type { RequestDraft } from '../core/access';
 import { createRequest } from '../core/lifecycle';
 import type { Person } from '../core/policy';
@@ -102,7 +104,9 @@ export class JitApp extends UseCase implements JitApi {
     return this.jobs.reconcile();
   }
 
-  act(actor: Actor, verb: Verb, requestId: string, opts: ActOptions = {}): Promise<ActionResult> {
+  async act(actor: Actor, verb: Verb, requestId: string, opts: ActOptions = {}): Promise<ActionResult> {
+    const unfit = actorProblem(actor);
+    if (unfit) return { ok: false, message: unfit, view: null };
     return this.actions.act(actor, verb, requestId, opts);
   }
 
@@ -113,6 +117,11 @@ export class JitApp extends UseCase implements JitApi {
   // ---- commands ---------------------------------------------------------------------------
 
   async command(actor: Actor, text: string, opts: CommandOptions = {}): Promise<Reply> {
+    const unfit = actorProblem(actor);
+    if (unfit) {
+      this.observer.command('unknown', 'invalid');
+      return { kind: 'error', message: unfit };
+    }
     const parsed = parseCommand(text);
     if (!parsed.ok) {
       this.observer.command('unknown', 'invalid');
@@ -359,6 +368,8 @@ export class JitApp extends UseCase implements JitApi {
   // ---- the request form -------------------------------------------------------------------
 
   async form(actor: Actor, defaults: Partial<FormInput> = {}): Promise<{ ok: true; form: FormView } | { ok: false; reply: Reply }> {
+    const unfit = actorProblem(actor);
+    if (unfit) return { ok: false, reply: { kind: 'error', message: unfit } };
     const person = findPerson(this.policy, actor.email);
     if (!person) return { ok: false, reply: { kind: 'error', message: "You are not in jitbot's access list; ask an admin to add you." } };
     const vms = (await this.vms()).filter((vm) => {
@@ -370,9 +381,23 @@ export class JitApp extends UseCase implements JitApi {
   }
 
   async submitForm(actor: Actor, input: FormInput, opts: CommandOptions = {}): Promise<FormSubmitResult> {
+    const unfit = actorProblem(actor);
+    if (unfit) return { ok: false, errors: { vm: unfit } };
     const person = findPerson(this.policy, actor.email);
     if (!person) return { ok: false, errors: { vm: "You are not in jitbot's access list." } };
     const errors: Partial<Record<FormField, string>> = {};
+    // Each field on its own, so the answer stands beside the field it is about.
+    for (const field of FORM_FIELDS) {
+      const value = input[field];
+      if (typeof value !== 'string') continue;
+      const tooLong = field === 'reason' ? MAX_REASON_LENGTH : FORM_FIELD_MAX;
+      if (value.length > tooLong) errors[field] = `This is ${value.length.toLocaleString('en-US')} characters long; keep it to ${tooLong}.`;
+      else {
+        const control = controlCharacterProblem('This field', value);
+        if (control) errors[field] = `${control}; type it again without it.`;
+      }
+    }
+    if (Object.keys(errors).length > 0) return { ok: false, errors };
     const vm = (input.vm ?? '').trim();
     if (!vm) errors.vm = 'Choose a VM.';
     const portWords = (input.ports ?? '').split(/[\s,]+/).filter(Boolean);
@@ -399,6 +424,22 @@ export class JitApp extends UseCase implements JitApi {
       { changed: () => true, duplicate: () => ({ ok: true, reply: { kind: 'text', text: 'Already received; nothing was done twice.' } }) },
     );
   }
+}
+
+const FORM_FIELDS: readonly FormField[] = ['vm', 'ports', 'duration', 'source', 'reason'];
+/** A VM list, ports, a duration or a source: far shorter than this when typed in earnest. */
+const FORM_FIELD_MAX = 1000;
+
+/**
+ * What the platform told us about the person, unfit to act on or to record: a name or email with a
+ * control character (PostgreSQL would refuse to store it, and a person never chose it).
+ */
+function actorProblem(actor: Actor): string | null {
+  const name = controlCharacterProblem('Your display name', actor.name ?? '');
+  if (name) return `${name}, which jitbot cannot record; change it in your profile and try again.`;
+  const account = controlCharacterProblem('Your email address', actor.email ?? '') ?? controlCharacterProblem('Your user id', actor.userId ?? '');
+  if (account) return `${account}, which jitbot cannot record; ask an admin to correct it.`;
+  return null;
 }
 
 /** Which form field an evaluation error is about, so the form can show it in place. */

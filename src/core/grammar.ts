@@ -3,7 +3,7 @@
 import { USAGE, type Command, type CommandError, type CommandKind, type EnableCommand, type ParseResult } from './command';
 import { parseDuration } from './duration';
 import { normalizeSource } from './cidr';
-import { closestMatch, quoteWord } from './text';
+import { closestMatch, controlCharacterProblem, quoteWord } from './text';
 import {
   looksLikePorts,
   parseDays,
@@ -23,12 +23,16 @@ type Keyword = (typeof KEYWORDS)[number];
 const HELP_WORDS = new Set(['help', '?', '-h', '--help']);
 
 /**
- * `<at>Name</at>`: Teams wraps every @mention in these. A name never holds `<`, and excluding it keeps
- * these patterns linear on hostile input.
+ * `<at>Name</at>`: Teams wraps every @mention in these. Neither the tag nor the name holds `<`, and
+ * excluding it keeps every attempt within the stretch up to the next `<`: linear on hostile input
+ * (`<at<at<at…` made `[^>]*` rescan the rest of the text from every `<`).
  */
-const MENTION = /<at\b[^>]*>[^<]*<\/at>/gi;
-const LEADING_NOISE = /^(?:\s+|<at\b[^>]*>[^<]*<\/at>|\/?jit(?=\s|$))/i;
-const TRAILING_MENTION = /<at\b[^>]*>[^<]*<\/at>$/i;
+const MENTION = /<at\b[^<>]*>[^<]*<\/at>/gi;
+const LEADING_NOISE = /^(?:\s+|<at\b[^<>]*>[^<]*<\/at>|\/?jit(?=\s|$))/i;
+const WHOLE_MENTION = /^<at\b[^<>]*>[^<]*<\/at>$/i;
+
+/** The longest command read; longer text is answered at once, before any other work. */
+export const MAX_COMMAND_LENGTH = 2000;
 
 type Step<T> = { ok: true; value: T } | { ok: false; error: CommandError };
 
@@ -57,10 +61,22 @@ export function cleanCommandText(text: string): string {
     t = t.slice(m[0].length);
   }
   // The bot is mentioned once; when that was at the start, a mention at the end is someone else's.
-  if (!mentioned) {
-    for (let m = TRAILING_MENTION.exec(t.trimEnd()); m; m = TRAILING_MENTION.exec(t.trimEnd())) t = t.trimEnd().slice(0, m.index);
+  if (!mentioned) t = withoutTrailingMentions(t);
+  return t.replace(MENTION, (tag) => `@${tag.replace(/<[^<>]*>/g, '').trim()}`).trim();
+}
+
+/**
+ * `t` without the mentions it ends with. Each step looks only at the text after the last `<` but one,
+ * which the next step cuts away: linear however many mentions there are.
+ */
+function withoutTrailingMentions(text: string): string {
+  let t = text.trimEnd();
+  for (;;) {
+    if (!t.toLowerCase().endsWith('</at>')) return t;
+    const open = t.lastIndexOf('<', t.length - 6);
+    if (open < 0 || !WHOLE_MENTION.test(t.slice(open))) return t;
+    t = t.slice(0, open).trimEnd();
   }
-  return t.replace(MENTION, (tag) => `@${tag.replace(/<[^>]*>/g, '').trim()}`).trim();
 }
 
 /** Spaces after (or before) commas join list items, so `ssh, rdp` is one word. */
@@ -79,7 +95,14 @@ function unexpected(kind: CommandKind, word: string, hint: string): { ok: false;
 }
 
 export function parseCommand(text: string): ParseResult {
-  const cleaned = cleanCommandText(typeof text === 'string' ? text : '');
+  const typed = typeof text === 'string' ? text : '';
+  // Before anything else reads it: a pasted log or an attack gets one line, not a scan of it.
+  if (typed.length > MAX_COMMAND_LENGTH) {
+    return fail('request', `the command is ${typed.length.toLocaleString('en-US')} characters long; keep it to ${MAX_COMMAND_LENGTH.toLocaleString('en-US')}`);
+  }
+  const control = controlCharacterProblem('the command', typed);
+  if (control !== null) return fail('request', `${control}; type it again without it`);
+  const cleaned = cleanCommandText(typed);
   if (cleaned === '') return done({ kind: 'form' });
   const first = cleaned.split(/\s+/, 1)[0];
   const keyword = first.toLowerCase();

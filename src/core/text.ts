@@ -43,3 +43,37 @@ export function closestMatch(word: string, candidates: Iterable<string>): string
   }
   return best !== null && bestDistance > 0 && bestDistance <= allowed ? best : null;
 }
+
+/**
+ * The first character of `text` that no command, reason or name may hold, as `U+0000`: C0 and C1
+ * controls other than tab, line feed and carriage return (which read as spaces), and unpaired
+ * surrogates. PostgreSQL refuses NUL in text and both NUL and lone surrogates in JSON (22P05), and
+ * none of them means anything a person typed on purpose. Null when there is none. One pass, no
+ * backtracking.
+ */
+export function controlCharacter(text: string): string | null {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 ? c !== 0x09 && c !== 0x0a && c !== 0x0d : c >= 0x7f && c <= 0x9f) return codePoint(c);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++;
+      else return codePoint(c);
+    } else if (c >= 0xdc00 && c <= 0xdfff) {
+      return codePoint(c);
+    }
+  }
+  return null;
+}
+
+function codePoint(c: number): string {
+  return `U+${c.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+/** `the reason contains a control character (U+0000)`, or null. */
+export function controlCharacterProblem(what: string, text: string): string | null {
+  const found = controlCharacter(text);
+  if (found === null) return null;
+  const kind = found.startsWith('U+D') ? 'a broken character' : 'a control character';
+  return `${what} contains ${kind} (${found})`;
+}

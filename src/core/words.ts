@@ -2,7 +2,7 @@
 // use these, so a value typed in a form field is read exactly as the same word typed after /jit.
 import { describeSourceProblem, normalizeSource, ANY_SOURCE } from './cidr';
 import { formatDuration, parseDuration, MAX_DURATION_MINUTES, MIN_DURATION_MINUTES } from './duration';
-import { quoteWord } from './text';
+import { controlCharacterProblem, quoteWord } from './text';
 import type { PortSpec } from './types';
 
 /** A parsed word, or what was wrong with it in one line. */
@@ -160,6 +160,10 @@ export function parseDays(text: string): WordResult<number> {
 
 /** Free text for `for`: one line, at most MAX_REASON_LENGTH characters. */
 export function parseReason(text: string): WordResult<string> {
+  // Measured before any other work, so a pasted megabyte costs one comparison.
+  if (text.length > MAX_REASON_LENGTH * 4) return bad(`the reason is ${text.length.toLocaleString('en-US')} characters long; keep it to ${MAX_REASON_LENGTH}`);
+  const control = controlCharacterProblem('the reason', text);
+  if (control !== null) return bad(`${control}; type it again without it`);
   const reason = text.replace(/\s+/g, ' ').trim();
   if (reason.length > MAX_REASON_LENGTH) {
     return bad(`the reason is ${reason.length} characters long; keep it to ${MAX_REASON_LENGTH}`);

@@ -1,7 +1,9 @@
 // Assembles the Slack side: one Bolt App on an HTTP receiver (mounted in the shared restify server)
 // or a Socket Mode receiver, the listeners, and the ChatPort the app posts through.
-import { App, HTTPReceiver, SocketModeReceiver, type Authorize, type Receiver } from '@slack/bolt';
+import { App, HTTPModuleFunctions, HTTPReceiver, SocketModeReceiver, verifySlackRequest, type Authorize, type Receiver } from '@slack/bolt';
 import type { Server } from 'restify';
+import { errorFields } from '../app/logger';
+import { HttpBodyError, readBody, sendBodyError } from '../http/body';
 import type { JitApi } from '../app/api';
 import { systemClock, type ChatPort, type Clock } from '../app/ports';
 import { createSlackChatPort } from './chat-port';
@@ -16,6 +18,46 @@ export const SLACK_EVENTS_PATH = '/slack/events';
 const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
 /** Signatures are checked against real time, whatever clock the use cases read. */
 const clockNow = (): number => Date.now();
+/** Slack's own payloads (a modal with its 100 blocks included) stay far below this. */
+const MAX_SLACK_BODY_BYTES = 1024 * 1024;
+/** Slash commands and interactions come as forms, Events API callbacks as JSON. */
+const SLACK_MEDIA_TYPES = ['application/x-www-form-urlencoded', 'application/json'] as const;
+
+type RawRequest = Parameters<HTTPReceiver['requestListener']>[0] & { rawBody?: Buffer };
+
+/**
+ * Everything Bolt's receiver would stumble on, refused before it sees the request: the body is read
+ * here (bounded), its signature checked, and it must parse the way Bolt will parse it into one JSON
+ * object. Bolt reads the buffered body again and checks the signature again. Returns the status and
+ * line to refuse with, or null to let Bolt have it.
+ */
+function refusal(req: RawRequest, raw: Buffer, signingSecret: string, now: number): { status: number; message: string; log?: Record<string, unknown> } | null {
+  const text = raw.toString('utf8');
+  const contentType = req.headers['content-type'];
+  // Bolt answers `ssl_check=1` forms without a signature (and keeps nothing else of them).
+  const sslCheck = contentType === 'application/x-www-form-urlencoded' && /(?:^|&)ssl_check=1(?:&|$)/.test(text);
+  if (!sslCheck) {
+    const signature = req.headers['x-slack-signature'];
+    const sentAt = Number(req.headers['x-slack-request-timestamp']);
+    if (typeof signature !== 'string' || !Number.isFinite(sentAt)) return { status: 401, message: 'Unauthorized', log: { reason: 'missing signature headers' } };
+    // Bolt refuses timestamps more than 5 minutes old but not ones as far in the future; Slack's rule
+    // is a window both ways, so a captured request cannot be held back and replayed later.
+    if (sentAt * 1000 - now > MAX_CLOCK_SKEW_MS) return { status: 401, message: 'Unauthorized', log: { reason: 'timestamp in the future', skewSeconds: Math.round(sentAt - now / 1000) } };
+    try {
+      verifySlackRequest({ signingSecret, body: text, headers: { 'x-slack-signature': signature, 'x-slack-request-timestamp': sentAt } });
+    } catch (err) {
+      return { status: 401, message: 'Unauthorized', log: { reason: err instanceof Error ? err.message : String(err) } };
+    }
+  }
+  let body: unknown;
+  try {
+    body = HTTPModuleFunctions.parseHTTPRequestBody(Object.assign(req, { rawBody: raw }) as never);
+  } catch {
+    return { status: 400, message: 'The body is not a Slack payload' };
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return { status: 400, message: 'The body is not a Slack payload' };
+  return null;
+}
 
 export interface SlackAdapterOptions {
   api: JitApi;
@@ -84,6 +126,16 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
         endpoints: SLACK_EVENTS_PATH,
         processBeforeResponse: opts.processBeforeResponse ?? false,
         logger: boltLogger,
+        bodyLimit: MAX_SLACK_BODY_BYTES,
+        // Bolt's default answers 500 to any failure inside it. Payloads that reach it are signed and
+        // parsed, so what fails there is a payload Bolt cannot follow (or a listener bug, logged).
+        processEventErrorHandler: async ({ error, response }) => {
+          boltLogger.error(`Bolt could not process a Slack request: ${error instanceof Error ? error.message : String(error)}`);
+          if (response.headersSent) return false;
+          response.writeHead((error as { code?: string }).code === 'slack_bolt_authorization_error' ? 401 : 400);
+          response.end();
+          return true;
+        },
       });
 
   const app = new App({
@@ -139,16 +191,39 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
         };
         res.once('finish', finish);
         res.once('close', finish);
-        // Bolt refuses timestamps more than 5 minutes old but not ones as far in the future; Slack's
-        // rule is a window both ways, so a captured request cannot be held back and replayed later.
-        const sentAt = Number(req.headers['x-slack-request-timestamp']);
-        if (Number.isFinite(sentAt) && sentAt * 1000 - clockNow() > MAX_CLOCK_SKEW_MS) {
-          opts.logger.warn({ skewSeconds: Math.round(sentAt - clockNow() / 1000) }, 'Slack request refused: timestamp in the future');
-          res.writeHead(401, { 'content-type': 'text/plain' });
-          res.end('Unauthorized');
-          return;
-        }
-        listener(req, res);
+        const plain = (status: number, message: string): void => {
+          if (res.headersSent) return void res.destroy();
+          res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' });
+          res.end(message);
+        };
+        // restify routes `/slack/events;x` and `/slack/%65vents` here too; Bolt would throw on them.
+        if ((req.url ?? '').split('?')[0] !== SLACK_EVENTS_PATH) return plain(404, 'Not found');
+        const raw = req as unknown as RawRequest;
+        readBody(raw, { accept: SLACK_MEDIA_TYPES, maxBytes: MAX_SLACK_BODY_BYTES }).then(
+          (body) => {
+            const refused = refusal(raw, body, opts.signingSecret, clockNow());
+            if (refused) {
+              if (refused.status === 401) opts.logger.warn(refused.log ?? {}, 'Slack request refused: signature not verified');
+              else opts.logger.warn({ status: refused.status }, 'Slack request refused: not a Slack payload');
+              return plain(refused.status, refused.message);
+            }
+            raw.rawBody = body;
+            try {
+              listener(raw, res);
+            } catch (err) {
+              opts.logger.error(errorFields(err), 'Bolt could not take a Slack request');
+              plain(400, 'Bad request');
+            }
+          },
+          (err: unknown) => {
+            if (err instanceof HttpBodyError) {
+              opts.logger.warn({ status: err.status, reason: err.message }, 'Slack request refused');
+              return sendBodyError(res, err);
+            }
+            opts.logger.error(errorFields(err), 'could not read a Slack request');
+            plain(400, 'Bad request');
+          },
+        );
       });
     },
 

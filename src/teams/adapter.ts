@@ -1,9 +1,12 @@
 // The Teams adapter, assembled: botbuilder's CloudAdapter on the shared restify server, the bot that
 // turns activities into api calls, and the ChatPort the app posts through.
-import * as restify from 'restify';
+import type * as restify from 'restify';
 import { ActivityTypes, CloudAdapter, ConfigurationBotFrameworkAuthentication, type Activity } from 'botbuilder';
 import type { JitApi } from '../app/api';
+import { z } from 'zod';
 import { errorFields, type Logger } from '../app/logger';
+import { HttpBodyError, parseJson, readBody, sendBodyError } from '../http/body';
+import { controlCharacter } from '../core/text';
 import { systemClock, type ChatPort, type Clock, type Store } from '../app/ports';
 import { JitError } from '../core/errors';
 import { JitTeamsBot } from './bot';
@@ -15,6 +18,7 @@ import { TeamsIdentity } from './identity';
 export const TEAMS_ROUTE = '/api/messages';
 /** Activities are a few KB; a card-heavy one stays far below this. */
 const MAX_BODY_BYTES = 512 * 1024;
+const JSON_ONLY = ['application/json'] as const;
 const APP_TYPES = ['MultiTenant', 'SingleTenant', 'UserAssignedMSI'] as const;
 const TOKEN_FAILURES = new Set(['AuthenticationError', 'JsonWebTokenError', 'TokenExpiredError', 'NotBeforeError']);
 
@@ -32,6 +36,93 @@ const PUBLIC_CLOUD: Record<string, string> = {
   ToBotFromEmulatorOpenIdMetadataUrl: 'https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration',
   CallerId: 'urn:botframework:azure',
 };
+
+const CONTROL_FREE = (s: string) => controlCharacter(s) === null;
+/** Ids end up in the store and in URLs of the Bot Connector: text, bounded, no control characters. */
+const idText = z.string().min(1).max(1024).refine(CONTROL_FREE, 'contains a control character');
+const account = z.looseObject({ id: idText, name: z.string().max(1024).optional(), aadObjectId: z.string().max(256).optional() });
+const httpUrl = z
+  .string()
+  .max(2048)
+  .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), 'must be an http(s) URL');
+const dateText = z.string().max(64).refine((d) => !Number.isNaN(Date.parse(d)), 'must be a date');
+
+/**
+ * The fields of a Bot Framework activity that botbuilder and our bot read, with the types they
+ * assume. Anything else passes through untouched. A body that fails this is answered 400 with the
+ * first problem, instead of failing deep inside botbuilder (which answers 500 with its own words).
+ */
+const ACTIVITY = z.looseObject({
+  type: z.string().min(1).max(64),
+  id: idText.optional(),
+  channelId: z.string().max(64).optional(),
+  serviceUrl: httpUrl,
+  timestamp: dateText.optional(),
+  localTimestamp: dateText.optional(),
+  expiration: dateText.optional(),
+  from: account,
+  recipient: account,
+  conversation: z.looseObject({
+    id: idText,
+    conversationType: z.string().max(64).optional(),
+    tenantId: z.string().max(256).optional(),
+    isGroup: z.boolean().optional(),
+  }),
+  replyToId: idText.optional(),
+  text: z.string().optional(),
+  textFormat: z.string().max(64).optional(),
+  name: z.string().max(256).optional(),
+  entities: z.array(z.looseObject({ type: z.string().max(64) })).max(100).optional(),
+  attachments: z.array(z.looseObject({})).max(100).optional(),
+  membersAdded: z.array(account).max(1000).optional(),
+  membersRemoved: z.array(account).max(1000).optional(),
+  channelData: z.looseObject({}).optional(),
+});
+
+/** One short line naming the first problem of a body that is not an activity. */
+function activityProblem(body: unknown): string | null {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return 'Expected a JSON activity (an object)';
+  const parsed = ACTIVITY.safeParse(body);
+  if (parsed.success) return null;
+  const issue = parsed.error.issues[0];
+  const where = issue.path.length > 0 ? issue.path.map(String).join('.') : 'activity';
+  return `Invalid activity: ${where.slice(0, 80)} ${issue.code === 'invalid_type' && issue.input === undefined ? 'is missing' : 'is not valid'}`;
+}
+
+/**
+ * What CloudAdapter writes, held to our rules: its own failure answers (a 500 carrying the library's
+ * error text) become a generic 500, logged here with the error it came from.
+ */
+function containedResponse(res: restify.Response, log: Logger) {
+  let status = 200;
+  let body: unknown;
+  return {
+    status(code: number) {
+      status = code;
+      return this;
+    },
+    header(name: string, value: unknown) {
+      res.header(name, value);
+      return this;
+    },
+    send(b: unknown) {
+      body = b;
+      return this;
+    },
+    end() {
+      if (res.headersSent) return this;
+      if (status >= 500) {
+        log.error({ status, reason: typeof body === 'string' ? body.slice(0, 300) : undefined }, 'botbuilder could not process a Teams activity');
+        res.send(500, { error: 'Something went wrong in jitbot; the server log has the details.' });
+      } else if (body === undefined) {
+        res.send(status);
+      } else {
+        res.send(status, body);
+      }
+      return this;
+    },
+  };
+}
 
 export interface TeamsAdapterOptions {
   api: JitApi;
@@ -137,22 +228,35 @@ export function createTeamsAdapter(opts: TeamsAdapterOptions): TeamsAdapter {
   return {
     chat,
     mount(server) {
-      server.post(
-        TEAMS_ROUTE,
-        restify.plugins.bodyParser({ maxBodySize: MAX_BODY_BYTES, mapParams: false, rejectUnknown: true }),
-        async (req: restify.Request, res: restify.Response) => {
-          if (!req.body || typeof req.body !== 'object') {
-            res.send(400, { error: 'Expected a JSON activity' });
-            return;
-          }
-          const refused = await rejection(req);
-          if (refused) {
-            res.send(refused.status, { error: refused.message });
-            return;
-          }
-          await adapter.process(req as never, res as never, (ctx) => bot.run(ctx));
-        },
-      );
+      server.post(TEAMS_ROUTE, async (req: restify.Request, res: restify.Response) => {
+        // restify routes `/api/messages;x` and `/api/%6dessages` here too; only the exact path is ours.
+        if ((req.url ?? '').split('?')[0] !== TEAMS_ROUTE) {
+          res.send(404, { error: 'Not found' });
+          return;
+        }
+        let body: unknown;
+        try {
+          body = parseJson(await readBody(req, { accept: JSON_ONLY, maxBytes: MAX_BODY_BYTES }));
+        } catch (err) {
+          if (!(err instanceof HttpBodyError)) throw err;
+          log.warn({ status: err.status, reason: err.message }, 'Teams request refused');
+          return sendBodyError(res, err);
+        }
+        const problem = activityProblem(body);
+        if (problem) {
+          log.warn({ reason: problem }, 'Teams request refused: not an activity');
+          res.send(400, { error: problem });
+          return;
+        }
+        (req as restify.Request & { body: unknown }).body = body;
+        const refused = await rejection(req);
+        if (refused) {
+          res.send(refused.status, { error: refused.message });
+          return;
+        }
+        const request = { body, headers: req.headers, method: req.method };
+        await adapter.process(request as never, containedResponse(res, log) as never, (ctx) => bot.run(ctx));
+      });
     },
   };
 }

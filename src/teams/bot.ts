@@ -13,7 +13,8 @@ import { ADAPTIVE_CARD_CONTENT_TYPE, cardActivity, type TeamsCards } from './car
 import { connectorOf } from './chat';
 import { baseConversationId, kindOf, tenantOf, type TeamsDirectory } from './directory';
 import type { TeamsIdentity } from './identity';
-import { commandText } from './text';
+import { MAX_COMMAND_LENGTH } from '../core/grammar';
+import { commandText, isForTheBot, MAX_MESSAGE_LENGTH } from './text';
 
 const LOOKUP_FAILED = 'I could not look you up in Teams just now. Please try again in a moment.';
 const REQUEST_VERBS: readonly Verb[] = ['approve', 'deny', 'extend', 'release', 'cancel'];
@@ -140,6 +141,14 @@ export class JitTeamsBot extends TeamsActivityHandler {
     const value = ctx.activity.value as Record<string, unknown> | undefined;
     const verb = value && typeof value === 'object' ? actionVerb({ data: value }) : null;
     if (verb) return this.handleSubmit(ctx, verb, value!);
+    const raw = ctx.activity.text;
+    if (typeof raw === 'string' && raw.length > MAX_MESSAGE_LENGTH) {
+      // Not read at all: answered where the message was for the bot, ignored where it was not.
+      if (isForTheBot(ctx.activity)) {
+        await ctx.sendActivity(`That message is ${raw.length.toLocaleString('en-US')} characters long; jitbot reads commands of up to ${MAX_COMMAND_LENGTH.toLocaleString('en-US')} characters.`);
+      }
+      return;
+    }
     const text = commandText(ctx.activity);
     if (text === null) return;
     let actor: Actor;

@@ -2,6 +2,10 @@
 // HTML left behind. Pure, so the recorded Teams payloads can be checked without a server.
 import type { Activity } from 'botbuilder';
 
+/** The raw message (HTML included) longest read; the command inside is capped again by the grammar. */
+export const MAX_MESSAGE_LENGTH = 16_000;
+const MAX_MENTION_ENTITIES = 10;
+
 const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ' };
 
 function decodeEntities(text: string): string {
@@ -26,13 +30,17 @@ export function mentionsBot(activity: Partial<Activity>): boolean {
  * mentioned), other tags (a mention of someone else keeps their name), entities and extra spaces.
  */
 export function plainText(activity: Partial<Activity>): string {
-  let text = activity.text ?? '';
+  let text = typeof activity.text === 'string' ? activity.text : '';
   const botId = activity.recipient?.id;
-  for (const e of activity.entities ?? []) {
+  // The bot is mentioned once or twice; a message listing more mention entities gets no more passes.
+  const mentions = (Array.isArray(activity.entities) ? activity.entities : []).slice(0, MAX_MENTION_ENTITIES);
+  for (const e of mentions) {
     const m = e as { type?: string; text?: string; mentioned?: { id?: string } };
-    if (m.type === 'mention' && botId && m.mentioned?.id === botId && m.text) text = text.split(m.text).join(' ');
+    if (m.type === 'mention' && botId && m.mentioned?.id === botId && typeof m.text === 'string' && m.text) text = text.split(m.text).join(' ');
   }
-  text = text.replace(/<[^>]*>/g, ' ');
+  // `[^<>]`, not `[^>]`: with 150,000 `<` and no `>`, the latter rescanned the rest of the text from
+  // every `<` (14 s of a blocked event loop); this one stops at the next `<`.
+  text = text.replace(/<[^<>]*>/g, ' ');
   return decodeEntities(text).replace(/[\s\u00a0\u200b]+/g, ' ').trim();
 }
 
@@ -45,9 +53,13 @@ export function commandText(activity: Partial<Activity>): string | null {
   const text = plainText(activity);
   const m = /^\/?jit(?:\s+|$)/i.exec(text);
   if (m) return text.slice(m[0].length).trim();
+  return isForTheBot(activity) ? text : null;
+}
+
+/** A personal chat, or a message that mentions the bot. */
+export function isForTheBot(activity: Partial<Activity>): boolean {
   const c = activity.conversation;
   // Old payloads carry no conversationType; a conversation outside a team that is not a group is 1:1.
   const personal = c?.conversationType === 'personal' || (!c?.conversationType && c?.isGroup !== true && !activity.channelData?.team);
-  if (personal || mentionsBot(activity)) return text;
-  return null;
+  return personal || mentionsBot(activity);
 }
