@@ -1,10 +1,11 @@
 // Composition root: read settings once, pick implementations, start, and shut down gracefully.
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { format } from 'node:util';
 import pino from 'pino';
 import { AdjustableClock } from './app/clock';
 import { JitApp } from './app/jit-app';
-import { currentLogContext, type Logger } from './app/logger';
+import { currentLogContext, errorFields, type Logger } from './app/logger';
 import { systemClock, type Clock, type Cloud, type Store } from './app/ports';
 import { createAzureCloud } from './azure';
 import { startAzureSim, type AzureSim } from './azure-sim/server';
@@ -15,6 +16,7 @@ import { mountLocalClock } from './console/local-clock';
 import { JitError } from './core/errors';
 import { createAuditLinks } from './ops/audit-links';
 import { createMetrics } from './ops/metrics';
+import { AzureHealth, readinessChecks } from './ops/readiness';
 import { createHttpServer, type Mount } from './server';
 import { createSlackAdapter, type SlackAdapter } from './slack';
 import { openStore } from './store';
@@ -27,6 +29,7 @@ export interface RunningBot {
   store: Store;
   clock: Clock;
   sim: AzureSim | null;
+  log: Logger;
   /** Stop taking work, finish what runs, release leases, close everything. */
   close(): Promise<void>;
 }
@@ -114,6 +117,10 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       cloud = createAzureCloud({ subscriptionId: config.world.subscriptionId, redirectTo: simUrl, clock });
     }
 
+    // Every Azure call the app makes tells readiness that Azure answers (see ops/readiness).
+    const azureHealth = new AzureHealth(cloud);
+    cloud = azureHealth.tracked();
+
     const auditLinks = createAuditLinks({ secret: settings.linkSecret, clock, baseUrl: () => settings.publicUrl ?? url });
     const app = new JitApp({
       policy: config.policy,
@@ -181,10 +188,7 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       logger: log,
       mounts,
       registry: metrics.registry,
-      readiness: [
-        { name: 'store', check: () => store.ping() },
-        { name: 'azure', check: async () => void (await app.vms({ fresh: true })) },
-      ],
+      readiness: readinessChecks(store, azureHealth),
     });
     let url = await http.listen(settings.port, settings.host);
     closers.push(() => http.close());
@@ -200,7 +204,7 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
 
     if (opts.banner) printBanner(settings, url, sim);
     log.info({ url, localMode: settings.localMode, platforms: app.platforms }, 'jitbot started');
-    return { url, settings, app, store, clock, sim, close };
+    return { url, settings, app, store, clock, sim, log, close };
   } catch (err) {
     await close();
     throw err;
@@ -237,7 +241,57 @@ async function main(): Promise<void> {
     }
     process.exit(1);
   }
-  stopOnSignals(bot);
+  superviseProcess(bot);
+}
+
+/** Exit status after an internal failure: EX_SOFTWARE, so a supervisor tells it from a clean stop. */
+export const FATAL_EXIT_CODE = 70;
+
+type FatalLogger = Logger & { fatal?: (obj: object, msg?: string) => void };
+
+/**
+ * What `npm start` runs the bot under: the shutdown path on SIGTERM/SIGINT, libraries' console output
+ * as log lines, and a last resort for failures nothing else caught.
+ *
+ * Every route and job contains its own failures, so an unhandled rejection or an uncaught exception
+ * means a bug whose effects we cannot bound. The process then logs it at fatal with what it was
+ * working on, stops taking work (/readyz answers 503 while it drains), gives back its job leases and
+ * exits with FATAL_EXIT_CODE for the supervisor to restart it. Nothing is lost: requests, approvals,
+ * notices and the audit are in the store, and another replica (or the restarted process) picks up
+ * the jobs.
+ */
+export function superviseProcess(bot: RunningBot, log: FatalLogger = bot.log): void {
+  routeConsoleToLogger(log.child({ source: 'console' }));
+  const stop = stopOnSignals(bot);
+  const fatal = (kind: 'uncaughtException' | 'unhandledRejection', err: unknown) => {
+    const fields = { kind, ...errorFields(err), stack: err instanceof Error ? err.stack : undefined, context: currentLogContext() ?? null };
+    try {
+      (log.fatal ?? log.error).call(log, fields, 'internal failure: jitbot stops and exits for its supervisor to restart it');
+    } catch {
+      process.stderr.write(`jitbot: internal failure (${kind}): ${err instanceof Error ? err.message : String(err)}\n`);
+    }
+    stop(kind, FATAL_EXIT_CODE);
+  };
+  process.on('uncaughtException', (err) => fatal('uncaughtException', err));
+  process.on('unhandledRejection', (reason) => fatal('unhandledRejection', reason));
+}
+
+/**
+ * botbuilder and its connector print errors with console.error (a multi-line dump for each token it
+ * cannot verify); inside the JSON log those would be lines no collector can parse. They become log
+ * lines at the matching level instead.
+ */
+export function routeConsoleToLogger(log: Logger): void {
+  const to = (level: 'debug' | 'info' | 'warn' | 'error') => (...args: unknown[]) => {
+    const first = args[0];
+    if (args.length === 1 && first instanceof Error) log[level](errorFields(first), first.message);
+    else log[level]({}, format(...args).slice(0, 2000));
+  };
+  console.error = to('error');
+  console.warn = to('warn');
+  console.info = to('info');
+  console.log = to('info');
+  console.debug = to('debug');
 }
 
 /**
@@ -245,21 +299,22 @@ async function main(): Promise<void> {
  * 0; exit 1 when closing fails or outlasts the shutdown timeout. Exported so the replica tests run the
  * very shutdown path `npm start` runs.
  */
-export function stopOnSignals(bot: RunningBot): void {
+export function stopOnSignals(bot: RunningBot): (why: string, exitCode?: number) => void {
   let stopping = false;
-  const stop = (signal: string) => {
+  const stop = (why: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
-    process.stdout.write(`\n${signal}: stopping jitbot…\n`);
-    const hard = setTimeout(() => process.exit(1), bot.settings.shutdownTimeoutMs + 1500);
+    process.stdout.write(`\n${why}: stopping jitbot…\n`);
+    const hard = setTimeout(() => process.exit(exitCode || 1), bot.settings.shutdownTimeoutMs + 1500);
     hard.unref();
     bot.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
+      () => process.exit(exitCode),
+      () => process.exit(exitCode || 1),
     );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  return stop;
 }
 
 if (require.main === module) void main();

@@ -57,6 +57,8 @@ export interface Cloud {
   close(spec: Omit<OpenSpec, 'endsAt'>, opts?: CallOptions): Promise<void>;
   /** Put a VM under JIT with these port rules, keeping every other VM's rules in the policy. */
   enable(vm: VmRef, rules: PortRule[], opts?: CallOptions): Promise<Vm>;
+  /** One cheap read (the first page of JIT policies) that shows ARM answers our credentials (readiness). */
+  probe(opts?: CallOptions): Promise<void>;
   /** Azure's request history for the VMs (reconcile after a restart). */
   accessRecords(vms: VmRef[], opts?: CallOptions): Promise<CloudAccessRecord[]>;
 }
@@ -87,6 +89,13 @@ export interface ChatPort {
 }
 
 // ---- Store ------------------------------------------------------------------------------------
+
+export interface StoreHealth {
+  /** The newest migration applied to the database. */
+  schemaVersion: number;
+  /** The newest migration this build ships. */
+  expectedVersion: number;
+}
 
 export type JobKind =
   | 'open' // initiate after approval
@@ -148,7 +157,8 @@ export interface StoredMessageRef {
 export interface Store {
   /** Apply pending SQL migrations (idempotent; safe with several processes). */
   migrate(): Promise<void>;
-  ping(): Promise<void>;
+  /** Answers, and says whether the schema holds every migration this build knows (readiness). */
+  ping(): Promise<StoreHealth>;
   close(): Promise<void>;
 
   getRequest(id: string): Promise<AccessRequest | null>;

@@ -173,6 +173,13 @@ export class AzureCloud implements Cloud {
     });
   }
 
+  probe(opts?: CallOptions): Promise<void> {
+    return this.run({ action: 'list', scope: 'the subscription' }, opts, async (call) => {
+      // One page answers the question; the rest of the subscription is not read.
+      await this.security.jitNetworkAccessPolicies.list(call.security).byPage().next();
+    });
+  }
+
   /** Nothing is reported open unless Azure's answer lists every port; otherwise what did open is closed again. */
   open(spec: OpenSpec, opts?: CallOptions): Promise<OpenResult> {
     return this.initiateAll(spec, opts, true);

@@ -11,6 +11,7 @@ import type {
   JobSpec,
   RequestQuery,
   Store,
+  StoreHealth,
   StoredMessageRef,
 } from '../app/ports';
 import {
@@ -26,7 +27,7 @@ import {
   type RequestRow,
 } from './codec';
 import { Coalescer } from './coalesce';
-import { migrate } from './migrations';
+import { MIGRATIONS, migrate } from './migrations';
 import type { Sql } from './sql';
 
 export interface SqlStoreOptions {
@@ -90,8 +91,9 @@ export class SqlStore implements Store {
     await migrate(this.sql, { schema: this.opts.schema });
   }
 
-  async ping(): Promise<void> {
-    await this.sql.query('SELECT 1');
+  async ping(): Promise<StoreHealth> {
+    const rows = await this.sql.query<{ version: number | null }>('SELECT max(version) AS version FROM schema_migrations');
+    return { schemaVersion: Number(rows[0]?.version ?? 0), expectedVersion: Math.max(0, ...MIGRATIONS.map((m) => m.version)) };
   }
 
   close(): Promise<void> {
