@@ -203,7 +203,7 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
           (body) => {
             const refused = refusal(raw, body, opts.signingSecret, clockNow());
             if (refused) {
-              if (refused.status === 401) opts.logger.warn(refused.log ?? {}, 'Slack request refused: signature not verified');
+              if (refused.status === 401) opts.logger.warn(refused.log ?? {}, 'Slack request refused: could not verify its signature');
               else opts.logger.warn({ status: refused.status }, 'Slack request refused: not a Slack payload');
               return plain(refused.status, refused.message);
             }

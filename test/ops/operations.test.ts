@@ -107,13 +107,13 @@ describe('operations: metrics, health, readiness and request ids in the logs', f
   });
 
   it('writes the request id on every line about a request, and the job id on every line about a job', async () => {
-    // A forged Slack request: Bolt itself logs the refusal, deep inside the request.
+    // A forged Slack request: the Slack route logs the refusal, deep inside the request.
     const forged = await new SlackTestClient(url('/slack/events'), 'not-the-secret').command(
       slashCommand({ user_id: 'U0ALICE', text: 'ssh web-01 1h from 10.1.2.3', response_url: slackApi.responseUrl('forged') }),
     );
     assert.equal(forged.status, 401);
     const forgedLines = sink.lines.slice(startedAtLine).filter((l) => /verify/i.test(String(l.msg)));
-    assert.ok(forgedLines.length >= 1, 'Bolt logged the refusal');
+    assert.ok(forgedLines.length >= 1, 'the refusal is logged');
 
     // A Teams install with the caller's request id: the adapter's line carries it, and the answer echoes it.
     const res = await teams({ ...installationUpdateAdd(place()), id: 'reinstall-1' }, 'ops-trace-0001');
@@ -136,24 +136,38 @@ describe('operations: metrics, health, readiness and request ids in the logs', f
     assert.ok(lines.length >= 10, `enough lines to judge by: ${lines.length}`);
     const anonymous = lines.filter((l) => l.reqId === undefined && l.jobId === undefined);
     assert.deepEqual(anonymous.map((l) => l.msg), [], 'every line names the request or job it is about');
-    for (const l of forgedLines) assert.equal(typeof l.reqId, 'string', 'Bolt’s own line carries the request id');
+    for (const l of forgedLines) assert.equal(typeof l.reqId, 'string', 'the refusal line carries the request id');
   });
 
-  it('answers /healthz while alive, and /readyz 503 naming the part that is down (Azure, then the store)', async () => {
-    const ready = await getJson(url('/readyz'));
-    assert.equal(ready.status, 200);
-    assert.deepEqual(ready.body.checks.map((c: { name: string; ok: boolean }) => [c.name, c.ok]), [['store', true], ['azure', true]]);
+  it('answers /readyz from the store and its migrations, and reports Azure from its last call or one cached probe without listing the subscription', async () => {
+    const names = (body: { checks: Array<{ name: string; ok: boolean; required: boolean }> }) => body.checks.map((c) => [c.name, c.ok, c.required]);
+    const armCallsBefore = bot.sim!.requestLog.length;
+    const probes = await Promise.all(Array.from({ length: 20 }, () => getJson(url('/readyz'))));
+    for (const ready of probes) {
+      assert.equal(ready.status, 200);
+      assert.deepEqual(names(ready.body), [['store', true, true], ['azure', true, false]]);
+    }
+    assert.deepEqual(probes[0].body.checks[0].details, { schemaVersion: 1, expectedVersion: 1 }, 'the store says which migrations it holds');
+    const armCalls = bot.sim!.requestLog.slice(armCallsBefore);
+    assert.ok(armCalls.length <= 1, `20 probes made at most one ARM call: ${armCalls.map((c) => c.path).join(', ')}`);
+    assert.ok(!armCalls.some((c) => /virtualMachines/i.test(c.path)), 'no probe lists the VMs');
 
     await bot.sim!.close();
+    // The bot's next Azure call fails: from then on Azure is reported down (a probe confirms it), but
+    // every replica shares that Azure, so the bot stays in the load balancer to say so to people.
+    await bot.app.vms({ fresh: true }).catch(() => undefined);
     const noAzure = await getJson(url('/readyz'));
-    assert.equal(noAzure.status, 503);
-    assert.deepEqual(noAzure.body.checks.map((c: { name: string; ok: boolean }) => [c.name, c.ok]), [['store', true], ['azure', false]]);
+    assert.equal(noAzure.status, 200);
+    assert.equal(noAzure.body.status, 'degraded');
+    assert.deepEqual(names(noAzure.body), [['store', true, true], ['azure', false, false]]);
+    assert.match(String(noAzure.body.checks[1].error), /\S/, 'it says why');
     assert.equal((await getJson(url('/healthz'))).status, 200, 'alive: no reason to restart the process');
 
     await bot.store.close();
     const nothing = await getJson(url('/readyz'));
     assert.equal(nothing.status, 503);
-    assert.deepEqual(nothing.body.checks.map((c: { name: string; ok: boolean }) => [c.name, c.ok]), [['store', false], ['azure', false]]);
+    assert.equal(nothing.body.status, 'not ready');
+    assert.deepEqual(names(nothing.body)[0], ['store', false, true]);
     assert.equal((await getJson(url('/healthz'))).status, 200);
   });
 });
