@@ -1,4 +1,5 @@
 // The bot's one HTTP server: /slack/events, /api/messages, the console, and the operator endpoints.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import * as restify from 'restify';
@@ -148,7 +149,7 @@ export function isPlainPath(path: string): boolean {
   return PLAIN_PATH.test(path);
 }
 
-function refuse(res: restify.Response, status: number, message: string, close = false): void {
+function refuse(res: ServerResponse, status: number, message: string, close = false): void {
   const text = JSON.stringify({ error: message });
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
@@ -193,6 +194,18 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   server.on('after', (req: restify.Request, res: restify.Response) => {
     const log = requestLogger(req, opts.logger);
     runWithLogContext(fieldsOf(req), () => log.debug({ method: req.method, path: req.path?.() ?? req.url, status: res.statusCode }, 'request'));
+  });
+
+  // `Expect: 100-continue` (curl sends it for large uploads): a body over every route's limit is
+  // refused before the sender starts it, instead of being invited and then cut off.
+  server.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > MAX_ANY_BODY_BYTES) {
+      refuse(res as restify.Response, 413, `the body is larger than ${MAX_ANY_BODY_BYTES / (1024 * 1024)} MiB`, true);
+      return;
+    }
+    res.writeContinue();
+    server.server.emit('request', req, res);
   });
 
   server.get('/healthz', async (_req: restify.Request, res: restify.Response) => {
