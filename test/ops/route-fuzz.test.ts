@@ -235,7 +235,6 @@ function sweepCases(): Case[] {
     }
     // 50 MB: declared (refused before reading), and streamed chunked without a length (cut off at the limit).
     cases.push({ label: `POST ${path} 50 MB declared`, method: 'POST', path, headers: { 'content-type': 'application/json' }, body: BIG });
-    cases.push({ label: `POST ${path} 50 MB multipart declared`, method: 'POST', path, headers: { 'content-type': 'multipart/form-data; boundary=fuzzboundary' }, body: BIG });
     cases.push({ label: `POST ${path} 50 MB chunked`, method: 'POST', path, headers: { 'content-type': 'application/json' }, streamBytes: 50 * MB });
     cases.push({ label: `POST ${path} 5 MB multipart chunked`, method: 'POST', path, headers: { 'content-type': 'multipart/form-data; boundary=fuzzboundary' }, streamBytes: 5 * MB });
   }
@@ -367,8 +366,8 @@ describe('route fuzzer: nothing an outsider sends stops or stalls the bot', func
     slackApi = await FakeSlackApi.start();
     connector = await startFakeBotConnector({ members: connectorMembers() });
     [local, withAuth] = await Promise.all([
-      start('fuzz-local', {}),
-      start('fuzz-teams-auth', { MicrosoftAppId: '00000000-0000-4000-8000-00000000f022', MicrosoftAppPassword: 'route-fuzz-password' }),
+      start('fuzz-local', { FIXTURE_FAULT: 'uncaught' }),
+      start('fuzz-teams-auth', { FIXTURE_FAULT: 'rejection', MicrosoftAppId: '00000000-0000-4000-8000-00000000f022', MicrosoftAppPassword: 'route-fuzz-password' }),
     ]);
   });
   after(async () => {
@@ -376,6 +375,95 @@ describe('route fuzzer: nothing an outsider sends stops or stalls the bot', func
     await slackApi?.close();
     await connector?.close();
     for (const d of dirs) d.remove();
+  });
+
+  const post = (bot: BotProcess, path: string, type: string | undefined, body: string | Buffer, headers: Record<string, string> = {}) =>
+    send(bot.url, { label: path, method: 'POST', path, headers: { ...(type ? { 'content-type': type } : {}), ...headers }, body: Buffer.isBuffer(body) ? body : Buffer.from(body) });
+  const text = async (bot: BotProcess, path: string, type: string, body: string, headers: Record<string, string> = {}) => {
+    const res = await fetch(`${bot.url}${path}`, { method: 'POST', headers: { 'content-type': type, ...headers }, body });
+    return { status: res.status, body: await res.text() };
+  };
+
+  it('serves /slack/events and /api/messages at exactly their paths, and answers a signed null payload 400, staying up', async () => {
+    const { bot } = local;
+    for (const path of ['/slack/events;x', '/slack/events;', '/slack/%65vents', '/slack/events/', '//slack/events', '/api/messages;x', '/api/%6dessages', '/api/messages%00']) {
+      const res = await post(bot, path, 'application/x-www-form-urlencoded', 'command=%2Fjit&text=help');
+      assert.equal(res.status, 404, path);
+    }
+    for (const [type, body] of [
+      ['application/x-www-form-urlencoded', 'payload=null'],
+      ['application/json', 'null'],
+      ['application/json', '[]'],
+      ['application/x-www-form-urlencoded', 'payload=%5B1%5D'],
+    ]) {
+      const res = await post(bot, '/slack/events', type, body, signedHeaders(body));
+      assert.equal(res.status, 400, `${type} ${body}`);
+    }
+    assert.equal((await post(bot, '/slack/events', 'text/plain', 'x')).status, 415);
+    assert.ok(bot.alive);
+    const help = encodeForm({ command: '/jit', text: 'help', user_id: 'U0ALICE', user_name: 'alice', trigger_id: '1.2.help', response_url: slackApi.responseUrl('help') });
+    const answered = await text(bot, '/slack/events', 'application/x-www-form-urlencoded', help, signedHeaders(help));
+    assert.equal(answered.status, 200);
+    assert.match(answered.body, /jit/);
+  });
+
+  it('refuses anything but JSON at /api/messages before reading it, and never writes an upload to the temp directory', async () => {
+    const { bot, tmp } = withAuth;
+    const before = listing(tmp);
+    const small = await post(bot, '/api/messages', 'multipart/form-data; boundary=fuzzboundary', multipart(200_000));
+    assert.equal(small.status, 415);
+    const big = await post(bot, '/api/messages', 'multipart/form-data; boundary=fuzzboundary', multipart(5 * MB));
+    assert.ok(big.status === 413 || (big.status === undefined && /ECONNRESET|EPIPE/.test(String(big.error))), `5 MB refused: ${JSON.stringify(big)}`);
+    // curl asks first for large uploads (Expect: 100-continue); the answer comes before any byte is sent.
+    const asked = await send(bot.url, { label: 'expect', method: 'POST', path: '/api/messages', headers: { 'content-type': 'application/json', expect: '100-continue', 'content-length': String(5 * MB) } });
+    assert.equal(asked.status, 413);
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/xml']) assert.equal((await post(bot, '/api/messages', type, '{}')).status, 415, type);
+    assert.equal((await post(bot, '/api/messages', undefined, '{}')).status, 415, 'no content type');
+    assert.deepEqual(listing(tmp), before, 'no upload_* file or any other');
+  });
+
+  it('answers malformed activities 400 with a short message of its own, never 500 or the library\'s words', async () => {
+    const { bot } = local;
+    const base = { type: 'message', id: '1', serviceUrl: connector.url, channelId: 'msteams', from: { id: users.alice.id, name: 'Alice' }, recipient: { ...BOT }, conversation: { id: 'a:1personal-x', conversationType: 'personal' }, text: 'help' };
+    const { type: _omitted, ...noType } = base;
+    const bodies: unknown[] = [noType, [base], 'text', 42, { ...base, type: 7 }, { ...base, from: 'alice' }, { ...base, conversation: null }, { ...base, serviceUrl: 'not a url' }, { ...base, entities: {} }, { ...base, timestamp: 'yesterday' }, { ...base, id: 'a\u0000b' }];
+    for (const body of bodies) {
+      const res = await text(bot, '/api/messages', 'application/json', JSON.stringify(body));
+      assert.equal(res.status, 400, JSON.stringify(body).slice(0, 100));
+      const message = String(JSON.parse(res.body).error);
+      assert.ok(message.length < 120, message);
+      assert.doesNotMatch(message, /validateAndFixActivity|TypeError|at \//, message);
+    }
+    assert.equal((await text(bot, '/api/messages', 'application/json', '{"type":')).status, 400);
+    const fine = await text(bot, '/api/messages', 'application/json', JSON.stringify(base));
+    assert.equal(fine.status, 200, 'a well-formed activity still goes through');
+  });
+
+  it('answers a Teams message of 150,000 "<" without stalling: /healthz keeps answering within 1 s', async () => {
+    const { bot } = local;
+    const health = watchHealth(bot.url, new Set());
+    const activity = (textBody: string) => ({ type: 'message', id: String(Date.now()), serviceUrl: connector.url, channelId: 'msteams', from: { id: users.alice.id, name: 'Alice', aadObjectId: users.alice.aadObjectId }, recipient: { ...BOT }, conversation: { id: `a:1personal-${users.alice.id.slice(3)}`, conversationType: 'personal', tenantId: TENANT_ID }, text: textBody });
+    for (const body of ['<'.repeat(150_000), `<at>jitbot</at> ${'<at'.repeat(5000)}`, `ssh web-01 1h for ${'<at>x</at>'.repeat(1500)}`, `${'<'.repeat(15_000)}`]) {
+      const res = await text(bot, '/api/messages', 'application/json', JSON.stringify(activity(body)));
+      assert.equal(res.status, 200);
+    }
+    const h = await health.stop();
+    assert.deepEqual(h.failures, []);
+    assert.ok(h.worstMs < 1000, `/healthz answered within 1 s (worst ${h.worstMs} ms)`);
+    const tooLong = await connector.waitFor((c) => c.method === 'POST' && /characters long/.test(JSON.stringify(c.body ?? '')), 10_000);
+    assert.match(JSON.stringify(tooLong.body), /150,000 characters long/);
+  });
+
+  it('refuses activities without a valid token 401, and botbuilder writes nothing but log lines', async () => {
+    const { bot } = withAuth;
+    const activity = { type: 'message', id: '1', serviceUrl: connector.url, channelId: 'msteams', from: { id: users.alice.id }, recipient: { ...BOT }, conversation: { id: 'a:1' }, text: 'jit help' };
+    for (const authorization of [undefined, 'Bearer', 'Bearer not.a.token', 'Basic YTpi', `Bearer ${'x'.repeat(5000)}`]) {
+      const res = await text(bot, '/api/messages', 'application/json', JSON.stringify(activity), authorization ? { authorization } : {});
+      assert.equal(res.status, 401, String(authorization).slice(0, 20));
+    }
+    const stray = bot.stdout.join('').split('\n').filter((l) => l.trim() !== '' && !l.startsWith('{'));
+    assert.deepEqual(stray, [], 'stdout holds only JSON log lines');
+    assert.deepEqual(bot.stderr.join('').split('\n').filter((l) => l.trim() !== '' && !/DEP0111|trace-deprecation/.test(l)), [], 'nothing on stderr');
   });
 
   it('local mode (Slack signed, Teams as the emulator sends it, console, clock): every odd path, method, content type and body is answered below 500', async () => {
@@ -391,10 +479,29 @@ describe('route fuzzer: nothing an outsider sends stops or stalls the bot', func
 
   it('with a Teams app id (every activity needs a token): the same sweep, answered below 500', async () => {
     const { bot, tmp } = withAuth;
-    const cases = sweepCases().filter((c) => c.path.startsWith('/api/') || c.path.startsWith('/slack/') || c.path.startsWith('//') || c.method !== 'GET');
+    // Everything else is the same code as in local mode; the routes that differ are Teams' and Slack's.
+    const cases = sweepCases().filter((c) => /api|slack/i.test(c.path));
     for (const c of cases.filter((x) => x.path === '/api/messages').slice(0, 40)) c.headers.authorization = 'Bearer not.a.token';
     await attack(bot, tmp, cases);
     const activities = randomCases(7, 120, connector.url).filter((c) => c.path === '/api/messages');
     await attack(bot, tmp, activities, 16);
+  });
+  // Last, as it ends both bots: a failure that no route or job caught (none of the requests above
+  // reached this path) is logged at fatal with what was being worked on, and the process stops taking
+  // work and exits non-zero for its supervisor to restart it.
+  it('logs an uncaught exception or unhandled rejection at fatal with its context, drains and exits 70', async () => {
+    for (const [{ bot }, kind] of [
+      [local, 'uncaughtException'],
+      [withAuth, 'unhandledRejection'],
+    ] as const) {
+      bot.signal('SIGUSR2');
+      const exit = await bot.exited;
+      assert.equal(exit.code, 70, `${kind}: exit code`);
+      const fatal = bot.logLines().filter((l) => l.level === 60);
+      assert.equal(fatal.length, 1, `${kind}: one fatal line`);
+      assert.equal(fatal[0].kind, kind);
+      assert.deepEqual(fatal[0].context, { jobId: 'fixture-fault' }, 'it names the work it interrupted');
+      assert.match(String((fatal[0].err as { message?: string }).message), /fixture: an? (exception|rejection) nobody/);
+    }
   });
 });
