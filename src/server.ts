@@ -198,7 +198,8 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
 
   // `Expect: 100-continue` (curl sends it for large uploads): a body over every route's limit is
   // refused before the sender starts it, instead of being invited and then cut off.
-  server.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+  // On restify's server: with a listener there, restify leaves the decision (and the dispatch) to us.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > MAX_ANY_BODY_BYTES) {
       refuse(res as restify.Response, 413, `the body is larger than ${MAX_ANY_BODY_BYTES / (1024 * 1024)} MiB`, true);

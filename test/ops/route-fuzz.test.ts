@@ -235,6 +235,8 @@ function sweepCases(): Case[] {
     }
     // 50 MB: declared (refused before reading), and streamed chunked without a length (cut off at the limit).
     cases.push({ label: `POST ${path} 50 MB declared`, method: 'POST', path, headers: { 'content-type': 'application/json' }, body: BIG });
+    cases.push({ label: `POST ${path} 5 MB declared, Expect: 100-continue`, method: 'POST', path, headers: { 'content-type': 'application/json', expect: '100-continue', 'content-length': String(5 * MB) } });
+    cases.push({ label: `POST ${path} small, Expect: 100-continue`, method: 'POST', path, headers: { 'content-type': 'application/json', expect: '100-continue' }, body: Buffer.from('{"type":"message"}') });
     cases.push({ label: `POST ${path} 50 MB chunked`, method: 'POST', path, headers: { 'content-type': 'application/json' }, streamBytes: 50 * MB });
     cases.push({ label: `POST ${path} 5 MB multipart chunked`, method: 'POST', path, headers: { 'content-type': 'multipart/form-data; boundary=fuzzboundary' }, streamBytes: 5 * MB });
   }
