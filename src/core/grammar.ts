@@ -72,7 +72,7 @@ export function cleanCommandText(text: string): string {
 function withoutTrailingMentions(text: string): string {
   let t = text.trimEnd();
   for (;;) {
-    if (!t.toLowerCase().endsWith('</at>')) return t;
+    if (t.slice(-5).toLowerCase() !== '</at>') return t;
     const open = t.lastIndexOf('<', t.length - 6);
     if (open < 0 || !WHOLE_MENTION.test(t.slice(open))) return t;
     t = t.slice(0, open).trimEnd();

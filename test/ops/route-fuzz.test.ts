@@ -305,7 +305,7 @@ function judge(c: Case, o: Outcome): string | null {
   return null;
 }
 
-async function attack(bot: BotProcess, tmp: string, cases: Case[], lanes = 8): Promise<void> {
+async function attack(bot: BotProcess, tmp: string, cases: Case[], lanes = 4): Promise<void> {
   const before = listing(tmp);
   const inflight = new Set<string>();
   const health = watchHealth(bot.url, inflight);
