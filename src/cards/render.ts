@@ -30,7 +30,7 @@ export const CARD_REASON_MAX = 1_000;
 /** Longest name, decision or failure line on a card. */
 const CARD_LINE_MAX = 1_200;
 /** Requests per list of a status card; the rest are counted. */
-const STATUS_LIST_MAX = 20;
+const STATUS_LIST_MAX = 10;
 
 // ---- the approval card ----------------------------------------------------------------------------
 
@@ -195,7 +195,7 @@ function statusItem(view: RequestView, verbs: Verb[], showRequester: boolean): R
     summary:
       `${summariseList(view.ports)} on ${vmsText(view, 5)} from ${view.source} for ${view.duration}` +
       (showRequester ? ` · ${clipText(view.requester.name, 200)}` : '') +
-      (view.reason ? ` · ${clipText(view.reason, 200)}` : ''),
+      (view.reason ? ` · ${clipText(view.reason, 120)}` : ''),
     actions: buttons(view.final ? [] : verbs, view.id),
   };
 }

@@ -11,25 +11,11 @@ import {
 } from '../../src/cards/render';
 import { lintCard } from './card-lint';
 import { cardTexts } from './card-text';
-import { sampleForm, sampleNotices, sampleReplies, sampleViews } from './card-samples';
+import { everySampleCard, sampleForm, sampleNotices, sampleReplies, sampleViews } from './card-samples';
 
 type Json = Record<string, unknown>;
 
-function everyCard(): Array<[string, AdaptiveCardJson]> {
-  const cards: Array<[string, AdaptiveCardJson]> = [];
-  for (const [k, v] of Object.entries(sampleViews())) {
-    cards.push([`approval/${k}/approver`, approvalCard(v, { forApprover: true, refreshUserIds: ['29:bob', '29:carol'] })]);
-    cards.push([`approval/${k}/requester`, approvalCard(v, { forApprover: false, forRequester: true, note: 'You cancelled it.', noteTone: 'good' })]);
-    cards.push([`approval/${k}/readonly`, approvalCard(v, { forApprover: false })]);
-  }
-  for (const n of sampleNotices()) {
-    cards.push([`notice/${n.kind}`, noticeCard(n)]);
-    cards.push([`notice/${n.kind}/mention`, noticeCard(n, { teamsMention: true })]);
-  }
-  for (const [i, r] of sampleReplies().entries()) cards.push([`reply/${i}/${r.kind}`, replyCard(r)]);
-  cards.push(['form/errors', formCard(sampleForm, { values: { vm: 'web-01', ports: '22', source: '1.2.3.4' }, errors: { source: 'not allowed', duration: 'too long' } })]);
-  return cards;
-}
+const everyCard = everySampleCard;
 
 /** Every action anywhere in a card (body ActionSets, card-level actions), with its path. */
 function actionsOf(card: unknown): Json[] {
