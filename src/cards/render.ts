@@ -119,6 +119,26 @@ export function approvalCard(view: RequestView, opts: ApprovalCardOptions): Adap
     refreshUserIds,
   });
 }
+// ---- the minimal form ----------------------------------------------------------------------------
+
+/**
+ * Teams refuses a message over about 100 KB counted as UTF-16; DESIGN §8 keeps every card under 80 KB.
+ * The size of a card as Teams counts it: its JSON, two bytes a character.
+ */
+export const TEAMS_CARD_BUDGET_BYTES = 80 * 1024;
+
+export function cardBytes(card: AdaptiveCardJson): number {
+  return JSON.stringify(card).length * 2;
+}
+
+/**
+ * The smallest card that still says what happened: a title and a line, no buttons. Sent when a
+ * platform refuses the full card, so a notice (above all "ports are open") is never lost.
+ */
+export function minimalCard(title: string, text: string): AdaptiveCardJson {
+  return messageCard({ title: clipText(title, 200), text: clipText(text, 2_000) });
+}
+
 // ---- notices ------------------------------------------------------------------------------------
 
 const NOTICE_LOOK: Record<NoticeKind, { title: string; tone: Tone }> = {
