@@ -1,26 +1,15 @@
 // Teams size limits end to end: the real app and adapter against a fake Bot Connector that refuses
 // what Teams refuses (413 over 100 KB as UTF-16). A glob over 200 VMs with a long reason goes through, and a notice Teams refuses as built still arrives, in its minimal form.
 import { strict as assert } from 'node:assert';
-import { loadConfigFile } from '../../src/config/file';
 import { CHANNEL_ID, channelMessage, connectorMembers, executeInvoke, installationUpdateAdd, installPersonal, personalConversationId, postActivity, users } from '../clients/teams';
 import { startFakeBotConnector, TEAMS_MESSAGE_MAX_BYTES, type ConnectorCall, type FakeBotConnector } from '../fakes/bot-connector';
-import { LOCAL_CONFIG } from '../helpers/paths';
-import { startWorld, type TestWorld } from '../helpers/world';
+import { bigWorldConfig, startWorld, type TestWorld } from '../helpers/world';
 import { MAX_REASON_LENGTH } from '../../src/core/words';
 import { LONG_REASON } from './card-samples';
 import { cardTexts } from './card-text';
 import { startTeamsHarness, type TeamsHarness } from './harness';
 
 type Json = Record<string, any>;
-
-/** The example world plus 200 more web VMs, so `web-*` names 202. */
-function bigWorldConfig() {
-  const config = loadConfigFile(LOCAL_CONFIG);
-  const world = config.world!;
-  const web = world.vms.find((vm) => vm.name === 'web-01')!;
-  const more = Array.from({ length: 200 }, (_, i) => ({ ...structuredClone(web), name: `web-${String(i + 101).padStart(3, '0')}` }));
-  return { ...config, world: { ...world, vms: [...world.vms, ...more] } };
-}
 
 describe('Teams messages stay within Teams limits (real app, fake Bot Connector)', function () {
   this.timeout(60_000);
