@@ -14,6 +14,7 @@ import { vmPageText, type Notice, type NoticeKind, type PortRuleView, type Reply
 import type { RequestState } from '../core/types';
 import { buttons, expand, messageCard, sourcesText, TONE_COLOR, type AdaptiveCardJson, type Tone } from './expand';
 import { formCard } from './form';
+import { escapeCardMarkdown } from './markdown';
 import { clipText, summariseList, vmListText } from '../core/text';
 
 export { CARD_VERSION, templates, type AdaptiveCardJson } from './expand';
@@ -173,7 +174,8 @@ export function noticeCard(notice: Notice, opts: NoticeCardOptions = {}): Adapti
   const look = NOTICE_LOOK[notice.kind];
   const person = notice.mention;
   const mention = Boolean(opts.teamsMention && person && person.platform === 'teams');
-  const mentionText = mention && person ? `<at>${person.name}</at>` : '';
+  // The tag is the bot's markup and passes unescaped; the name inside it is someone's own words.
+  const mentionText = mention && person ? `<at>${escapeCardMarkdown(person.name)}</at>` : '';
   const text = clipText(notice.text, 3_000);
   return expand('notice', {
     requestId: notice.requestId,

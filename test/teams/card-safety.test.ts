@@ -1,7 +1,8 @@
 // What people read on the cards when others type hostile or huge input: shown as typed, never a link
 // or markup, and always inside Teams' message size.
 import { strict as assert } from 'node:assert';
-import { approvalCard, noticeCard, replyCard } from '../../src/cards/render';
+import fc from 'fast-check';
+import { approvalCard, cardBytes, noticeCard, replyCard, TEAMS_CARD_BUDGET_BYTES } from '../../src/cards/render';
 import { escapeCardMarkdown } from '../../src/cards/markdown';
 import { cardHtml, cardLinks, cardTexts, drawMarkdown } from './card-text';
 import { everySampleCard, HOSTILE_REASON, LONG_REASON, sampleNotices, sampleReplies, sampleViews } from './card-samples';
@@ -30,6 +31,15 @@ describe('card text is shown, never interpreted', () => {
     const texts = cardTexts(replyCard(help!));
     assert.ok(texts.includes('/jit <ports> <vms> <duration> [from <source>] [for <reason…>]'), texts.join('\n'));
     assert.ok(texts.includes('/jit cancel <id>'));
+  });
+
+  it('escapes a hostile name inside the Teams mention tag, in the card and its mention entity alike', () => {
+    const evil = { name: '[Approve](https://evil.example)', email: 'm@example.com', platform: 'teams' as const, userId: '29:m' };
+    const card = noticeCard({ kind: 'reminder', requestId: 'R1', text: `${evil.name}, your access ends soon.`, mention: evil }, { teamsMention: true });
+    assert.deepEqual(cardLinks(card), []);
+    const entity = (card.msteams as { entities: Array<{ text: string; mentioned: { name: string } }> }).entities[0];
+    assert.ok(((card.body as Array<{ text: string }>)[1]).text.startsWith(entity.text), 'Teams finds the tag it was told about');
+    assert.equal(entity.mentioned.name, evil.name);
   });
 
   it('keeps the Teams mention tag of a notice and escapes the rest of its text', () => {
@@ -72,5 +82,28 @@ describe('cards stay inside Teams limits whatever the input', () => {
   it('tells which page of VMs this is and how to get the next', () => {
     const paged = sampleReplies().find((r) => r.kind === 'vms' && r.page)!;
     assert.ok(cardTexts(replyCard(paged)).includes('Showing 21–23 of 170 VMs matching "web-". Next: /jit vms web- page 3'));
+  });
+
+  it('keeps any approval card and notice under budget and free of links, whatever was typed', () => {
+    const base = sampleViews().pending;
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'grapheme', maxLength: 600 }),
+        fc.string({ unit: 'grapheme', maxLength: 2_000 }),
+        fc.array(fc.stringMatching(/^[a-z][a-z0-9-]{0,62}$/), { minLength: 1, maxLength: 400 }),
+        (name, reason, vms) => {
+          const view = { ...base, requester: { ...base.requester, name }, reason, vms, approvedBy: [name] };
+          for (const card of [
+            approvalCard(view, { forApprover: true }),
+            noticeCard({ kind: 'denied', requestId: view.id, text: `Denied by ${name}: ${reason}`, mention: view.requester }, { teamsMention: true }),
+            replyCard({ kind: 'status', mine: Array(30).fill(view), awaiting: Array(30).fill(view) }),
+          ]) {
+            assert.ok(cardBytes(card) < TEAMS_CARD_BUDGET_BYTES);
+            assert.deepEqual(cardLinks(card), []);
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 });
