@@ -372,7 +372,8 @@ export class JitApp extends UseCase implements JitApi {
       csv: csv.csv,
       filename: csv.filename,
       rows: csv.rows,
-      text: link ? `Audit trail (${scope}, ${csv.rows} events): ${link} (link valid for 10 minutes)` : `Audit trail (${scope}, ${csv.rows} events).`,
+      text: link ? `Audit trail (${scope}, ${csv.rows} events); the download link is valid for 10 minutes.` : `Audit trail (${scope}, ${csv.rows} events).`,
+      ...(link ? { link } : {}),
     };
   }
 

@@ -98,7 +98,8 @@ export const TONE_COLOR: Record<Tone, string> = {
 };
 
 /** A titled line of text, with an optional usage line or preview block. */
-export function messageCard(m: { title?: string; text: string; tone?: Tone; usage?: string; preview?: string }): AdaptiveCardJson {
+/** `link` is a button to an address the bot made (the audit download): links on cards come only from the bot. */
+export function messageCard(m: { title?: string; text: string; tone?: Tone; usage?: string; preview?: string; link?: { title: string; url: string } }): AdaptiveCardJson {
   return expand('message', {
     hasTitle: Boolean(m.title),
     title: m.title ?? '',
@@ -108,6 +109,9 @@ export function messageCard(m: { title?: string; text: string; tone?: Tone; usag
     usage: m.usage ?? '',
     hasPreview: Boolean(m.preview),
     preview: m.preview ?? '',
+    hasLink: Boolean(m.link),
+    linkTitle: m.link?.title ?? '',
+    link: m.link?.url ?? '',
   });
 }
 

@@ -155,7 +155,8 @@ export type Reply =
   | { kind: 'status'; mine: RequestView[]; awaiting: RequestView[] }
   | { kind: 'vms'; vms: VmView[]; page?: VmPage }
   | { kind: 'policy'; vm: VmView }
-  | { kind: 'audit'; csv: string; filename: string; rows: number; text: string }
+  /** `link`: the bot's own signed download address; renderers draw it as a link the bot made, never from `text`. */
+  | { kind: 'audit'; csv: string; filename: string; rows: number; text: string; link?: string }
   | { kind: 'form'; form: FormView };
 
 /** The answer to a button click, for the person who clicked (ephemeral), and the card as it now is. */

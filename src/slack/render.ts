@@ -173,6 +173,11 @@ function context(text: string): Block {
   return { type: 'context', elements: [md(text)] };
 }
 
+/** A link the bot made, as Slack mrkdwn; `<`, `>` and `|` would end it early, so they stay encoded. */
+function slackLink(url: string, label: string): string {
+  return `<${url.replace(/[<>|]/g, (c) => encodeURIComponent(c))}|${escapeText(label)}>`;
+}
+
 const SLACK_USER_ID = /^[UW][A-Z0-9]{2,}$/;
 
 /** A Slack mention for people on Slack (it notifies them), the name for anyone else. */
@@ -297,8 +302,9 @@ function vmText(vm: VmView): string {
 function replyBlocks(reply: Reply): Block[] {
   switch (reply.kind) {
     case 'text':
-    case 'audit':
       return [section(escapeText(reply.text))];
+    case 'audit':
+      return [section(`${escapeText(reply.text)}${reply.link ? `\n${slackLink(reply.link, 'Download the CSV')}` : ''}`)];
     case 'error':
       return [section(`:warning: ${escapeText(reply.message)}`), ...(reply.usage ? [context(`Usage: ${code(reply.usage)}`)] : [])];
     case 'help':

@@ -386,6 +386,11 @@ describe('Slack rendering', () => {
     assert.equal(verbOfActionId('jit_explode'), null);
   });
 
+  it('draws the audit download as a link the bot made, with the token intact', () => {
+    const m = renderReply({ kind: 'audit', csv: '', filename: 'a.csv', rows: 0, text: 'Audit trail (0 events).', link: 'https://jitbot.example/audit?t=a-_b|c' });
+    assert.match(JSON.stringify(m.blocks), /<https:\/\/jitbot.example\/audit\?t=a-_b%7Cc\|Download the CSV>/);
+  });
+
   it('shows typed mrkdwn as typed: entities for & < >, and formatting marks that cannot pair', () => {
     const zw = '\u200b';
     assert.equal(escapeText('a & <b> *c* _d_'), `a &amp; &lt;b&gt; ${zw}*${zw}c${zw}*${zw} ${zw}_${zw}d${zw}_${zw}`);

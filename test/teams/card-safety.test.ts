@@ -26,6 +26,14 @@ describe('card text is shown, never interpreted', () => {
     }
   });
 
+  it('gives the audit download as a button to the bot\'s own address, never as a link in text', () => {
+    const audit = sampleReplies().find((r) => r.kind === 'audit' && r.link)!;
+    const card = replyCard(audit);
+    const sets = (card.body as Array<{ type: string; actions?: Array<{ type: string; url: string; title: string }> }>).filter((b) => b.type === 'ActionSet');
+    assert.deepEqual(sets.flatMap((b) => b.actions ?? []), [{ type: 'Action.OpenUrl', title: 'Download the CSV', url: 'https://jitbot.example/audit?t=a-_b' }]);
+    assert.deepEqual(cardLinks(card), []);
+  });
+
   it('shows the help grammar with its <placeholders>, which Teams would otherwise swallow as tags', () => {
     const help = sampleReplies().find((r) => r.kind === 'help');
     const texts = cardTexts(replyCard(help!));

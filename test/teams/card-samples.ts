@@ -157,6 +157,7 @@ export function sampleReplies(): Reply[] {
     { kind: 'policy', vm: sampleVms[1] },
     { kind: 'audit', csv: 'at,type,request\n2026-11-21T12:00:00Z,request.created,R4K7QX\n', filename: 'jit-audit.csv', rows: 1, text: 'The audit trail has 1 row.' },
     { kind: 'audit', csv: 'at,type,request\n', filename: 'jit-audit.csv', rows: 0, text: 'No audit events.' },
+    { kind: 'audit', csv: 'at,type,request\n', filename: 'jit-audit.csv', rows: 0, text: 'Audit trail (last 7 days, 0 events); the download link is valid for 10 minutes.', link: 'https://jitbot.example/audit?t=a-_b' },
     { kind: 'form', form: sampleForm },
     { kind: 'form', form: { vms: [], durations: [], defaults: {} } },
   ];
