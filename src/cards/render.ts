@@ -65,7 +65,7 @@ function approvalFacts(view: RequestView): Array<{ title: string; value: string 
     { title: 'Requester', value: requesterText(view) },
     { title: view.vms.length === 1 ? 'VM' : 'VMs', value: view.vms.join(', ') },
     { title: view.ports.length === 1 ? 'Port' : 'Ports', value: view.ports.join(', ') },
-    { title: 'Source', value: view.source === '*' ? 'any address (*)' : view.source },
+    { title: 'Source', value: `${view.source === '*' ? 'any address (*)' : `${view.source} · ${view.sourceSize}`}${view.sourceWide ? ' · ⚠ wide' : ''}` },
     { title: 'Duration', value: view.duration },
     { title: 'Reason', value: view.reason || '(none given)' },
     { title: 'Approvals', value: view.approvedBy.length ? `${view.approvalsText} (${view.approvedBy.join(', ')})` : view.approvalsText },

@@ -56,6 +56,8 @@ export const SAMPLE_VIEW: RequestView = {
   vms: ['web-01'],
   ports: ['22/TCP'],
   source: '10.1.2.3',
+  sourceSize: '1 address',
+  sourceWide: false,
   duration: '1h',
   reason: 'INC-4711',
   approvalsText: '0 of 1',
