@@ -155,6 +155,7 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
         appPassword: settings.teams.appPassword,
         appType: settings.teams.appType,
         ...(settings.teams.tenantId ? { tenantId: settings.teams.tenantId } : {}),
+        tenants: settings.teams.tenants,
         localMode: settings.localMode,
         logger: log.child({ platform: 'teams' }),
         clock,

@@ -1,6 +1,6 @@
 // The buttons and their commands: approve, deny, cancel, release, extend. Rights are checked on
 // every click, against the version being written, never only on the one first read.
-import { canDecide, extensionTerms, findPerson, isAdmin } from '../core/access';
+import { canDecide, extensionTerms, findPerson, isAdmin, isPartOf } from '../core/access';
 import { sameEmail } from '../core/email';
 import { CloudError, JitError, isJitError } from '../core/errors';
 import * as notices from '../core/notices';
@@ -19,10 +19,16 @@ export class Actions extends UseCase {
       await this.auditRefusal(actor, verb, 'unknown person', [], id);
       return { ok: false, message: "You are not in jitbot's access list; ask an admin to add you.", view: null };
     }
-    return this.once(opts.idempotencyKey && `act:${opts.idempotencyKey}`, () => this.run(actor, person, verb, id, opts), {
+    const result = await this.once(opts.idempotencyKey && `act:${opts.idempotencyKey}`, () => this.run(actor, person, verb, id, opts), {
       changed: (r) => r.ok,
       duplicate: async () => ({ ok: true, message: 'Already received; nothing was done twice.', view: await this.view(id) }),
     });
+    // A refusal shows the card only to people who are part of the request.
+    if (result.view && !result.ok) {
+      const r = await this.store.getRequest(id);
+      if (!r || !isPartOf(this.policy, person, r)) return { ...result, view: null };
+    }
+    return result;
   }
 
   private async run(actor: Actor, person: Person, verb: Verb, id: string, opts: ActOptions): Promise<ActionResult> {

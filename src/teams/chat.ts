@@ -210,10 +210,14 @@ export class TeamsChat implements ChatPort {
    * reach them: never met, not installed, or blocked.
    */
   async notifyPerson(person: Actor, notice: Notice, opts?: CallOptions): Promise<boolean> {
+    return this.sendToPerson(person, cardActivity(noticeCard(notice), notice.text), { ...opts, requestId: notice.requestId });
+  }
+
+  /** Any activity to a person's 1:1 chat with the bot (opened when needed); false when Teams cannot reach them. */
+  async sendToPerson(person: Actor, activity: Partial<Activity>, opts?: CallOptions & { requestId?: string }): Promise<boolean> {
     const known = person.email ? await this.o.directory.personByEmail(person.email) : null;
     const userId = person.platform === 'teams' ? person.userId : known?.userId;
     const aadObjectId = person.aadObjectId ?? known?.aadObjectId;
-    const activity = cardActivity(noticeCard(notice), notice.text);
     let target = await this.o.directory.personalConversation({ ...(aadObjectId ? { aadObjectId } : {}), ...(userId ? { userId } : {}) });
     try {
       if (!target) {
@@ -226,7 +230,7 @@ export class TeamsChat implements ChatPort {
       return true;
     } catch (err) {
       if (err instanceof TeamsChatError && (err.status === 403 || err.status === 404)) {
-        this.o.logger.info({ requestId: notice.requestId, ...errorFields(err) }, 'Teams cannot reach this person directly');
+        this.o.logger.info({ requestId: opts?.requestId ?? null, ...errorFields(err) }, 'Teams cannot reach this person directly');
         return false;
       }
       throw err;

@@ -130,6 +130,9 @@ export class StubApi implements JitApi {
   async approverEmails(): Promise<string[]> {
     return [];
   }
+  async involved(): Promise<boolean> {
+    return true;
+  }
   knows(email: string | null): boolean {
     return email !== null && email.endsWith('@example.com');
   }
