@@ -12,6 +12,7 @@ import { readSettings, type Settings } from './config/env';
 import { loadConfigFile, type LoadedConfig } from './config/file';
 import { createConsole } from './console';
 import { mountLocalClock } from './console/local-clock';
+import { localOriginGuard } from './console/origin-guard';
 import { JitError } from './core/errors';
 import { createAuditLinks } from './ops/audit-links';
 import { createMetrics } from './ops/metrics';
@@ -173,6 +174,8 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
         logger: log.child({ platform: 'console' }),
       });
       app.addChat(consoleAdapter.chat);
+      // Before any console route: DNS rebinding and cross-origin posts stop here.
+      mounts.push((s) => s.pre(localOriginGuard({ extraHosts: settings.publicUrl ? [new URL(settings.publicUrl).hostname] : [] })));
       mounts.push((s) => consoleAdapter.mount(s));
       // The test clock exists only in local mode; advancing it runs what became due at once.
       mounts.push((s) => mountLocalClock(s, clock, () => app.scheduler.drain(), log.child({ route: 'clock' })));
