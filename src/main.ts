@@ -124,7 +124,8 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       logger: log,
       observer: metrics,
       owner: `${hostname()}-${process.pid}`,
-      auditLink: (q) => auditLinks.sign(q),
+      // Outside local mode a link is issued only where every replica can verify it and people can reach it.
+      ...(settings.localMode || (settings.linkSecret && settings.publicUrl) ? { auditLink: (q: Parameters<typeof auditLinks.sign>[0]) => auditLinks.sign(q) } : {}),
     });
 
     metrics.feed({
