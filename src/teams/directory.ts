@@ -235,15 +235,16 @@ export class TeamsDirectory {
    * someone else is not moved (`{ saved: false, owner }`) unless `replace` says a fresh lookup proved
    * the previous owner no longer has it; the member is then remembered without the email.
    */
-  async saveMember(member: TeamsMember, opts: { serviceUrl?: string; replace?: boolean } = {}): Promise<{ saved: true } | { saved: false; owner: TeamsPerson }> {
+  async saveMember(member: TeamsMember, opts: { key?: string; serviceUrl?: string; replace?: boolean } = {}): Promise<{ saved: true } | { saved: false; owner: TeamsPerson }> {
+    const key = opts.key ?? memberKey(member);
     if (member.email) {
       const owner = await this.store.getValue<TeamsPerson>(KV.people, member.email);
       if (owner && !samePerson(owner, member) && !opts.replace) {
-        await this.store.setValue(KV.members, memberKey(member), { ...member, email: null });
+        await this.store.setValue(KV.members, key, { ...member, email: null });
         return { saved: false, owner };
       }
     }
-    await this.store.setValue(KV.members, memberKey(member), member);
+    await this.store.setValue(KV.members, key, member);
     if (!member.email) return { saved: true };
     const person: TeamsPerson = {
       userId: member.userId,

@@ -106,11 +106,10 @@ export class TeamsIdentity {
       this.clock.now(),
     );
     // The answer describes whom we asked about; never let it rename the turn's user or move them to
-    // another tenant or Entra object: those come from the authenticated activity.
+    // another tenant: those come from the authenticated activity, and so does the cache key.
     member.userId = from.id;
     if (tenantId) member.tenantId = tenantId;
-    if (from.aadObjectId) member.aadObjectId = from.aadObjectId;
-    const opts = { ...(ctx.activity.serviceUrl ? { serviceUrl: ctx.activity.serviceUrl } : {}) };
+    const opts = { key, ...(ctx.activity.serviceUrl ? { serviceUrl: ctx.activity.serviceUrl } : {}) };
     let saved = await this.directory.saveMember(member, opts);
     if (!saved.saved && (await this.ownerGaveUp(ctx, saved.owner, member.email!))) {
       saved = await this.directory.saveMember(member, { ...opts, replace: true });
