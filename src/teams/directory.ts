@@ -58,9 +58,12 @@ export function memberKey(who: { tenantId?: string | undefined; aadObjectId?: st
   return who.tenantId && who.aadObjectId ? `aad:${who.tenantId.toLowerCase()}:${who.aadObjectId.toLowerCase()}` : `user:${who.userId}`;
 }
 
-/** Whether an email index entry and a member are the same person. */
+/**
+ * Whether an email index entry and a member are the same person: the same Teams user id (Teams
+ * stamps it on every activity; nobody picks their own), or the same tenant and Entra object.
+ */
 export function samePerson(a: TeamsPerson, b: Pick<TeamsMember, 'userId' | 'aadObjectId' | 'tenantId'>): boolean {
-  return memberKey(a) === memberKey(b);
+  return a.userId === b.userId || memberKey(a) === memberKey(b);
 }
 
 /** A channel's or chat's own id: Teams appends `;messageid=<root>` inside a thread. */
