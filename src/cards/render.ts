@@ -78,7 +78,7 @@ function approvalFacts(view: RequestView): Array<{ title: string; value: string 
     { title: 'Requester', value: requesterText(view) },
     { title: view.vms.length === 1 ? 'VM' : 'VMs', value: vmsText(view) },
     { title: view.ports.length === 1 ? 'Port' : 'Ports', value: summariseList(view.ports, { maxItems: 20 }) },
-    { title: 'Source', value: view.source === '*' ? 'any address (*)' : view.source },
+    { title: 'Source', value: `${view.source === '*' ? 'any address (*)' : `${view.source} · ${view.sourceSize}`}${view.sourceWide ? ' · ⚠ wide' : ''}` },
     { title: 'Duration', value: view.duration },
     { title: 'Reason', value: view.reason ? clipText(view.reason, CARD_REASON_MAX) : '(none given)' },
     { title: 'Approvals', value: view.approvedBy.length ? `${view.approvalsText} (${summariseList(view.approvedBy)})` : view.approvalsText },

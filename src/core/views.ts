@@ -1,5 +1,6 @@
 // View models: what a card or message shows, derived purely from domain data and the time.
 // Renderers (Block Kit, Adaptive Cards) turn these into platform JSON; they add no facts of their own.
+import { describeAddressCount, isWiderThan } from './cidr';
 import { formatDuration, formatUtc } from './duration';
 import type { AccessRequest, Actor, OsType, PortSpec, RequestState } from './types';
 
@@ -23,6 +24,10 @@ export interface RequestView {
   /** `22/TCP`, `3389` (any protocol). */
   ports: string[];
   source: string;
+  /** How many addresses the source covers, for the approver: `1 address`, `65,536 addresses`, `every address`. */
+  sourceSize: string;
+  /** The source is wider than a /16 (IPv4) or /48 (IPv6): as good as any source; cards flag it. */
+  sourceWide: boolean;
   /** `1h30m`. */
   duration: string;
   reason: string;
@@ -228,6 +233,8 @@ export function requestView(r: AccessRequest, now: Date): RequestView {
     vms: r.vms.map((v) => v.name),
     ports: r.ports.map(formatPort),
     source: r.source,
+    sourceSize: describeAddressCount(r.source),
+    sourceWide: isWiderThan(r.source),
     duration: formatDuration(r.durationMinutes),
     reason: r.reason,
     approvalsText: `${r.approvals.length} of ${r.requiredApprovals}`,

@@ -227,7 +227,7 @@ export function renderCard(view: RequestView): SlackMessage {
         md(`*Requester*\n${personText(view.requester)}`),
         md(`*VMs*\n${vmCodes(view.vms)}`),
         md(`*Ports*\n${codes(view.ports)}`),
-        md(`*Source*\n${code(view.source)}`),
+        md(`*Source*\n${code(view.source)} · ${escapeText(view.sourceSize)}${view.sourceWide ? ' :warning: *wide*' : ''}`),
         md(`*Duration*\n${escapeText(view.duration)}`),
         md(`*Approvals*\n${clip(approvals, FIELD_MAX)}`),
       ],
