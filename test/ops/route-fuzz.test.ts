@@ -217,6 +217,14 @@ function sweepCases(): Case[] {
       }
     }
   }
+  // Another site's name (DNS rebinding) and another origin, on every route.
+  for (const route of ROUTES) {
+    const method = route.methods[0] ?? 'GET';
+    const body = method === 'POST' ? Buffer.from('{}') : undefined;
+    for (const headers of [{ host: 'evil.example' }, { origin: 'null' }, { origin: 'https://evil.example' }, { host: '' }]) {
+      cases.push({ label: `${method} ${route.path} ${JSON.stringify(headers)}`, method, path: route.path === '/console/events' ? '/console/events?as=alice@example.com' : route.path, headers: { ...headers, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body } : {}), ...(route.path === '/console/events' ? { holdMs: 300 } : {}) });
+    }
+  }
   const posts = ROUTES.filter((r) => r.methods.includes('POST')).map((r) => r.path);
   for (const path of posts) {
     for (const type of CONTENT_TYPES) {
