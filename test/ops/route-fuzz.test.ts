@@ -221,7 +221,8 @@ function sweepCases(): Case[] {
   for (const route of ROUTES) {
     const method = route.methods[0] ?? 'GET';
     const body = method === 'POST' ? Buffer.from('{}') : undefined;
-    for (const headers of [{ host: 'evil.example' }, { origin: 'null' }, { origin: 'https://evil.example' }, { host: '' }]) {
+    const foreign: Array<Record<string, string>> = [{ host: 'evil.example' }, { origin: 'null' }, { origin: 'https://evil.example' }, { host: '' }];
+    for (const headers of foreign) {
       cases.push({ label: `${method} ${route.path} ${JSON.stringify(headers)}`, method, path: route.path === '/console/events' ? '/console/events?as=alice@example.com' : route.path, headers: { ...headers, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body } : {}), ...(route.path === '/console/events' ? { holdMs: 300 } : {}) });
     }
   }
