@@ -71,8 +71,8 @@ export class JitApp extends UseCase implements JitApi {
       kick: async () => {},
     };
     super(ctx);
-    this.actions = new Actions(ctx);
     this.jobs = new Jobs(ctx);
+    this.actions = new Actions(ctx, this.jobs);
     this.scheduler = new Scheduler({
       store,
       clock,

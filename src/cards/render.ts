@@ -125,6 +125,7 @@ const NOTICE_LOOK: Record<NoticeKind, { title: string; tone: Tone }> = {
   extended: { title: 'Access extended', tone: 'good' },
   'extension-denied': { title: 'Extension denied', tone: 'attention' },
   'extension-failed': { title: 'Extension failed', tone: 'attention' },
+  'release-failed': { title: 'Release failed', tone: 'attention' },
   superseded: { title: 'Access replaced in Azure', tone: 'warning' },
 };
 

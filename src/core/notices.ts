@@ -1,7 +1,7 @@
 // The words of every thread reply and direct message, built from the request as it now is.
 import { formatDuration, formatUtc } from './duration';
 import type { AccessRequest, Actor } from './types';
-import { formatPort, personView, type Notice, type NoticeKind } from './views';
+import { connectLines, formatPort, personView, type Notice, type NoticeKind } from './views';
 
 function what(r: AccessRequest): string {
   return `${r.ports.map(formatPort).join(', ')} on ${r.vms.map((v) => v.name).join(', ')}`;
@@ -21,7 +21,8 @@ export function approvalNotice(r: AccessRequest, by: Actor): Notice {
 
 export function approvedNotice(r: AccessRequest): Notice {
   const by = r.autoApproved ? 'automatically by rule' : `by ${r.approvals.map((a) => a.by.name).join(' and ')}`;
-  return notice(r, 'approved', `Approved ${by}; opening ${what(r)}.`);
+  // Azure writes the rules seconds after it accepts them: "open" comes in its own notice once it has.
+  return notice(r, 'approved', `Approved ${by}; opening ${what(r)}…`);
 }
 
 export function deniedNotice(r: AccessRequest): Notice {
@@ -31,7 +32,9 @@ export function deniedNotice(r: AccessRequest): Notice {
 
 export function openedNotice(r: AccessRequest, now: Date): Notice {
   const until = r.endsAt ? formatUtc(r.endsAt, now) : 'the end time';
-  return notice(r, 'opened', `Open until ${until} from ${r.source}: ${what(r)}.`, { mention: personView(r.requester) });
+  const via = connectLines(r);
+  const connect = via.length > 0 ? ` Connect through Azure Firewall: ${via.join(', ')}.` : '';
+  return notice(r, 'opened', `Open until ${until} from ${r.source}: ${what(r)}.${connect}`, { mention: personView(r.requester) });
 }
 
 export function failedNotice(r: AccessRequest): Notice {
@@ -92,6 +95,14 @@ export function extensionDeniedNotice(r: AccessRequest, by: Actor): Notice {
 export function supersededNotice(r: AccessRequest, by: AccessRequest, lost: string[], all: boolean): Notice {
   const ended = all ? 'Your access has ended' : `Your access to ${lost.join(', ')} has ended; the rest stays open`;
   return notice(r, 'superseded', `Azure replaced ${lost.join(', ')} with ${by.requester.name}'s request ${by.id} (from ${by.source}). ${ended}.`, {
+    mention: personView(r.requester),
+  });
+}
+
+/** Azure did not apply the close: the grant stays as it was, and the requester must know. */
+export function releaseFailedNotice(r: AccessRequest, reason: string, now: Date): Notice {
+  const until = r.endsAt ? formatUtc(r.endsAt, now) : 'its end time';
+  return notice(r, 'release-failed', `Could not release ${r.id}: ${reason.trim().replace(/\.+$/, '')}. The ports stay open until ${until}.`, {
     mention: personView(r.requester),
   });
 }

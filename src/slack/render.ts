@@ -56,6 +56,7 @@ const NOTICE_ICONS: Readonly<Record<NoticeKind, string>> = {
   extended: ':unlock:',
   'extension-denied': ':no_entry:',
   'extension-failed': ':x:',
+  'release-failed': ':x:',
   superseded: ':warning:',
 };
 
