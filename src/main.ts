@@ -107,7 +107,7 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       if (!config.world) throw new JitError('config', `${settings.configPath}: local mode needs an azure: section with the simulated VMs`);
       let simUrl = settings.simUrl;
       if (!simUrl) {
-        sim = await startAzureSim({ world: config.world, clock, port: settings.simPort, host: '127.0.0.1' });
+        sim = await startAzureSim({ world: config.world, clock, port: settings.simPort, host: '127.0.0.1', applyDelayMs: settings.simApplyDelayMs });
         closers.push(() => sim!.close());
         simUrl = sim.url;
       }
@@ -124,6 +124,7 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       observer: metrics,
       owner: `${hostname()}-${process.pid}`,
       auditLink: (q) => auditLinks.sign(q),
+      applyDeadlineMs: settings.applyDeadlineMs,
     });
 
     metrics.feed({

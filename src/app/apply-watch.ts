@@ -73,7 +73,11 @@ export function judgeApply(records: readonly CloudAccessRecord[], r: AccessReque
         }
         continue;
       }
-      const ours = mine.filter((x) => x.justification === p.justification && (expectedEnd === null || x.endsAt.getTime() >= expectedEnd - END_TOLERANCE_MS));
+      // While a request is opening, every initiate of it is an open (extensions and releases need it
+      // active), so any of them counts, including one a process sent just before it died.
+      const ours = mine.filter(
+        (x) => (p.what === 'open' || x.justification === p.justification) && (expectedEnd === null || x.endsAt.getTime() >= expectedEnd - END_TOLERANCE_MS),
+      );
       const x = ours[ours.length - 1];
       if (!x || isStatus(x, 'Initiating')) waiting.push(label);
       else if (isStatus(x, 'Initiated')) applied.push({ vm: vm.name, x });
