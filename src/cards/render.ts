@@ -173,6 +173,7 @@ function vmData(vm: VmView): { name: string; where: string; facts: Array<{ title
   if (vm.approvals !== null) facts.push({ title: 'Approvals', value: `${vm.approvals} needed` });
   facts.push({ title: 'Last access', value: vm.lastAccess ?? 'never' });
   if (vm.open.length) facts.push({ title: 'Open now', value: vm.open.join('; ') });
+  if (vm.warning) facts.push({ title: 'Cannot open', value: vm.warning });
   return { name: vm.name, where: `${vm.resourceGroup} · ${vm.location} · ${vm.os === 'windows' ? 'Windows' : 'Linux'}`, facts };
 }
 

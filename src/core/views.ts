@@ -97,6 +97,8 @@ export interface VmView {
   lastAccess: string | null;
   /** Active grants on this VM right now: `22/TCP from 10.1.2.3 until 14:05 UTC`. */
   open: string[];
+  /** Why Azure cannot open this VM (its policy and VM names are over Azure's 56-character limit). */
+  warning?: string;
 }
 
 export interface HelpView {
