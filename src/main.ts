@@ -198,7 +198,7 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
     // JIT without Defender for Servers Plan 2 cannot work: say so at start, not at the first request.
     const defender = await app.defender.detail();
     if (defender.available === false) log.warn({ plan: defender.plan }, defender.message);
-    else if (defender.available === null) log.warn(defender.message);
+    else if (defender.available === null) log.warn({}, defender.message);
     app.start();
     closers.push(() => app.stop({ timeoutMs: settings.shutdownTimeoutMs }));
     // Draining first: the load balancer stops sending work before anything closes.
