@@ -67,8 +67,13 @@ describe('Azure simulator over HTTP', () => {
     assert.ok(first.body.nextLink.startsWith(`${sim.url}/subscriptions/`));
     const second = await arm(sim.url, 'GET', first.body.nextLink.slice(sim.url.length));
     assert.equal(second.body.value.length, 2);
-    assert.equal(second.body.nextLink, undefined);
-    assert.deepEqual([...first.body.value, ...second.body.value].map((v: { name: string }) => v.name).sort(), ['build-01', 'sql-01', 'web-01', 'web-02']);
+    const third = await arm(sim.url, 'GET', second.body.nextLink.slice(sim.url.length));
+    assert.equal(third.body.value.length, 1);
+    assert.equal(third.body.nextLink, undefined);
+    assert.deepEqual(
+      [...first.body.value, ...second.body.value, ...third.body.value].map((v: { name: string }) => v.name).sort(),
+      ['build-01', 'sql-01', 'web-01', 'web-02', 'web-fw-01'],
+    );
     const proxied = await arm(sim.url, 'GET', listPath, undefined, { 'x-forwarded-host': 'management.azure.com', 'x-forwarded-proto': 'https' });
     assert.ok(proxied.body.nextLink.startsWith('https://management.azure.com/subscriptions/'));
     assert.match(proxied.body.nextLink, /api-version=2024-07-01/);
