@@ -22,7 +22,8 @@ export interface ConfirmPayload {
 }
 
 export type ApplyVerdict =
-  | { state: 'applied'; endsAt: Date | null; connect: ConnectDetail[] }
+  /** `replacedBy`: ids of this bot's newer requests that already replaced some of these ports. */
+  | { state: 'applied'; endsAt: Date | null; connect: ConnectDetail[]; replacedBy: string[] }
   | { state: 'waiting'; waiting: string[] }
   | { state: 'failed'; reason: string };
 
@@ -56,6 +57,7 @@ export function judgeApply(records: readonly CloudAccessRecord[], r: AccessReque
   const waiting: string[] = [];
   const failed: string[] = [];
   const applied: Array<{ vm: string; x: CloudAccessRecord }> = [];
+  const replacedBy = new Set<string>();
   const expectedEnd = p.endsAt ? new Date(p.endsAt).getTime() : null;
   for (const vm of r.vms) {
     for (const port of r.ports) {
@@ -81,7 +83,12 @@ export function judgeApply(records: readonly CloudAccessRecord[], r: AccessReque
       const x = ours[ours.length - 1];
       if (!x || isStatus(x, 'Initiating')) waiting.push(label);
       else if (isStatus(x, 'Initiated')) applied.push({ vm: vm.name, x });
-      else failed.push(`${label}: ${failureWords(x)}`);
+      else if (isStatus(x, 'NewerRequestInitiated') && newerRequestOf(records, x, r.id)) {
+        // Azure wrote it, and another of this bot's requests for the same port has since replaced
+        // it: it counts as opened, and the newer request's check tells this one it was replaced.
+        applied.push({ vm: vm.name, x });
+        replacedBy.add(newerRequestOf(records, x, r.id)!);
+      } else failed.push(`${label}: ${failureWords(x)}`);
     }
   }
   if (failed.length > 0) return { state: 'failed', reason: `Azure could not apply ${failed.join('; ')}` };
@@ -90,7 +97,17 @@ export function judgeApply(records: readonly CloudAccessRecord[], r: AccessReque
   const connect = applied
     .filter((a) => a.x.connectTo)
     .map((a) => ({ vm: a.vm, port: a.x.port, address: a.x.connectTo!.address, mappedPort: a.x.connectTo!.port }));
-  return { state: 'applied', endsAt: ends.length > 0 ? new Date(Math.min(...ends)) : null, connect };
+  return { state: 'applied', endsAt: ends.length > 0 ? new Date(Math.min(...ends)) : null, connect, replacedBy: [...replacedBy] };
+}
+
+/** The id of the bot's request that came after `x` on the same VM port, if one did. */
+function newerRequestOf(records: readonly CloudAccessRecord[], x: CloudAccessRecord, ownId: string): string | null {
+  const later = records.filter((y) => sameVm(y.vmId, x.vmId) && y.port === x.port && y.startedAt.getTime() >= x.startedAt.getTime() && y !== x);
+  for (const y of later.reverse()) {
+    const id = /^jitbot (\S+) /.exec(y.justification ?? '')?.[1];
+    if (id && id !== ownId) return id;
+  }
+  return null;
 }
 
 /** 1 s, 2 s, 4 s, 8 s, then every 15 s: Azure usually applies within seconds, sometimes half a minute. */

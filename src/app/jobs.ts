@@ -152,7 +152,11 @@ export class Jobs extends UseCase {
         }),
       ).then(async ({ next }) => {
         this.observer.opened((now().getTime() - approvedAt.getTime()) / 1000, 'ok');
-        await this.settleSuperseded(next).catch((err: unknown) => this.log.warn({ ...errorFields(err), requestId: r.id }, 'could not check older grants on the same ports'));
+        // This grant may end older ones on the same ports, and newer ones may already have ended it.
+        const newer = (await Promise.all(v.replacedBy.map((id) => this.store.getRequest(id)))).filter((x): x is AccessRequest => x !== null);
+        for (const opened of [next, ...newer]) {
+          await this.settleSuperseded(opened).catch((err: unknown) => this.log.warn({ ...errorFields(err), requestId: opened.id }, 'could not check older grants on the same ports'));
+        }
       }, conflictIsFine);
       return;
     }
