@@ -7,7 +7,7 @@ import type { AccessRequest, Platform } from '../core/types';
 import { requestView, type Notice } from '../core/views';
 import { errorFields } from './logger';
 import { announceJobs } from './outbox';
-import type { Job, JobKind, JobSpec, MessageRef } from './ports';
+import type { Job, JobKind, JobSpec, MessageRef, OpenResult } from './ports';
 import type { JobHandler } from './scheduler';
 import { UseCase } from './use-case';
 import { judgeApply, listPorts, pollDelayMs, type ApplyVerdict, type ConfirmPayload } from './apply-watch';
@@ -252,17 +252,13 @@ export class Jobs extends UseCase {
     }
     const endsAt = new Date(now.getTime() + r.durationMinutes * 60_000);
     const started = Date.now();
+    let result: OpenResult;
     try {
-      const result = await this.cloud.open(
+      result = await this.cloud.open(
         { vms: r.vms, ports: r.ports, source: r.source, endsAt, justification: this.justification(r) },
         { timeoutInMs: this.cloudTimeoutInMs },
       );
       this.observer.cloudCall('initiate', (Date.now() - started) / 1000, 'ok');
-      // Accepted is not open: the request stays `opening` until Azure shows the ports Initiated.
-      await this.store.appendAudit([
-        this.auditEvent('azure.initiate', r, null, { ok: true, accepted: true, endsAt: result.endsAt.toISOString(), azureRequestId: result.azureRequestId ?? null }),
-      ]);
-      await this.watchApply(r, this.confirmPayload('open', this.justification(r), result.endsAt));
     } catch (err) {
       if (err instanceof JitError && err.code === 'conflict') return;
       const cloudErr = err instanceof CloudError ? err : null;
@@ -288,7 +284,14 @@ export class Jobs extends UseCase {
         }),
       );
       this.observer.opened((this.clock.now().getTime() - approvedAt.getTime()) / 1000, 'failed');
+      return;
     }
+    // Accepted is not open: the request stays `opening` until Azure shows the ports Initiated. Should
+    // this fail, the job's retry finds the accepted initiate in Azure (acceptedEarlier) and watches it.
+    await this.store.appendAudit([
+      this.auditEvent('azure.initiate', r, null, { ok: true, accepted: true, endsAt: result.endsAt.toISOString(), azureRequestId: result.azureRequestId ?? null }),
+    ]);
+    await this.watchApply(r, this.confirmPayload('open', this.justification(r), result.endsAt));
   }
 
   /**
@@ -362,14 +365,11 @@ export class Jobs extends UseCase {
     if (!r || r.state !== 'active' || !r.extension?.opening || !r.endsAt) return;
     const endsAt = new Date(r.endsAt.getTime() + r.extension.durationMinutes * 60_000);
     const started = Date.now();
+    const justification = this.justification(r, `extension of ${r.id}`);
+    let result: OpenResult;
     try {
-      const result = await this.cloud.extend(
-        { vms: r.vms, ports: r.ports, source: r.source, endsAt, justification: this.justification(r, `extension of ${r.id}`) },
-        { timeoutInMs: this.cloudTimeoutInMs },
-      );
+      result = await this.cloud.extend({ vms: r.vms, ports: r.ports, source: r.source, endsAt, justification }, { timeoutInMs: this.cloudTimeoutInMs });
       this.observer.cloudCall('initiate', (Date.now() - started) / 1000, 'ok');
-      await this.store.appendAudit([this.auditEvent('azure.initiate', r, null, { ok: true, accepted: true, extension: true, endsAt: result.endsAt.toISOString() })]);
-      await this.watchApply(r, this.confirmPayload('extend', this.justification(r, `extension of ${r.id}`), result.endsAt));
     } catch (err) {
       if (err instanceof JitError && err.code === 'conflict') return;
       const cloudErr = err instanceof CloudError ? err : null;
@@ -384,7 +384,10 @@ export class Jobs extends UseCase {
           announce: { card: true, thread: notices.extensionFailedNotice(n, reason), dm: notices.extensionFailedNotice(n, reason) },
         }),
       );
+      return;
     }
+    await this.store.appendAudit([this.auditEvent('azure.initiate', r, null, { ok: true, accepted: true, extension: true, endsAt: result.endsAt.toISOString() })]);
+    await this.watchApply(r, this.confirmPayload('extend', justification, result.endsAt));
   }
 
   private async runRemind(job: Job): Promise<void> {
