@@ -24,7 +24,8 @@ export interface ConfirmPayload {
 export type ApplyVerdict =
   /** `replacedBy`: ids of this bot's newer requests that already replaced some of these ports. */
   | { state: 'applied'; endsAt: Date | null; connect: ConnectDetail[]; replacedBy: string[] }
-  | { state: 'waiting'; waiting: string[] }
+  /** `unrecorded`: Azure's history has no trace of the initiate for every waiting port. */
+  | { state: 'waiting'; waiting: string[]; unrecorded?: boolean }
   | { state: 'failed'; reason: string };
 
 /**
@@ -55,6 +56,7 @@ function failureWords(x: CloudAccessRecord): string {
 /** The verdict over every (VM, port) of the request. */
 export function judgeApply(records: readonly CloudAccessRecord[], r: AccessRequest, p: Pick<ConfirmPayload, 'what' | 'justification' | 'endsAt'>, now: Date): ApplyVerdict {
   const waiting: string[] = [];
+  let unrecorded = 0;
   const failed: string[] = [];
   const applied: Array<{ vm: string; x: CloudAccessRecord }> = [];
   const replacedBy = new Set<string>();
@@ -81,6 +83,7 @@ export function judgeApply(records: readonly CloudAccessRecord[], r: AccessReque
         (x) => (p.what === 'open' || x.justification === p.justification) && (expectedEnd === null || x.endsAt.getTime() >= expectedEnd - END_TOLERANCE_MS),
       );
       const x = ours[ours.length - 1];
+      if (!x) unrecorded += 1;
       if (!x || isStatus(x, 'Initiating')) waiting.push(label);
       else if (isStatus(x, 'Initiated')) applied.push({ vm: vm.name, x });
       else if (isStatus(x, 'NewerRequestInitiated') && newerRequestOf(records, x, r.id)) {
@@ -92,7 +95,7 @@ export function judgeApply(records: readonly CloudAccessRecord[], r: AccessReque
     }
   }
   if (failed.length > 0) return { state: 'failed', reason: `Azure could not apply ${failed.join('; ')}` };
-  if (waiting.length > 0) return { state: 'waiting', waiting };
+  if (waiting.length > 0) return { state: 'waiting', waiting, ...(unrecorded === waiting.length ? { unrecorded: true } : {}) };
   const ends = applied.map((a) => a.x.endsAt.getTime());
   const connect = applied
     .filter((a) => a.x.connectTo)

@@ -16,6 +16,8 @@ import type { Actor } from '../core/types';
 
 /** How long Azure may take to apply an accepted initiate before the bot calls it failed. */
 export const DEFAULT_APPLY_DEADLINE_MS = 120_000;
+/** Polls that find no trace of an accepted open before it is sent again. */
+const UNRECORDED_POLLS = 3;
 
 export class Jobs extends UseCase {
   handlers(): Record<JobKind, JobHandler> {
@@ -110,6 +112,14 @@ export class Jobs extends UseCase {
           : `Azure accepted the request at ${formatUtc(new Date(p.acceptedAt), this.clock.now())} but had not applied ${verdict.waiting.length > 0 ? listPorts(verdict.waiting) : 'it'} after ${Math.round(deadline / 1000)} s`;
       await this.settleApplyFailed(r, p, reason);
       return true;
+    }
+    if (p.what === 'open' && verdict.unrecorded && p.attempt >= UNRECORDED_POLLS) {
+      // Azure lists an accepted initiate at once; none of it after several looks means it was lost
+      // (a simulator restarted without its state, a regional failover): send it again.
+      this.log.warn({ requestId: r.id }, 'Azure has no record of the accepted initiate; sending it again');
+      await this.store.scheduleJobs([{ kind: 'open', requestId: r.id, dueAt: this.clock.now(), key: `${r.id}:open:${p.acceptedAt}` }]);
+      this.kick();
+      return false;
     }
     const attempt = p.attempt + 1;
     await this.store.scheduleJobs([

@@ -116,6 +116,26 @@ describe('waiting for Azure to apply what it accepted', function () {
       }
     });
 
+    it('sends an open again when Azure has lost every trace of the initiate it accepted', async () => {
+      world.sim.setApplyDelay(30 * SECOND);
+      const id = await open('ssh web-01 1h from 10.1.2.3 for INC-13');
+      assert.equal(await state(id), 'opening');
+      // Deleting and re-creating the policy drops its request history, as a lost initiate would.
+      const path = `/subscriptions/${world.config.world!.subscriptionId}/resourceGroups/rg-web/providers/Microsoft.Security/locations/westeurope/jitNetworkAccessPolicies/default?api-version=2020-01-01`;
+      const auth = { authorization: 'Bearer test', 'content-type': 'application/json' };
+      const saved = (await (await fetch(`${world.sim.url}${path}`, { headers: auth })).json()) as { properties: { virtualMachines: unknown[] } };
+      assert.equal((await fetch(`${world.sim.url}${path}`, { method: 'DELETE', headers: auth })).status, 200);
+      const put = await fetch(`${world.sim.url}${path}`, { method: 'PUT', headers: auth, body: JSON.stringify({ properties: { virtualMachines: saved.properties.virtualMachines } }) });
+      assert.equal(put.status, 200);
+      world.sim.setApplyDelay(0);
+      const initiates = () => world.sim.requestLog.filter((e) => e.method === 'POST' && /initiate/i.test(e.path)).length;
+      assert.equal(initiates(), 1);
+      for (let i = 0; i < 5 && (await state(id)) === 'opening'; i++) await world.advance(8 * SECOND);
+      assert.equal(await state(id), 'active');
+      assert.equal(initiates(), 2, 'sent once more, not more');
+      assert.equal(world.sim.check('web-01', 22, '10.1.2.3').allowed, true);
+    });
+
     it('says extending until Azure applies the later end, then moves it', async () => {
       const id = await open('ssh web-01 1h from 10.1.2.3 for INC-5');
       const before = (await world.store.getRequest(id))!.endsAt!;
