@@ -68,7 +68,7 @@ function approvalFacts(view: RequestView): Array<{ title: string; value: string 
     { title: 'Source', value: view.source === '*' ? 'any address (*)' : view.source },
     { title: 'Duration', value: view.duration },
     { title: 'Reason', value: view.reason || '(none given)' },
-    { title: 'Approvals', value: view.approvedBy.length ? `${view.approvalsText} (${view.approvedBy.join(', ')})` : view.approvalsText },
+    { title: 'Approvals', value: view.approvedBy.length ? `${view.approvalsText} (${view.approvedByText ?? view.approvedBy.join(', ')})` : view.approvalsText },
   ];
   if (view.endsAt) facts.push({ title: view.state === 'active' ? 'Open until' : 'Ended', value: view.endsAt });
   facts.push({ title: 'Requested', value: view.createdAt });
@@ -126,6 +126,7 @@ const NOTICE_LOOK: Record<NoticeKind, { title: string; tone: Tone }> = {
   'extension-denied': { title: 'Extension denied', tone: 'attention' },
   'extension-failed': { title: 'Extension failed', tone: 'attention' },
   superseded: { title: 'Access replaced in Azure', tone: 'warning' },
+  'step-up': { title: 'Sign in to approve', tone: 'accent' },
 };
 
 export interface NoticeCardOptions {
@@ -150,6 +151,9 @@ export function noticeCard(notice: Notice, opts: NoticeCardOptions = {}): Adapti
     // rather than write it twice.
     text: !mention || !person ? notice.text : notice.text.startsWith(person.name) ? `${mentionText}${notice.text.slice(person.name.length)}` : `${mentionText} ${notice.text}`,
     actions: buttons(notice.actions ?? []),
+    hasLink: Boolean(notice.link),
+    linkUrl: notice.link?.url ?? '',
+    linkTitle: notice.link?.label ?? '',
     hasMention: mention,
     mentionText,
     mentionId: mention && person ? person.userId : '',

@@ -82,6 +82,7 @@ const rule = z
     allowAnySource: z.boolean().default(false),
     route: route.default({}),
     max: isoDuration.optional(),
+    stepUp: z.union([z.boolean(), z.array(principal).min(1, 'must name at least one principal, or be true')]).optional(),
   })
   .strict();
 
@@ -131,6 +132,8 @@ const fileSchema = z
       names.set(r.name, i);
       if (!r.autoApprove && r.approvers.length === 0)
         ctx.addIssue({ code: 'custom', path: ['rules', i, 'approvers'], message: 'must name approvers unless autoApprove is true' });
+      if (r.autoApprove && r.stepUp)
+        ctx.addIssue({ code: 'custom', path: ['rules', i, 'stepUp'], message: 'has no effect with autoApprove: nobody approves, so nobody signs in' });
     });
     const vmKeys = new Set<string>();
     cfg.azure?.vms.forEach((v, i) => {
@@ -177,6 +180,7 @@ export function configFromDocument(doc: unknown, source = 'config'): LoadedConfi
       allowAnySource: r.allowAnySource,
       route: r.route,
       ...(r.max !== undefined ? { maxDurationMinutes: r.max } : {}),
+      ...(r.stepUp === true ? { stepUp: true as const } : Array.isArray(r.stepUp) ? { stepUp: r.stepUp } : {}),
     })),
     reminderMinutes: c.reminderMinutes,
     pendingTimeoutMinutes: c.pendingTimeoutMinutes,

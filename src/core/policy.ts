@@ -33,6 +33,11 @@ export interface AccessRule {
   route: Route;
   /** An upper bound below the policy's own maximum, if the team wants one. */
   maxDurationMinutes?: number;
+  /**
+   * Approvals count only after a fresh sign-in with a second factor: `true` for every approver, or
+   * the principals (people, groups) who must step up while the others approve with a click.
+   */
+  stepUp?: true | Principal[];
 }
 
 export interface AccessPolicy {
