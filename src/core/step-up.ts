@@ -2,6 +2,7 @@
 // signed in again at the company's OpenID Connect provider, recently and with a second factor. This
 // module holds the pure parts: who must step up, and whether an ID token's claims prove it.
 import { hasPrincipal } from './access';
+import { sameEmail } from './email';
 import type { AccessPolicy, Person } from './policy';
 import type { AccessRequest, Actor, StepUpProof } from './types';
 
@@ -48,11 +49,6 @@ export function anyRuleNeedsStepUp(policy: AccessPolicy): string[] {
   return policy.rules.filter((r) => r.stepUp === true || (Array.isArray(r.stepUp) && r.stepUp.length > 0)).map((r) => r.name);
 }
 
-function sameEmail(a: string, b: string): boolean {
-  const norm = (s: string) => s.normalize('NFKC').trim().toLowerCase();
-  return norm(a) === norm(b);
-}
-
 function strings(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 }
@@ -74,7 +70,7 @@ export function judgeSignIn(claims: SignInClaims, approver: Actor, need: StepUpR
     const email = typeof claims.email === 'string' ? claims.email : null;
     if (!email) return { ok: false, reason: 'the sign-in did not give an email address, so it cannot be matched to you' };
     if (claims.email_verified === false) return { ok: false, reason: `the provider says ${email} is not verified` };
-    if (!approver.email || !sameEmail(email, approver.email)) {
+    if (!sameEmail(email, approver.email)) {
       return { ok: false, reason: `the sign-in was by ${email}, not by ${approver.name}; sign in as yourself` };
     }
   }

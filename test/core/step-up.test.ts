@@ -57,11 +57,12 @@ describe('judging a step-up sign-in', () => {
     assert.equal(judgeSignIn(claims({ auth_time: undefined }), bobInSlack, need, NOW).ok, false);
   });
 
-  it('Slack approvers are matched by email, case and width folded, and a verified one', () => {
+  it('Slack approvers are matched by email, case folded, verified, and never through a look-alike', () => {
     assert.equal(judgeSignIn(claims({ email: 'BOB@Example.com' }), bobInSlack, need, NOW).ok, true);
     assert.equal(judgeSignIn(claims({ email: 'carol@example.com' }), bobInSlack, need, NOW).ok, false);
     assert.equal(judgeSignIn(claims({ email: undefined }), bobInSlack, need, NOW).ok, false);
     assert.equal(judgeSignIn(claims({ email_verified: false }), bobInSlack, need, NOW).ok, false);
+    assert.equal(judgeSignIn(claims({ email: 'ｂob@example.com' }), bobInSlack, need, NOW).ok, false, 'a full-width b is not Bob');
   });
 
   it('Teams approvers are matched by Entra object id, whatever the email says', () => {
