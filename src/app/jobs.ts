@@ -3,7 +3,7 @@
 // state has moved on, so a job run twice, or run late, is harmless.
 import { ChatError, CloudError, JitError } from '../core/errors';
 import * as notices from '../core/notices';
-import type { AccessRequest, Platform } from '../core/types';
+import type { AccessRequest, Actor, Platform } from '../core/types';
 import { requestView, type Notice } from '../core/views';
 import { errorFields } from './logger';
 import { announceJobs } from './outbox';
@@ -12,7 +12,7 @@ import type { JobHandler } from './scheduler';
 import { UseCase } from './use-case';
 import { judgeApply, listPorts, pollDelayMs, type ApplyVerdict, type ConfirmPayload } from './apply-watch';
 import { formatUtc } from '../core/duration';
-import type { Actor } from '../core/types';
+import { sameEmail } from '../core/email';
 
 /** How long Azure may take to apply an accepted initiate before the bot calls it failed. */
 export const DEFAULT_APPLY_DEADLINE_MS = 120_000;
@@ -481,13 +481,11 @@ export class Jobs extends UseCase {
   private async runDm(job: Job): Promise<void> {
     const r = await this.store.getRequest(job.requestId ?? '');
     if (!r) return;
-    const chat = this.chats.get(r.requester.platform);
+    // Most direct messages are for the requester; a step-up link names its approver.
+    const to = (job.payload.to as Actor | undefined) ?? r.requester;
+    const chat = this.chats.get(to.platform);
     if (!chat) return;
-    await chat.notifyPerson(r.requester, job.payload.notice as Notice, { timeoutInMs: 10_000 });
+    await chat.notifyPerson(to, job.payload.notice as Notice, { timeoutInMs: 10_000 });
   }
 
-}
-
-function sameEmail(a: string | null | undefined, b: string | null | undefined): boolean {
-  return !!a && !!b && a.trim().toLowerCase() === b.trim().toLowerCase();
 }

@@ -1,7 +1,8 @@
 // View models: what a card or message shows, derived purely from domain data and the time.
 // Renderers (Block Kit, Adaptive Cards) turn these into platform JSON; they add no facts of their own.
+import { describeAddressCount, isWiderThan } from './cidr';
 import { formatDuration, formatUtc } from './duration';
-import type { AccessRequest, Actor, OsType, PortSpec, RequestState } from './types';
+import type { AccessRequest, Actor, Approval, OsType, PortSpec, RequestState } from './types';
 
 /** Buttons the platforms draw. Their ids are stable: Slack `jit_<verb>`, Teams `Action.Execute` verb. */
 export type Verb = 'approve' | 'deny' | 'extend' | 'release' | 'cancel';
@@ -23,12 +24,18 @@ export interface RequestView {
   /** `22/TCP`, `3389` (any protocol). */
   ports: string[];
   source: string;
+  /** How many addresses the source covers, for the approver: `1 address`, `65,536 addresses`, `every address`. */
+  sourceSize: string;
+  /** The source is wider than a /16 (IPv4) or /48 (IPv6): as good as any source; cards flag it. */
+  sourceWide: boolean;
   /** `1h30m`. */
   duration: string;
   reason: string;
   /** `1 of 2`. */
   approvalsText: string;
   approvedBy: string[];
+  /** The approvers as the card shows them, with step-up sign-ins marked (`Bob, MFA; Carol`). */
+  approvedByText?: string;
   /** Who decided and when, once decided: `Approved by Bob at 13:05 UTC`. */
   decision: string | null;
   /** `14:05 UTC`, once open. */
@@ -64,7 +71,8 @@ export type NoticeKind =
   | 'extension-denied'
   | 'extension-failed'
   | 'release-failed'
-  | 'superseded';
+  | 'superseded'
+  | 'step-up';
 
 /** A thread reply or direct message. Text is plain; adapters format it and resolve the mention. */
 export interface Notice {
@@ -75,6 +83,8 @@ export interface Notice {
   mention?: PersonView;
   /** Buttons to draw under the notice, for the mentioned person. */
   actions?: Verb[];
+  /** A link the bot made (never user text), drawn as a button or link: the step-up sign-in. */
+  link?: { url: string; label: string };
 }
 
 export interface PortRuleView {
@@ -190,6 +200,12 @@ export function connectLines(r: AccessRequest): string[] {
   return (r.connect ?? []).map((c) => `${c.port} on ${c.vm} at ${c.address.includes(':') ? `[${c.address}]` : c.address}:${c.mappedPort}`);
 }
 
+/** `Bob, MFA; Carol`: who approved, and who proved it with a fresh sign-in and a second factor. */
+function approversText(approvals: readonly Approval[]): string {
+  const anyStepUp = approvals.some((a) => a.stepUp);
+  return approvals.map((a) => (a.stepUp ? `${a.by.name}, MFA` : a.by.name)).join(anyStepUp ? '; ' : ', ');
+}
+
 export function headlineFor(r: AccessRequest, now: Date): string {
   const approvals = `${r.approvals.length} of ${r.requiredApprovals}`;
   switch (r.state) {
@@ -241,10 +257,13 @@ export function requestView(r: AccessRequest, now: Date): RequestView {
     vms: r.vms.map((v) => v.name),
     ports: r.ports.map(formatPort),
     source: r.source,
+    sourceSize: describeAddressCount(r.source),
+    sourceWide: isWiderThan(r.source),
     duration: formatDuration(r.durationMinutes),
     reason: r.reason,
     approvalsText: `${r.approvals.length} of ${r.requiredApprovals}`,
     approvedBy: namesOf(r.approvals),
+    approvedByText: approversText(r.approvals),
     decision: decisionFor(r, now),
     endsAt: r.endsAt && (r.state === 'active' || r.state === 'expired' || r.state === 'released') ? formatUtc(r.endsAt, now) : null,
     connect: r.state === 'active' ? connectLines(r) : [],
