@@ -186,9 +186,9 @@ describe('the authorization matrix of examples/local.yaml', () => {
 
   describe('against an insider (issue 12)', () => {
     const seeing: Array<[string, string[]]> = [
-      ['alice', ['web-01', 'web-02', 'sql-01']],
-      ['bob', ['web-01', 'web-02', 'sql-01']],
-      ['carol', ['web-01', 'web-02', 'sql-01', 'build-01']],
+      ['alice', ['web-01', 'web-02', 'sql-01', 'web-fw-01']],
+      ['bob', ['web-01', 'web-02', 'sql-01', 'web-fw-01']],
+      ['carol', ['web-01', 'web-02', 'sql-01', 'build-01', 'web-fw-01']],
       ['dave', []],
     ];
     for (const [name, expected] of seeing) {
