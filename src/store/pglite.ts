@@ -1,7 +1,8 @@
 // PGlite engine: PostgreSQL compiled to WASM, in this process, one connection. Everything sent to one
 // database goes through one queue, so a transaction never interleaves with another caller's query.
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { execFile } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { assertSchemaName, type Sql } from './sql';
 
@@ -129,10 +130,11 @@ function transactionSql(tx: Transaction): Sql {
  */
 export async function openPgliteSql(dir: string): Promise<Sql> {
   const dataDir = resolve(dir);
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dirname(dataDir), { recursive: true });
   // Beside the directory, not in it: PGlite's initdb wants an empty directory.
   const releaseLock = acquireDirLock(`${dataDir}.lock`);
   try {
+    await createDataDirOutOfProcess(dataDir);
     const db = await PGlite.create(dataDir, { startParams: START_PARAMS });
     let timer: NodeJS.Timeout | undefined;
     const sql = new PgliteSql(new PgliteSession(db), null, async () => {
@@ -157,6 +159,44 @@ export async function openPgliteSql(dir: string): Promise<Sql> {
   } catch (err) {
     releaseLock();
     throw err;
+  }
+}
+
+/**
+ * initdb grows PGlite's WASM heap to ~700 MB resident, and WASM memory is never given back: a bot
+ * that ran initdb in its own process carried that for its whole life (742 MB idle against ~270 MB
+ * after a restart). So a new data directory is created by a short-lived child process, and the bot
+ * then opens it as it would on a restart. The child works in a sibling directory that is renamed into
+ * place only when initdb succeeded, so a killed first start leaves no half-made database behind.
+ */
+const INITDB_TIMEOUT_MS = 5 * 60_000;
+const INITDB_CHILD = `
+const { PGlite } = require(process.argv[1]);
+PGlite.create(process.argv[2]).then((db) => db.close()).then(
+  () => process.exit(0),
+  (err) => { process.stderr.write(String((err && err.stack) || err)); process.exit(1); },
+);`;
+
+async function createDataDirOutOfProcess(dataDir: string): Promise<void> {
+  if (existsSync(join(dataDir, 'PG_VERSION'))) return;
+  // A directory with something else in it is left to PGlite, which says what is wrong with it.
+  if (existsSync(dataDir) && readdirSync(dataDir).length > 0) return;
+  const fresh = `${dataDir}.initdb`;
+  rmSync(fresh, { recursive: true, force: true });
+  try {
+    await new Promise<void>((done, fail) => {
+      execFile(
+        process.execPath,
+        ['-e', INITDB_CHILD, require.resolve('@electric-sql/pglite'), fresh],
+        // Only the child's own flags: a profiler or loader given to the bot has no business here.
+        { timeout: INITDB_TIMEOUT_MS, killSignal: 'SIGKILL', env: process.env, maxBuffer: 4 * 1024 * 1024 },
+        (err, _stdout, stderr) => (err ? fail(new Error(`creating the PGlite database in ${dataDir} failed: ${stderr.trim() || err.message}`)) : done()),
+      );
+    });
+    if (existsSync(dataDir)) rmdirSync(dataDir); // empty, checked above
+    renameSync(fresh, dataDir);
+  } finally {
+    rmSync(fresh, { recursive: true, force: true });
   }
 }
 
