@@ -16,7 +16,7 @@ import { JitError } from './core/errors';
 import { createAuditLinks } from './ops/audit-links';
 import { createMetrics } from './ops/metrics';
 import { createHttpServer, type Mount } from './server';
-import { createSlackAdapter, type SlackAdapter } from './slack';
+import type { SlackAdapter } from './slack';
 import { openStore } from './store';
 import { createTeamsAdapter } from './teams';
 
@@ -135,6 +135,9 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
     const mounts: Mount[] = [auditLinks.mount((q) => app.auditCsvFor(q))];
     let slack: SlackAdapter | null = null;
     if (settings.slack) {
+      // Loaded only when configured: Bolt and the Slack SDK are start-up time and memory that a
+      // Teams-only or local bot would carry for nothing.
+      const { createSlackAdapter } = require('./slack') as typeof import('./slack');
       slack = createSlackAdapter({
         api: app,
         botToken: settings.slack.botToken,
