@@ -39,7 +39,8 @@ async function startOnce(ctx: BenchContext, name: string, env: Record<string, st
   const simPort = await freePort();
   const bot = spawnBot({ name, port, env: { JITBOT_CONFIG: ctx.configPath, JITBOT_SIM_PORT: String(simPort), ...env }, logDir: ctx.outDir });
   try {
-    const ms = await bot.waitReady('/readyz', 60_000, 5);
+    // Generous: a first start on a busy machine can take a minute, and a timeout would lose the whole run.
+    const ms = await bot.waitReady('/readyz', 180_000, 5);
     const rssMb = bot.memory().rss;
     await sleep(IDLE_MS);
     const idle = bot.memory();

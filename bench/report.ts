@@ -201,7 +201,7 @@ Before these changes the first runs measured: expiry p99 42 s (PGlite) and 7.5 s
   reading the request and recording the card's reference). On PGlite all of that runs in the bot's own thread, one
   statement at a time (CPU profiles with \`--profile\`: PGlite's WASM and JavaScript take over half of the bot's busy
   time). With the concurrency fixed at 50, the answer latency follows from the answer rate (p50 ≈ 50 / answers per
-  second), so p99 cannot come within 1.5× of a floor answering 4–6 times faster. Closing that gap means not writing before answering (losing the guarantee that an
+  second), so p99 cannot come within 2× of a floor answering 4–6 times faster. Closing that gap means not writing before answering (losing the guarantee that an
   acknowledged request exists) or a different store; neither is a small change. \`--slack-postgres\` measures the
   same comparison with the bot on PostgreSQL; a separate run (\`--only=slack --slack-postgres\`, full size, 2026-11-21)
   gave 546 vs 2,217 req/s (25 %),
