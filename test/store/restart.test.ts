@@ -34,7 +34,8 @@ function exited(child: ChildProcess): Promise<{ code: number | null; signal: Nod
 }
 
 describe('Scheduled work across processes', function () {
-  this.timeout(60_000);
+  // A first start runs initdb in a child process and then opens the database: slow on a busy machine.
+  this.timeout(120_000);
   const children: ChildProcess[] = [];
 
   afterEach(function () {
