@@ -2,16 +2,40 @@
 // every click, against the version being written, never only on the one first read.
 import { canDecide, extensionTerms, findPerson, isAdmin, isPartOf } from '../core/access';
 import { sameEmail } from '../core/email';
+import { stepUpRequired } from '../core/step-up';
 import { CloudError, JitError, isJitError } from '../core/errors';
 import * as notices from '../core/notices';
 import type { Person } from '../core/policy';
-import type { AccessRequest, Actor } from '../core/types';
+import type { AccessRequest, Actor, StepUpProof } from '../core/types';
 import { requestView, type ActionResult, type Verb } from '../core/views';
 import type { ActOptions } from './api';
 import { errorFields } from './logger';
+import { phaseOf, type ApprovalConfirmer, type StepUpPhase } from './step-up';
 import { UseCase, type AfterTransition } from './use-case';
 
-export class Actions extends UseCase {
+/** A step-up sign-in that proved an approval, and which approval it was for. */
+interface Proven {
+  proof: StepUpProof;
+  phase: StepUpPhase;
+}
+
+export class Actions extends UseCase implements ApprovalConfirmer {
+  /**
+   * The approver's sign-in confirmed their click: record the approval with what the sign-in proved.
+   * Rights are checked again, and the approval must still be the one the link was for.
+   */
+  async confirmStepUp(actor: Actor, requestId: string, proof: StepUpProof, phase: StepUpPhase): Promise<ActionResult> {
+    const id = requestId.trim().toUpperCase();
+    const person = findPerson(this.policy, actor.email);
+    if (!person) return { ok: false, message: "You are not in jitbot's access list any more; nothing was approved.", view: null };
+    try {
+      return await this.decide(actor, person, 'approve', id, { proof, phase });
+    } catch (err) {
+      if (isJitError(err)) return { ok: false, message: err.message, view: await this.view(id) };
+      throw err;
+    }
+  }
+
   async act(actor: Actor, verb: Verb, requestId: string, opts: ActOptions = {}): Promise<ActionResult> {
     const id = requestId.trim().toUpperCase();
     const person = findPerson(this.policy, actor.email);
@@ -51,13 +75,18 @@ export class Actions extends UseCase {
     }
   }
 
-  private async decide(actor: Actor, person: Person, verb: 'approve' | 'deny', id: string): Promise<ActionResult> {
+  private async decide(actor: Actor, person: Person, verb: 'approve' | 'deny', id: string, proven?: Proven): Promise<ActionResult> {
     const current = await this.load(id);
     const rights = canDecide(this.policy, person, current);
     if (!rights.ok) {
       this.observer.decision(verb, 'refused');
       await this.auditRefusal(actor, verb, rights.reason, current.vms.map((v) => v.name), id);
       return { ok: false, message: rights.reason, view: requestView(current, this.clock.now()) };
+    }
+    if (verb === 'approve' && stepUpRequired(this.policy, person, current)) {
+      if (!proven) return this.askForStepUp(actor, current);
+      const moved = phaseProblem(current, proven.phase);
+      if (moved) return { ok: false, message: moved, view: requestView(current, this.clock.now()) };
     }
     const { prev, next } = await this.apply(
       id,
@@ -66,7 +95,14 @@ export class Actions extends UseCase {
         const again = canDecide(this.policy, person, r);
         if (!again.ok) return new JitError('not_allowed', again.reason);
         const at = this.clock.now();
-        return verb === 'approve' ? { type: 'approve', by: actor, at } : { type: 'deny', by: actor, at };
+        if (verb === 'deny') return { type: 'deny', by: actor, at };
+        if (stepUpRequired(this.policy, person, r)) {
+          if (!proven) return new JitError('not_allowed', `rule ${r.rule} needs a fresh sign-in with a second factor before your approval counts`);
+          const moved = phaseProblem(r, proven.phase);
+          if (moved) return new JitError('conflict', moved);
+          return { type: 'approve', by: actor, at, stepUp: proven.proof };
+        }
+        return { type: 'approve', by: actor, at };
       },
       (n, p) => this.afterDecision(n, p, actor),
     );
@@ -75,6 +111,15 @@ export class Actions extends UseCase {
       this.observer.decided((this.clock.now().getTime() - prev.createdAt.getTime()) / 1000);
     }
     return { ok: true, message: this.decisionMessage(prev, next, verb), view: requestView(next, this.clock.now()) };
+  }
+
+  private async askForStepUp(actor: Actor, r: AccessRequest): Promise<ActionResult> {
+    const view = requestView(r, this.clock.now());
+    const stepUps = this.ctx.stepUps;
+    if (!stepUps) {
+      return { ok: false, message: `Rule ${r.rule} needs approvers to sign in again with a second factor, and this jitbot has no sign-in provider set up; ask whoever runs it.`, view };
+    }
+    return { ok: true, message: await stepUps.ask(actor, r), view };
   }
 
   private decisionMessage(prev: AccessRequest, next: AccessRequest, verb: 'approve' | 'deny'): string {
@@ -215,4 +260,14 @@ export class Actions extends UseCase {
     return null;
   }
 
+}
+
+/** Why a sign-in for one approval cannot count for the request as it is now (it moved on), or null. */
+function phaseProblem(r: AccessRequest, phase: StepUpPhase): string | null {
+  const now = phaseOf(r);
+  if (phase.kind === 'request') {
+    return r.state === 'pending' ? null : `${r.id} is no longer waiting for approval (it is ${r.state}); nothing was approved`;
+  }
+  if (now.kind === 'extension' && now.askedAt === phase.askedAt) return null;
+  return `the extension of ${r.id} you were asked to approve is no longer waiting; nothing was approved`;
 }

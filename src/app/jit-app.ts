@@ -25,6 +25,7 @@ import { nullObserver, type AppObserver } from './observer';
 import { postCardJobs } from './outbox';
 import type { ChatPort, Clock, Cloud, JobSpec, Store } from './ports';
 import { Scheduler } from './scheduler';
+import { StepUps, type StepUpOptions } from './step-up';
 import { UseCase, type UseCaseSettings } from './use-case';
 import { formView, vmView } from './vm-views';
 
@@ -38,6 +39,8 @@ export interface JitAppOptions extends UseCaseSettings {
   /** Identifies this process's scheduler leases. */
   owner?: string;
   scheduler?: { pollIntervalMs?: number; leaseMs?: number; batchSize?: number; maxAttempts?: number };
+  /** Step-up approvals: the sign-in provider and how fresh and strong a sign-in must be. */
+  stepUp?: StepUpOptions;
 }
 
 const ID_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
@@ -57,9 +60,11 @@ export class JitApp extends UseCase implements JitApi {
   readonly scheduler: Scheduler;
   private readonly actions: Actions;
   private readonly jobs: Jobs;
+  /** Null when no sign-in provider is configured (then rules with stepUp refuse approvals). */
+  readonly stepUps: StepUps | null;
 
   constructor(opts: JitAppOptions) {
-    const { policy, store, cloud, clock, logger, observer, owner, scheduler, ...settings } = opts;
+    const { policy, store, cloud, clock, logger, observer, owner, scheduler, stepUp, ...settings } = opts;
     const log = logger ?? silentLogger;
     const ctx = {
       policy,
@@ -76,6 +81,11 @@ export class JitApp extends UseCase implements JitApi {
     super(ctx);
     this.actions = new Actions(ctx);
     this.jobs = new Jobs(ctx);
+    this.stepUps = stepUp ? new StepUps(ctx, this.actions, stepUp) : null;
+    if (this.stepUps) {
+      const stepUps = this.stepUps;
+      this.ctx.stepUps = { ask: (actor, r) => stepUps.ask(actor, r) };
+    }
     this.scheduler = new Scheduler({
       store,
       clock,

@@ -113,6 +113,7 @@ const rule = z
       })
       .optional(),
     widestSource: widestSource.optional(),
+    stepUp: z.union([z.boolean(), z.array(principal).min(1, 'must name at least one principal, or be true')]).optional(),
   })
   .strict();
 
@@ -164,6 +165,8 @@ const fileSchema = z
         ctx.addIssue({ code: 'custom', path: ['rules', i, 'maxTotal'], message: 'must not be shorter than max' });
       if (!r.autoApprove && r.approvers.length === 0)
         ctx.addIssue({ code: 'custom', path: ['rules', i, 'approvers'], message: 'must name approvers unless autoApprove is true' });
+      if (r.autoApprove && r.stepUp)
+        ctx.addIssue({ code: 'custom', path: ['rules', i, 'stepUp'], message: 'has no effect with autoApprove: nobody approves, so nobody signs in' });
     });
     const vmKeys = new Set<string>();
     cfg.azure?.vms.forEach((v, i) => {
@@ -212,6 +215,7 @@ export function configFromDocument(doc: unknown, source = 'config'): LoadedConfi
       ...(r.max !== undefined ? { maxDurationMinutes: r.max } : {}),
       ...(r.maxTotal !== undefined ? { maxTotalMinutes: r.maxTotal } : {}),
       ...(r.widestSource !== undefined ? { sourceLimits: r.widestSource } : {}),
+      ...(r.stepUp === true ? { stepUp: true as const } : Array.isArray(r.stepUp) ? { stepUp: r.stepUp } : {}),
     })),
     reminderMinutes: c.reminderMinutes,
     pendingTimeoutMinutes: c.pendingTimeoutMinutes,

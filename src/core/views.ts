@@ -2,7 +2,7 @@
 // Renderers (Block Kit, Adaptive Cards) turn these into platform JSON; they add no facts of their own.
 import { describeAddressCount, isWiderThan } from './cidr';
 import { formatDuration, formatUtc } from './duration';
-import type { AccessRequest, Actor, OsType, PortSpec, RequestState } from './types';
+import type { AccessRequest, Actor, Approval, OsType, PortSpec, RequestState } from './types';
 
 /** Buttons the platforms draw. Their ids are stable: Slack `jit_<verb>`, Teams `Action.Execute` verb. */
 export type Verb = 'approve' | 'deny' | 'extend' | 'release' | 'cancel';
@@ -34,6 +34,8 @@ export interface RequestView {
   /** `1 of 2`. */
   approvalsText: string;
   approvedBy: string[];
+  /** The approvers as the card shows them, with step-up sign-ins marked (`Bob, MFA; Carol`). */
+  approvedByText?: string;
   /** Who decided and when, once decided: `Approved by Bob at 13:05 UTC`. */
   decision: string | null;
   /** `14:05 UTC`, once open. */
@@ -66,7 +68,8 @@ export type NoticeKind =
   | 'extended'
   | 'extension-denied'
   | 'extension-failed'
-  | 'superseded';
+  | 'superseded'
+  | 'step-up';
 
 /** A thread reply or direct message. Text is plain; adapters format it and resolve the mention. */
 export interface Notice {
@@ -77,6 +80,8 @@ export interface Notice {
   mention?: PersonView;
   /** Buttons to draw under the notice, for the mentioned person. */
   actions?: Verb[];
+  /** A link the bot made (never user text), drawn as a button or link: the step-up sign-in. */
+  link?: { url: string; label: string };
 }
 
 export interface PortRuleView {
@@ -185,6 +190,12 @@ function namesOf(actors: Array<{ by: Actor }>): string[] {
   return actors.map((a) => a.by.name);
 }
 
+/** `Bob, MFA; Carol`: who approved, and who proved it with a fresh sign-in and a second factor. */
+function approversText(approvals: readonly Approval[]): string {
+  const anyStepUp = approvals.some((a) => a.stepUp);
+  return approvals.map((a) => (a.stepUp ? `${a.by.name}, MFA` : a.by.name)).join(anyStepUp ? '; ' : ', ');
+}
+
 export function headlineFor(r: AccessRequest, now: Date): string {
   const approvals = `${r.approvals.length} of ${r.requiredApprovals}`;
   switch (r.state) {
@@ -239,6 +250,7 @@ export function requestView(r: AccessRequest, now: Date): RequestView {
     reason: r.reason,
     approvalsText: `${r.approvals.length} of ${r.requiredApprovals}`,
     approvedBy: namesOf(r.approvals),
+    approvedByText: approversText(r.approvals),
     decision: decisionFor(r, now),
     endsAt: r.endsAt && (r.state === 'active' || r.state === 'expired' || r.state === 'released') ? formatUtc(r.endsAt, now) : null,
     failure: r.failure ?? null,
