@@ -20,7 +20,7 @@ import { createOidcSignIn } from './sign-in/oidc';
 import { mountStepUp } from './sign-in/routes';
 import { createMetrics } from './ops/metrics';
 import { createHttpServer, type Mount } from './server';
-import { createSlackAdapter, type SlackAdapter } from './slack';
+import type { SlackAdapter } from './slack';
 import { openStore } from './store';
 import { createTeamsAdapter } from './teams';
 
@@ -169,6 +169,9 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
     }
     let slack: SlackAdapter | null = null;
     if (settings.slack) {
+      // Loaded only when configured: Bolt and the Slack SDK are start-up time and memory that a
+      // Teams-only or local bot would carry for nothing.
+      const { createSlackAdapter } = require('./slack') as typeof import('./slack');
       slack = createSlackAdapter({
         api: app,
         botToken: settings.slack.botToken,
