@@ -16,7 +16,6 @@ import { localOriginGuard } from './console/origin-guard';
 import { JitError } from './core/errors';
 import { anyRuleNeedsStepUp } from './core/step-up';
 import { createAuditLinks } from './ops/audit-links';
-import { createOidcSignIn } from './sign-in/oidc';
 import { mountStepUp } from './sign-in/routes';
 import { createMetrics } from './ops/metrics';
 import { createHttpServer, type Mount } from './server';
@@ -142,7 +141,8 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       ...(settings.stepUp
         ? {
             stepUp: {
-              signIn: createOidcSignIn({
+              // openid-client is loaded only where step-up is configured.
+              signIn: (require('./sign-in/oidc') as typeof import('./sign-in/oidc')).createOidcSignIn({
                 issuer: settings.stepUp.issuer,
                 clientId: settings.stepUp.clientId,
                 ...(settings.stepUp.clientSecret ? { clientSecret: settings.stepUp.clientSecret } : {}),
