@@ -16,6 +16,7 @@ import { JitError } from './core/errors';
 import { createAuditLinks } from './ops/audit-links';
 import { createMetrics } from './ops/metrics';
 import { createHttpServer, type Mount } from './server';
+import { fromMeUrl, mountFromMe } from './web/from-me';
 import { createSlackAdapter, type SlackAdapter } from './slack';
 import { openStore } from './store';
 import { createTeamsAdapter } from './teams';
@@ -124,6 +125,8 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       observer: metrics,
       owner: `${hostname()}-${process.pid}`,
       auditLink: (q) => auditLinks.sign(q),
+      // Outside local mode only a public URL is one the requester's browser can reach.
+      ...(settings.publicUrl || settings.localMode ? { addressLink: (id: string, token: string) => fromMeUrl(settings.publicUrl ?? url, id, token) } : {}),
     });
 
     metrics.feed({
@@ -132,7 +135,10 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       schedulerLagMs: () => app.scheduler.recentMaxLagMs(),
     });
 
-    const mounts: Mount[] = [auditLinks.mount((q) => app.auditCsvFor(q))];
+    const mounts: Mount[] = [
+      auditLinks.mount((q) => app.auditCsvFor(q)),
+      mountFromMe({ api: app, trustedProxies: settings.trustedProxies, logger: log.child({ route: 'from-me' }) }),
+    ];
     let slack: SlackAdapter | null = null;
     if (settings.slack) {
       slack = createSlackAdapter({

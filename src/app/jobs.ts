@@ -265,11 +265,16 @@ export class Jobs extends UseCase {
 
   private async runPendingTimeout(job: Job): Promise<void> {
     const r = await this.store.getRequest(job.requestId ?? '');
-    if (!r || r.state !== 'pending') return;
+    // The `from me` link's lapse and the approvers' deadline are both this kind; each ends only its own stage.
+    const stage = job.payload.stage === 'address' ? 'awaiting-address' : 'pending';
+    if (!r || r.state !== stage) return;
     await this.apply(
       r.id,
-      () => ({ type: 'timeout', at: this.clock.now() }),
-      (n) => ({ announce: { card: true, thread: notices.timedOutNotice(n), dm: notices.timedOutNotice(n) } }),
+      (cur) => (cur.state === stage ? { type: 'timeout', at: this.clock.now() } : new JitError('conflict', 'moved on')),
+      (n) =>
+        stage === 'awaiting-address'
+          ? { announce: { card: true, dm: notices.addressTimedOutNotice(n) } }
+          : { announce: { card: true, thread: notices.timedOutNotice(n), dm: notices.timedOutNotice(n) } },
     ).catch((err: unknown) => {
       if (!(err instanceof JitError && err.code === 'conflict')) throw err;
     });

@@ -93,8 +93,11 @@ export const TONE_COLOR: Record<Tone, string> = {
 };
 
 /** A titled line of text, with an optional usage line or preview block. */
-export function messageCard(m: { title?: string; text: string; tone?: Tone; usage?: string; preview?: string }): AdaptiveCardJson {
+export function messageCard(m: { title?: string; text: string; tone?: Tone; usage?: string; preview?: string; link?: { title: string; url: string } }): AdaptiveCardJson {
   return expand('message', {
+    hasLink: Boolean(m.link),
+    linkTitle: m.link?.title ?? '',
+    link: m.link?.url ?? '',
     hasTitle: Boolean(m.title),
     title: m.title ?? '',
     text: m.text,

@@ -28,6 +28,7 @@ const AUDIT_PREVIEW_MAX_LINES = 20;
 // ---- the approval card ----------------------------------------------------------------------------
 
 const STATE_LOOK: Record<RequestState, { style: string; color: string }> = {
+  'awaiting-address': { style: 'emphasis', color: 'Warning' },
   pending: { style: 'emphasis', color: 'Warning' },
   opening: { style: 'accent', color: 'Accent' },
   active: { style: 'good', color: 'Good' },
@@ -110,6 +111,8 @@ export function approvalCard(view: RequestView, opts: ApprovalCardOptions): Adap
 // ---- notices ------------------------------------------------------------------------------------
 
 const NOTICE_LOOK: Record<NoticeKind, { title: string; tone: Tone }> = {
+  'address-link': { title: 'Record your address', tone: 'accent' },
+  address: { title: 'Address recorded', tone: 'good' },
   submitted: { title: 'Request submitted', tone: 'accent' },
   approval: { title: 'Approval recorded', tone: 'good' },
   approved: { title: 'Approved', tone: 'good' },
@@ -216,6 +219,8 @@ export function replyCard(reply: Reply, opts: ReplyCardOptions = {}): AdaptiveCa
         noteTone: 'accent',
         refreshUserIds: opts.refreshUserIds,
       });
+    case 'address-link':
+      return messageCard({ title: `Record your address · ${reply.request.id}`, text: reply.text, tone: 'accent', link: { title: 'Open the link', url: reply.url } });
     case 'status': {
       const sections = [
         {

@@ -198,3 +198,37 @@ export function prefixContains(outer: string, inner: string): boolean {
 export function sourceAllowed(source: string, allowed: readonly string[]): boolean {
   return allowed.some((prefix) => prefixContains(prefix, source));
 }
+
+/** The source word of `from me`: the address the requester's browser comes from, captured by the link. */
+export const FROM_ME = 'me';
+
+/** How many addresses a prefix names (`*` counts as the whole IPv4 space plus IPv6, shown as "every"). */
+export function addressCount(prefix: string): bigint | null {
+  const p = parsePrefix(prefix);
+  return p ? 1n << BigInt(WIDTH[p.family] - p.length) : null;
+}
+
+/** `16,777,216 addresses`, `1 address`, and for IPv6-sized counts `2^64 addresses`. */
+export function formatAddressCount(count: bigint): string {
+  if (count === 1n) return '1 address';
+  if (count > 1_000_000_000_000n) return `2^${count.toString(2).length - 1} addresses`;
+  return `${count.toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',')} addresses`;
+}
+
+/**
+ * RFC 1918 and RFC 4193 ranges (and loopback): a bot on the internet never sees a client address in
+ * them, so a policy limited to them cannot be met by `from me` unless the bot sits inside the network.
+ */
+const PRIVATE_RANGES = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7'];
+
+export function isPrivatePrefix(prefix: string): boolean {
+  return PRIVATE_RANGES.some((range) => prefixContains(range, prefix));
+}
+
+/** An address a socket reports, as a single-address source (`::ffff:a.b.c.d` becomes `a.b.c.d`); null when unreadable. */
+export function singleAddress(text: string): string | null {
+  const t = text.trim().replace(/^\[|\]$/g, '').replace(/%.*$/, '');
+  if (t.includes('/')) return null;
+  const p = parsePrefix(t);
+  return p ? formatPrefix(p) : null;
+}

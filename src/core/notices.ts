@@ -1,7 +1,7 @@
 // The words of every thread reply and direct message, built from the request as it now is.
 import { formatDuration, formatUtc } from './duration';
 import type { AccessRequest, Actor } from './types';
-import { formatPort, personView, type Notice, type NoticeKind } from './views';
+import { formatPort, personView, sourceText, type Notice, type NoticeKind } from './views';
 
 function what(r: AccessRequest): string {
   return `${r.ports.map(formatPort).join(', ')} on ${r.vms.map((v) => v.name).join(', ')}`;
@@ -12,7 +12,7 @@ function notice(r: AccessRequest, kind: NoticeKind, text: string, extra: Partial
 }
 
 export function submittedNotice(r: AccessRequest): Notice {
-  return notice(r, 'submitted', `${r.requester.name} asks for ${what(r)} from ${r.source} for ${formatDuration(r.durationMinutes)}${r.reason ? `: ${r.reason}` : ''}.`);
+  return notice(r, 'submitted', `${r.requester.name} asks for ${what(r)} from ${sourceText(r)} for ${formatDuration(r.durationMinutes)}${r.reason ? `: ${r.reason}` : ''}.`);
 }
 
 export function approvalNotice(r: AccessRequest, by: Actor): Notice {
@@ -98,4 +98,26 @@ export function supersededNotice(r: AccessRequest, by: AccessRequest, lost: stri
 
 export function extensionFailedNotice(r: AccessRequest, reason: string): Notice {
   return notice(r, 'extension-failed', `Could not extend: ${reason}. Access still ends as planned.`, { mention: personView(r.requester) });
+}
+
+/** `from me`: the link, for the requester alone (a Teams channel cannot hold it, so it goes to them directly). */
+export function addressLinkNotice(r: AccessRequest, url: string): Notice {
+  return notice(r, 'address-link', `Open this link on the machine you will connect from, within 10 minutes, to record its address for ${r.id} (${what(r)}): ${url}`, {
+    mention: personView(r.requester),
+  });
+}
+
+export function addressCapturedNotice(r: AccessRequest): Notice {
+  const next = r.state === 'opening' ? `opening ${what(r)} now` : `sent for approval; it needs ${r.requiredApprovals} approval${r.requiredApprovals === 1 ? '' : 's'}`;
+  return notice(r, 'address', `Recorded your address ${r.source} for ${r.id}; ${next}.`, { mention: personView(r.requester) });
+}
+
+export function addressRefusedNotice(r: AccessRequest): Notice {
+  return notice(r, 'failed', `${r.id} cannot go on: ${r.failure ?? 'your address is outside the policy'}. Nothing was opened.`, { mention: personView(r.requester) });
+}
+
+export function addressTimedOutNotice(r: AccessRequest): Notice {
+  return notice(r, 'timed-out', `The link for ${r.id} was not opened within 10 minutes; the request timed out. Ask again when you are at the machine you will connect from.`, {
+    mention: personView(r.requester),
+  });
 }

@@ -1,6 +1,7 @@
 // View models: what a card or message shows, derived purely from domain data and the time.
 // Renderers (Block Kit, Adaptive Cards) turn these into platform JSON; they add no facts of their own.
 import { formatDuration, formatUtc } from './duration';
+import { FROM_ME } from './cidr';
 import type { AccessRequest, Actor, OsType, PortSpec, RequestState } from './types';
 
 /** Buttons the platforms draw. Their ids are stable: Slack `jit_<verb>`, Teams `Action.Execute` verb. */
@@ -46,6 +47,8 @@ export interface RequestView {
 }
 
 export type NoticeKind =
+  | 'address-link'
+  | 'address'
   | 'submitted'
   | 'approval'
   | 'approved'
@@ -125,6 +128,8 @@ export type Reply =
   | { kind: 'error'; message: string; usage?: string }
   | { kind: 'help'; help: HelpView }
   | { kind: 'submitted'; text: string; request: RequestView }
+  /** `from me`: the one-time link to open on the machine the requester will connect from; for them alone. */
+  | { kind: 'address-link'; text: string; url: string; request: RequestView }
   | { kind: 'status'; mine: RequestView[]; awaiting: RequestView[] }
   | { kind: 'vms'; vms: VmView[] }
   | { kind: 'policy'; vm: VmView }
@@ -155,6 +160,8 @@ function namesOf(actors: Array<{ by: Actor }>): string[] {
 export function headlineFor(r: AccessRequest, now: Date): string {
   const approvals = `${r.approvals.length} of ${r.requiredApprovals}`;
   switch (r.state) {
+    case 'awaiting-address':
+      return 'Waiting for the requester to open the link that records their address';
     case 'pending':
       return `Waiting for approval (${approvals})`;
     case 'opening':
@@ -177,6 +184,7 @@ export function headlineFor(r: AccessRequest, now: Date): string {
 }
 
 function decisionFor(r: AccessRequest, now: Date): string | null {
+  if (r.state === 'awaiting-address') return null;
   if (r.denial) return `Denied by ${r.denial.by.name} at ${formatUtc(r.denial.at, now)}${r.denial.reason ? `: ${r.denial.reason}` : ''}`;
   if (r.autoApproved) return 'Approved automatically by rule';
   if (r.approvals.length >= r.requiredApprovals && r.approvals.length > 0) {
@@ -187,11 +195,17 @@ function decisionFor(r: AccessRequest, now: Date): string | null {
   return null;
 }
 
+/** The source as people read it: the captured address, the policy's range with its breadth, or what is awaited. */
+export function sourceText(r: Pick<AccessRequest, 'source' | 'sourceNote' | 'state'>): string {
+  if (r.source === FROM_ME) return r.state === 'awaiting-address' ? 'your address, once you open the link' : 'your address (the link was not used)';
+  return r.sourceNote ?? r.source;
+}
+
 export function requestView(r: AccessRequest, now: Date): RequestView {
-  const final = r.state !== 'pending' && r.state !== 'opening' && r.state !== 'active';
+  const final = r.state !== 'awaiting-address' && r.state !== 'pending' && r.state !== 'opening' && r.state !== 'active';
   const approverActions: Verb[] =
     r.state === 'pending' || (r.state === 'active' && r.extension && !r.extension.opening) ? ['approve', 'deny'] : [];
-  const requesterActions: Verb[] = r.state === 'pending' ? ['cancel'] : r.state === 'active' ? ['extend', 'release'] : [];
+  const requesterActions: Verb[] = r.state === 'pending' || r.state === 'awaiting-address' ? ['cancel'] : r.state === 'active' ? ['extend', 'release'] : [];
   return {
     id: r.id,
     state: r.state,
@@ -199,7 +213,7 @@ export function requestView(r: AccessRequest, now: Date): RequestView {
     requester: personView(r.requester),
     vms: r.vms.map((v) => v.name),
     ports: r.ports.map(formatPort),
-    source: r.source,
+    source: sourceText(r),
     duration: formatDuration(r.durationMinutes),
     reason: r.reason,
     approvalsText: `${r.approvals.length} of ${r.requiredApprovals}`,

@@ -41,6 +41,8 @@ const BUTTON_LABELS: Readonly<Record<Verb, string>> = {
 const BUTTON_STYLES: Partial<Record<Verb, 'primary' | 'danger'>> = { approve: 'primary', deny: 'danger', extend: 'primary', release: 'danger' };
 
 const NOTICE_ICONS: Readonly<Record<NoticeKind, string>> = {
+  'address-link': ':link:',
+  address: ':round_pushpin:',
   submitted: ':inbox_tray:',
   approval: ':ballot_box_with_check:',
   approved: ':white_check_mark:',
@@ -219,6 +221,12 @@ function replyBlocks(reply: Reply): Block[] {
         section(clip(reply.help.commands.map((c) => `${code(c.usage)} — ${escapeText(c.description)}`).join('\n'), 2_900)),
         section(`*Examples*\n${reply.help.examples.map(code).join('\n')}`),
       ];
+    case 'address-link':
+      // Ephemeral: the link is this person's alone. A button rather than a bare link keeps Slack from unfurling it.
+      return [
+        section(escapeText(reply.text.slice(0, reply.text.lastIndexOf(': ')))),
+        { type: 'actions', block_id: `jit_address_${reply.request.id}`, elements: [{ type: 'button', action_id: 'jit_address_link', text: plain('Record my address'), url: reply.url, style: 'primary' }] } as Block,
+      ];
     case 'submitted':
       return [section(escapeText(reply.text)), section(requestSummary(reply.request)), ...actions(`jit_submitted_${reply.request.id}`, reply.request.final ? [] : reply.request.requesterActions, reply.request.id)];
     case 'status':
@@ -246,6 +254,7 @@ function replyText(reply: Reply): string {
     case 'text':
     case 'audit':
     case 'submitted':
+    case 'address-link':
       return escapeText(reply.text);
     case 'error':
       return escapeText(reply.message);

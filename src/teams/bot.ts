@@ -49,6 +49,7 @@ function replySummary(reply: Reply): string {
     case 'text':
     case 'submitted':
     case 'audit':
+    case 'address-link':
       return reply.text;
     case 'error':
       return reply.message;

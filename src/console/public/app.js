@@ -240,6 +240,11 @@
   }
 
   function onCardAction(action, ctx) {
+    // A link on a card (the from-me page, an audit download) opens as a link, never as a button of ours.
+    if (typeof action.getJsonTypeName === 'function' && action.getJsonTypeName() === 'Action.OpenUrl') {
+      if (/^https?:\/\//.test(action.url || '')) window.open(action.url, '_blank', 'noopener');
+      return;
+    }
     var data = action.data && typeof action.data === 'object' ? action.data : {};
     var verb = action.verb || data.verb;
     if (verb === 'submit-form') return submitForm(data, ctx);
