@@ -225,7 +225,7 @@ function parseRequest(text: string): ParseResult {
   let source: string | undefined;
   if (fromAt >= 0) {
     const after = rest.slice(fromAt + 1);
-    if (after.length === 0) return fail('request', 'from needs an address or CIDR, as in from 203.0.113.7, or me');
+    if (after.length === 0) return fail('request', 'from needs an address or CIDR, as in from 203.0.113.7, or from me');
     if (after[0].toLowerCase() === FROM_ME) {
       source = FROM_ME;
     } else {

@@ -94,7 +94,15 @@ export function createTeamsAdapter(opts: TeamsAdapterOptions): TeamsAdapter {
   const directory = new TeamsDirectory(opts.store, clock);
   const identity = new TeamsIdentity(directory, clock, opts.localMode && !appId);
   const cards = new TeamsCards(opts.api, directory);
-  const bot = new JitTeamsBot({ api: opts.api, directory, identity, cards, logger: log, ...(opts.tenantId ? { tenantId: opts.tenantId } : {}) });
+  const bot = new JitTeamsBot({
+    api: opts.api,
+    directory,
+    identity,
+    cards,
+    logger: log,
+    ...(opts.tenantId ? { tenantId: opts.tenantId } : {}),
+    personal: (actor, notice) => chat.notifyPerson(actor, notice),
+  });
   const chat = new TeamsChat({ adapter, appId, api: opts.api, directory, cards, clock, logger: log });
 
   adapter.onTurnError = async (ctx, err) => {

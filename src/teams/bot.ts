@@ -7,7 +7,7 @@ import type { Logger } from '../app/logger';
 import { errorFields } from '../app/logger';
 import { ChatError, isJitError } from '../core/errors';
 import type { Actor } from '../core/types';
-import type { Reply, Verb } from '../core/views';
+import type { Notice, Reply, Verb } from '../core/views';
 import { actionVerb, formCard, formInputFrom, replyCard, type AdaptiveCardJson, type CardVerb } from '../cards/render';
 import { ADAPTIVE_CARD_CONTENT_TYPE, cardActivity, type TeamsCards } from './cards';
 import { connectorOf } from './chat';
@@ -26,6 +26,8 @@ export interface JitTeamsBotOptions {
   logger: Logger;
   /** When set, activities from any other Entra tenant are refused. */
   tenantId?: string;
+  /** A personal message to this person (the `from me` link must not be shown in a channel). */
+  personal?: (actor: Actor, notice: Notice) => Promise<boolean>;
 }
 
 /**
@@ -132,6 +134,22 @@ export class JitTeamsBot extends TeamsActivityHandler {
     } as ConversationParameters);
   }
 
+  /**
+   * The `from me` link is the requester's alone; outside a personal chat it goes to them in one, and
+   * the channel hears only that it did.
+   */
+  private async privately(ctx: TurnContext, actor: Actor, reply: Reply): Promise<Reply> {
+    if (reply.kind !== 'address-link' || kindOf(ctx.activity) === 'personal') return reply;
+    const notice: Notice = { kind: 'address-link', requestId: reply.request.id, text: reply.text };
+    const sent = await (this.o.personal?.(actor, notice) ?? Promise.resolve(false)).catch((err: unknown) => {
+      this.o.logger.warn(errorFields(err), 'could not send the from-me link personally');
+      return false;
+    });
+    return sent
+      ? { kind: 'text', text: `${reply.request.id}: I sent you the link that records your address in a personal chat with me.` }
+      : { kind: 'error', message: `${reply.request.id}: I could not reach you in a personal chat to send the link; open a chat with me and send the request there, or cancel it with /jit cancel ${reply.request.id} and ask with from <address>.` };
+  }
+
   private async sendCard(ctx: TurnContext, card: AdaptiveCardJson, summary: string): Promise<void> {
     await ctx.sendActivity(cardActivity(card, summary));
   }
@@ -151,7 +169,7 @@ export class JitTeamsBot extends TeamsActivityHandler {
       await ctx.sendActivity(LOOKUP_FAILED);
       return;
     }
-    const reply = await this.o.api.command(actor, text, { idempotencyKey: idempotencyKey(ctx) });
+    const reply = await this.privately(ctx, actor, await this.o.api.command(actor, text, { idempotencyKey: idempotencyKey(ctx) }));
     const card = replyCard(reply, reply.kind === 'submitted' ? { refreshUserIds: await this.o.cards.refreshUserIds(reply.request) } : {});
     await this.sendCard(ctx, card, replySummary(reply));
   }
@@ -184,7 +202,7 @@ export class JitTeamsBot extends TeamsActivityHandler {
     const input = formInputFrom(data);
     const result = await this.o.api.submitForm(actor, input, { idempotencyKey: idempotencyKey(ctx) });
     if (result.ok) {
-      const reply = result.reply;
+      const reply = await this.privately(ctx, actor, result.reply);
       return replyCard(reply, reply.kind === 'submitted' ? { refreshUserIds: await this.o.cards.refreshUserIds(reply.request) } : {});
     }
     const form = await this.o.api.form(actor, input);
