@@ -28,6 +28,8 @@ async function pressButton(url: string, headers: Record<string, string> = {}): P
 }
 
 describe('from me: the one-time link records the address the request comes from', function () {
+  // Each test runs a real store, the ARM simulator and the HTTP server; a loaded machine is slow to start them.
+  this.timeout(120_000);
   let world: TestWorld;
   let chat: RecordingChat;
   let http: HttpServer;
