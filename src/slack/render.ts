@@ -3,7 +3,7 @@
 import type { types as Slack } from '@slack/bolt';
 import type { HomeView } from '../app/api';
 import type { ActionResult, FormView, Notice, NoticeKind, PersonView, PortRuleView, Reply, RequestView, Verb, VmView } from '../core/views';
-import { FORM_ACTION_ID, FORM_BLOCK_IDS, FORM_CALLBACK_ID } from './modal';
+import { FORM_ACTION_ID, FORM_BLOCK_IDS, FORM_CALLBACK_ID, FROM_ME_BLOCK_ID } from './modal';
 
 type Block = Slack.KnownBlock;
 type Button = Slack.Button;
@@ -342,7 +342,19 @@ export function renderForm(form: FormView): Slack.ModalView {
           action_id: FORM_ACTION_ID,
           placeholder: plain('10.1.2.3 or 10.1.2.0/24', 150),
           max_length: 64,
-          ...(d.source ? { initial_value: d.source } : {}),
+          ...(d.source && d.source !== 'me' ? { initial_value: d.source } : {}),
+        },
+      },
+      {
+        type: 'input',
+        block_id: FROM_ME_BLOCK_ID,
+        optional: true,
+        label: plain('Or'),
+        element: {
+          type: 'checkboxes',
+          action_id: FORM_ACTION_ID,
+          options: [{ text: plain('My address: send me a one-time link to open where I will connect from'), value: 'me' }],
+          ...(d.source === 'me' ? { initial_options: [{ text: plain('My address: send me a one-time link to open where I will connect from'), value: 'me' }] } : {}),
         },
       },
       {

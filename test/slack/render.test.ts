@@ -335,6 +335,13 @@ describe('Slack rendering', () => {
           },
           {
             type: 'input',
+            block_id: 'jit_from_me',
+            optional: true,
+            label: pt('Or'),
+            element: { type: 'checkboxes', action_id: 'value', options: [opt('me', 'My address: send me a one-time link to open where I will connect from')] },
+          },
+          {
+            type: 'input',
             block_id: 'jit_reason',
             optional: true,
             label: pt('Reason'),
