@@ -23,6 +23,8 @@ export interface RequestDraft {
   /** Set when the source was not named and the policy's range was taken: how wide that is. */
   sourceNote?: string;
   durationMinutes: number;
+  /** The smallest port maximum, and the rule's `max`: how long the ports may stay open from any moment. */
+  maxOpenMinutes: number;
   reason: string;
   rule: AccessRule;
   requiredApprovals: number;
@@ -357,6 +359,7 @@ export function evaluateRequest(input: { policy: AccessPolicy; person: Person | 
       source: source.source,
       ...(source.note ? { sourceNote: source.note } : {}),
       durationMinutes: command.durationMinutes,
+      maxOpenMinutes: Math.min(...openings.map((o) => o.rule.maxDurationMinutes), rule.maxDurationMinutes ?? Number.POSITIVE_INFINITY),
       reason: command.reason ?? '',
       rule,
       requiredApprovals: rule.approvals,

@@ -109,6 +109,7 @@ export function createRequest(input: {
     ...(draft.sourceNote ? { sourceNote: draft.sourceNote } : {}),
     ...(awaiting && input.addressLink ? { addressLink: input.addressLink } : {}),
     durationMinutes: draft.durationMinutes,
+    ...(Number.isFinite(draft.maxOpenMinutes) ? { maxOpenMinutes: draft.maxOpenMinutes } : {}),
     reason: draft.reason,
     rule: draft.rule.name,
     requiredApprovals: draft.requiredApprovals,

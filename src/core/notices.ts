@@ -81,8 +81,8 @@ export function extendedNotice(r: AccessRequest, now: Date): Notice {
   return notice(r, 'extended', `Extended: open until ${until} from ${r.source}.`, { mention: personView(r.requester) });
 }
 
-export function extensionDeniedNotice(r: AccessRequest, by: Actor): Notice {
-  return notice(r, 'extension-denied', `Extension denied by ${by.name}; access still ends as planned.`, { mention: personView(r.requester) });
+export function extensionDeniedNotice(r: AccessRequest, by: Actor, reason?: string): Notice {
+  return notice(r, 'extension-denied', `Extension denied by ${by.name}${reason ? `: ${reason}` : ''}; access still ends as planned.`, { mention: personView(r.requester) });
 }
 
 /**

@@ -115,6 +115,11 @@ export interface AccessRequest {
   /** `from me`: the one-time link's token (hashed) and when it lapses; dropped once used. */
   addressLink?: { tokenHash: string; expiresAt: Date };
   durationMinutes: number;
+  /**
+   * The longest the ports may stay open from any moment: the smallest port maximum of the policy and
+   * the rule's `max`, as they were at request time. Extensions offer only what still fits.
+   */
+  maxOpenMinutes?: number;
   reason: string;
   /** Name of the access rule that governs this request. */
   rule: string;

@@ -41,6 +41,10 @@ export interface RequestView {
   approverActions: Verb[];
   /** Buttons for the requester (cancel while pending, extend/release while active). */
   requesterActions: Verb[];
+  /** While active: the extensions the policy and the rule still allow, in minutes, shortest first. */
+  extendChoices: Array<{ minutes: number; label: string }>;
+  /** While active: `at most 2h 30m more`, or null when the limit is not known. */
+  extendLimit: string | null;
   createdAt: string;
   /** True once nothing can change any more: cards drop every button. */
   final: boolean;
@@ -179,7 +183,7 @@ export function headlineFor(r: AccessRequest, now: Date): string {
     case 'expired':
       return 'Expired, ports closed';
     case 'released':
-      return `Released${r.releasedBy ? ` by ${r.releasedBy.name}` : ''}; ports closing`;
+      return `Released${r.releasedBy ? ` by ${r.releasedBy.name}` : ''}${r.closedAt ? ` at ${formatUtc(r.closedAt, now)}` : ''}; ports closing`;
   }
 }
 
@@ -201,7 +205,38 @@ export function sourceText(r: Pick<AccessRequest, 'source' | 'sourceNote' | 'sta
   return r.sourceNote ?? r.source;
 }
 
+const EXTEND_STEPS = [15, 30, 60, 90, 120, 180, 240, 360, 480, 720, 1440];
+
+/** `2 hours 30 minutes`, `45 minutes`, `1 hour`. */
+export function hoursAndMinutes(minutes: number): string {
+  const h = Math.floor(minutes / 60);
+  const m = minutes % 60;
+  const hs = h === 0 ? '' : `${h} hour${h === 1 ? '' : 's'}`;
+  const ms = m === 0 ? '' : `${m} minute${m === 1 ? '' : 's'}`;
+  return [hs, ms].filter(Boolean).join(' ') || '0 minutes';
+}
+
+/**
+ * How much longer the grant may still be extended: the request's maximum from now, less what is
+ * already left. Null when the request does not know its maximum (requests from older versions).
+ */
+export function extensionRoomMinutes(r: AccessRequest, now: Date): number | null {
+  if (r.state !== 'active' || !r.endsAt || r.maxOpenMinutes === undefined) return null;
+  const left = Math.ceil((r.endsAt.getTime() - now.getTime()) / 60_000);
+  return Math.max(0, r.maxOpenMinutes - Math.max(0, left));
+}
+
+function extendChoicesFor(r: AccessRequest, now: Date): { choices: RequestView['extendChoices']; limit: string | null } {
+  const room = extensionRoomMinutes(r, now);
+  if (room === null) return { choices: [], limit: null };
+  if (room < 5) return { choices: [], limit: 'no more time: the policy maximum is reached' };
+  const minutes = EXTEND_STEPS.filter((m) => m < room);
+  minutes.push(room);
+  return { choices: minutes.map((m) => ({ minutes: m, label: `+${formatDuration(m)}` })), limit: `at most ${hoursAndMinutes(room)} more` };
+}
+
 export function requestView(r: AccessRequest, now: Date): RequestView {
+  const extend = extendChoicesFor(r, now);
   const final = r.state !== 'awaiting-address' && r.state !== 'pending' && r.state !== 'opening' && r.state !== 'active';
   const approverActions: Verb[] =
     r.state === 'pending' || (r.state === 'active' && r.extension && !r.extension.opening) ? ['approve', 'deny'] : [];
@@ -219,13 +254,16 @@ export function requestView(r: AccessRequest, now: Date): RequestView {
     approvalsText: `${r.approvals.length} of ${r.requiredApprovals}`,
     approvedBy: namesOf(r.approvals),
     decision: decisionFor(r, now),
-    endsAt: r.endsAt && (r.state === 'active' || r.state === 'expired' || r.state === 'released') ? formatUtc(r.endsAt, now) : null,
+    // A released grant ended when it was released, not at the end it had planned.
+    endsAt: r.state === 'released' && r.closedAt ? formatUtc(r.closedAt, now) : r.endsAt && (r.state === 'active' || r.state === 'expired' || r.state === 'released') ? formatUtc(r.endsAt, now) : null,
     failure: r.failure ?? null,
     extension: r.extension
       ? `+${formatDuration(r.extension.durationMinutes)}, ${r.extension.approvals.length} of ${r.requiredApprovals} approvals`
       : null,
     approverActions,
     requesterActions,
+    extendChoices: extend.choices,
+    extendLimit: extend.limit,
     createdAt: formatUtc(r.createdAt, now),
     final,
   };

@@ -122,8 +122,25 @@ function button(verb: Verb, requestId: string): Button {
   };
 }
 
-function actions(blockId: string, verbs: Verb[], requestId: string): Block[] {
-  return verbs.length === 0 ? [] : [{ type: 'actions', block_id: blockId, elements: verbs.map((v) => button(v, requestId)) }];
+/** The extend choices the policy still allows, as one select; its option values are `<id>:<minutes>`. */
+export const EXTEND_BY_ACTION_ID = 'jit_extend_by';
+/** The `from me` link button: Slack still sends a click for a URL button, which is only acknowledged. */
+export const ADDRESS_LINK_ACTION_ID = 'jit_address_link';
+
+function extendSelect(view: RequestView): Record<string, unknown> {
+  return {
+    type: 'static_select',
+    action_id: EXTEND_BY_ACTION_ID,
+    placeholder: plain(clip(`Extend by… (${view.extendLimit ?? 'as allowed'})`, 140), 150),
+    options: view.extendChoices.slice(0, OPTIONS_MAX).map((c) => ({ text: plain(c.label, 75), value: `${view.id}:${c.minutes}` })),
+  };
+}
+
+/** Buttons for the verbs; with a view that offers extension choices, Extend becomes a select of them. */
+function actions(blockId: string, verbs: Verb[], requestId: string, view?: RequestView): Block[] {
+  if (verbs.length === 0) return [];
+  const elements = verbs.map((v) => (v === 'extend' && view && view.extendChoices.length > 0 ? extendSelect(view) : button(v, requestId)));
+  return [{ type: 'actions', block_id: blockId, elements } as Block];
 }
 
 function requestSummary(v: RequestView): string {
@@ -134,7 +151,7 @@ function requestSummary(v: RequestView): string {
 /** Block ids carry the list's name: one request may sit in two lists of the same surface. */
 function requestList(list: string, views: RequestView[], verbsOf: (v: RequestView) => Verb[], max: number, empty: string): Block[] {
   if (views.length === 0) return [context(empty)];
-  const blocks = views.slice(0, max).flatMap((v) => [section(requestSummary(v)), ...actions(`jit_${list}_${v.id}`, v.final ? [] : verbsOf(v), v.id)]);
+  const blocks = views.slice(0, max).flatMap((v) => [section(requestSummary(v)), ...actions(`jit_${list}_${v.id}`, v.final ? [] : verbsOf(v), v.id, v)]);
   if (views.length > max) blocks.push(context(`…and ${views.length - max} more.`));
   return blocks;
 }
@@ -223,12 +240,17 @@ function replyBlocks(reply: Reply): Block[] {
       ];
     case 'address-link':
       // Ephemeral: the link is this person's alone. A button rather than a bare link keeps Slack from unfurling it.
+      // A section accessory, not an actions block, so the link survives in a modal's answer too.
       return [
-        section(escapeText(reply.text.slice(0, reply.text.lastIndexOf(': ')))),
-        { type: 'actions', block_id: `jit_address_${reply.request.id}`, elements: [{ type: 'button', action_id: 'jit_address_link', text: plain('Record my address'), url: reply.url, style: 'primary' }] } as Block,
+        {
+          type: 'section',
+          block_id: `jit_address_${reply.request.id}`,
+          text: { type: 'mrkdwn', text: escapeText(reply.text.slice(0, reply.text.lastIndexOf(': '))) },
+          accessory: { type: 'button', action_id: ADDRESS_LINK_ACTION_ID, text: plain('Record my address'), url: reply.url, style: 'primary' },
+        } as Block,
       ];
     case 'submitted':
-      return [section(escapeText(reply.text)), section(requestSummary(reply.request)), ...actions(`jit_submitted_${reply.request.id}`, reply.request.final ? [] : reply.request.requesterActions, reply.request.id)];
+      return [section(escapeText(reply.text)), section(requestSummary(reply.request)), ...actions(`jit_submitted_${reply.request.id}`, reply.request.final ? [] : reply.request.requesterActions, reply.request.id, reply.request)];
     case 'status':
       return [
         section('*Your requests*'),
@@ -381,6 +403,30 @@ export function renderLoadingModal(): Slack.ModalView {
 }
 
 /** The modal after a submission: the answer, without buttons (a modal has no reply channel for them). */
+export const DENY_CALLBACK_ID = 'jit_deny_reason';
+export const DENY_REASON_BLOCK_ID = 'jit_deny_reason';
+
+/** Deny asks for an optional reason first; the request id travels in private_metadata. */
+export function renderDenyModal(requestId: string): Slack.ModalView {
+  return {
+    type: 'modal',
+    callback_id: DENY_CALLBACK_ID,
+    private_metadata: requestId,
+    title: plain(`Deny ${requestId}`.slice(0, 24)),
+    submit: plain('Deny'),
+    close: plain('Cancel'),
+    blocks: [
+      {
+        type: 'input',
+        block_id: DENY_REASON_BLOCK_ID,
+        optional: true,
+        label: plain('Reason (the requester and the thread see it)'),
+        element: { type: 'plain_text_input', action_id: FORM_ACTION_ID, multiline: true, max_length: 500 },
+      },
+    ],
+  };
+}
+
 export function renderReplyModal(reply: Reply): Slack.ModalView {
   return { type: 'modal', title: plain(MODAL_TITLE), close: plain('Done'), blocks: replyBlocks(reply).filter((b) => b.type !== 'actions') };
 }

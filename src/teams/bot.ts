@@ -68,6 +68,16 @@ function replySummary(reply: Reply): string {
   }
 }
 
+/** The card's inputs that go with a verb: the deny reason, the chosen extension. Inputs arrive merged into `data`. */
+function cardInputs(verb: CardVerb, data: Record<string, unknown>): { reason?: string; durationMinutes?: number } {
+  if (verb === 'deny' && typeof data.denyReason === 'string' && data.denyReason.trim()) return { reason: data.denyReason.slice(0, 500) };
+  if (verb === 'extend') {
+    const minutes = Number(data.extendMinutes);
+    if (Number.isInteger(minutes) && minutes > 0 && minutes <= 1440) return { durationMinutes: minutes };
+  }
+  return {};
+}
+
 export class JitTeamsBot extends TeamsActivityHandler {
   constructor(private readonly o: JitTeamsBotOptions) {
     super();
@@ -194,7 +204,7 @@ export class JitTeamsBot extends TeamsActivityHandler {
     }
     const requestId = typeof value.requestId === 'string' ? value.requestId : '';
     if (verb === 'refresh' || !requestId) return;
-    const result = await this.o.api.act(actor, verb, requestId, { idempotencyKey: idempotencyKey(ctx) });
+    const result = await this.o.api.act(actor, verb, requestId, { idempotencyKey: idempotencyKey(ctx), ...cardInputs(verb, value) });
     await ctx.sendActivity(result.message);
   }
 
@@ -251,7 +261,7 @@ export class JitTeamsBot extends TeamsActivityHandler {
         return cardResponse(await this.o.cards.cardFor(actor, view));
       }
       if (!REQUEST_VERBS.includes(verb)) return errorResponse(400, 'BadRequest', 'Unknown action.');
-      const result = await this.o.api.act(actor, verb, requestId, { idempotencyKey: idempotencyKey(ctx) });
+      const result = await this.o.api.act(actor, verb, requestId, { idempotencyKey: idempotencyKey(ctx), ...cardInputs(verb, data) });
       const view = result.view ?? (await this.o.api.view(requestId));
       if (!view) return cardResponse(replyCard({ kind: 'error', message: result.message }));
       return cardResponse(await this.o.cards.cardFor(actor, view, { text: result.message, ok: result.ok }));

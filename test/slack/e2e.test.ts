@@ -114,6 +114,24 @@ describe('Slack end to end (real app, store, Azure simulator)', function () {
 
   const open = (vm: string, port: number, source: string) => world.sim.check(vm, port, source).allowed;
 
+  /** Deny opens a modal for the reason; submitting it denies. The answer is the modal's new content. */
+  async function deny(user: string, id: string, reason: string): Promise<string> {
+    const before = fake.callsTo('views.open').length;
+    const res = await client.interactive(blockActions({ user, actionId: 'jit_deny', value: id, responseUrl: fake.responseUrl(`deny-${id}-${user}`), channel: APPROVALS, messageTs: cardOf(id).ts }));
+    assert.equal(res.status, 200);
+    const opened = fake.callsTo('views.open').slice(before);
+    assert.equal(opened.length, 1, 'the deny button opens one modal');
+    const modal = opened[0].args.view as { callback_id: string; private_metadata: string };
+    assert.equal(modal.callback_id, 'jit_deny_reason');
+    const submitted = await client.interactive(
+      viewSubmission({ user, callbackId: modal.callback_id, privateMetadata: modal.private_metadata, viewId: `VDENY${user}`, values: { jit_deny_reason: { value: { type: 'plain_text_input', value: reason } } } }),
+    );
+    await world.settle();
+    const body = submitted.json as Ephemeral;
+    assert.equal(body.response_action, 'update');
+    return (body.view?.blocks ?? []).map((b) => b.text?.text ?? '').join('\n');
+  }
+
   // ---- the lifecycle ----------------------------------------------------------------------------
 
   it('takes a request from /jit through approval, the reminder and expiry, opening and closing the port in Azure', async () => {
@@ -149,13 +167,13 @@ describe('Slack end to end (real app, store, Azure simulator)', function () {
     assert.match(textOf(cardOf(id)), /Expired, ports closed/);
   });
 
-  it('denies: the card says who, the requester hears it, and nothing opens', async () => {
+  it('denies with a reason from a modal: the card, the thread and the requester say who and why, and nothing opens', async () => {
     const { id, card } = await request('U0ALICE', 'ssh web-02 30m from 10.1.2.3 for INC-1');
-    const answer = await click('U0CAROL', 'deny', id);
-    assert.match(answer.text ?? '', /You denied/);
-    assert.match(textOf(cardOf(id)), /Denied by Carol/);
+    const answer = await deny('U0CAROL', id, 'use the bastion for INC-1');
+    assert.match(answer, /You denied .*: use the bastion for INC-1/);
+    assert.match(textOf(cardOf(id)), /Denied by Carol.*use the bastion for INC-1/);
     assert.deepEqual(actionIdsOf(cardOf(id)), []);
-    assert.ok(fake.thread(APPROVALS, card.ts).some((m) => /<@U0ALICE>.*Denied by Carol/.test(m.text)));
+    assert.ok(fake.thread(APPROVALS, card.ts).some((m) => /<@U0ALICE>.*Denied by Carol: use the bastion for INC-1/.test(m.text)));
     assert.equal(open('web-02', 22, '10.1.2.3'), false);
   });
 
@@ -233,8 +251,8 @@ describe('Slack end to end (real app, store, Azure simulator)', function () {
   it('tells a second clicker who already decided', async () => {
     const { id } = await request('U0ALICE', 'ssh web-01 1h from 10.1.2.3 for INC-6');
     await click('U0BOB', 'approve', id);
-    const late = await click('U0CAROL', 'deny', id);
-    assert.match(late.text ?? '', /already approved by Bob/);
+    const late = await deny('U0CAROL', id, '');
+    assert.match(late, /already approved by Bob/);
     assert.equal((await world.store.getRequest(id))?.state, 'active');
   });
 

@@ -34,6 +34,8 @@ const pending: RequestView = {
   extension: null,
   approverActions: ['approve', 'deny'],
   requesterActions: ['cancel'],
+  extendChoices: [],
+  extendLimit: null,
   createdAt: '12:00 UTC',
   final: false,
 };
