@@ -1,6 +1,7 @@
 // Composition root: read settings once, pick implementations, start, and shut down gracefully.
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
+import path from 'node:path';
 import pino from 'pino';
 import { AdjustableClock } from './app/clock';
 import { JitApp } from './app/jit-app';
@@ -108,7 +109,8 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       if (!config.world) throw new JitError('config', `${settings.configPath}: local mode needs an azure: section with the simulated VMs`);
       let simUrl = settings.simUrl;
       if (!simUrl) {
-        sim = await startAzureSim({ world: config.world, clock, port: settings.simPort, host: '127.0.0.1' });
+        // The simulated Azure keeps its state beside the bot's, so a restart finds both as they were.
+        sim = await startAzureSim({ world: config.world, clock, port: settings.simPort, host: '127.0.0.1', stateFile: path.join(settings.dataDir, 'azure-sim.json') });
         closers.push(() => sim!.close());
         simUrl = sim.url;
       }

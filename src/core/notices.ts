@@ -121,3 +121,10 @@ export function addressTimedOutNotice(r: AccessRequest): Notice {
     mention: personView(r.requester),
   });
 }
+
+/** At start: the store said open, Azure shows no such grant any more. */
+export function vanishedNotice(r: AccessRequest): Notice {
+  return notice(r, 'expired', `Azure no longer shows this access (${what(r)}), so jitbot marked it as ended. Ask again if you still need it.`, {
+    mention: personView(r.requester),
+  });
+}
