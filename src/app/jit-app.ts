@@ -359,7 +359,7 @@ export class JitApp extends UseCase implements JitApi {
     this.forgetVms();
     await this.store.appendAudit([this.freeAudit('policy.enabled', actor, [vm.name], { rules: merged })]);
     const updated = (await this.vms()).find((v) => v.id === vm.id) ?? { ...vm, jit: merged };
-    return { kind: 'policy', vm: await this.describeVm(updated) };
+    return { kind: 'policy', vm: await this.describeVm(updated), note: ruleNote(this.policy, updated) };
   }
 
   private async audit(actor: Actor, person: Person, vm: string | undefined, days: number): Promise<Reply> {
@@ -432,6 +432,14 @@ export class JitApp extends UseCase implements JitApi {
       { changed: () => true, duplicate: () => ({ ok: true, reply: { kind: 'text', text: 'Already received; nothing was done twice.' } }) },
     );
   }
+}
+
+/** After `/jit enable`: JIT alone lets nobody in; say which access rule does, or that none does. */
+function ruleNote(policy: AccessPolicy, vm: Vm): string {
+  const rule = ruleForVm(policy, vm);
+  if (!rule) return `${vm.name} is under JIT, but no access rule covers it, so nobody can request it yet; add a rule for it to the configuration.`;
+  const approvals = rule.autoApprove ? 'approved automatically' : `${rule.approvals} approval${rule.approvals === 1 ? '' : 's'} from ${rule.approvers.join(', ')}`;
+  return `${vm.name} is under JIT. Rule ${rule.name} lets ${rule.requesters.join(', ')} request it (${approvals}).`;
 }
 
 /** Which form field an evaluation error is about, so the form can show it in place. */

@@ -250,7 +250,7 @@ export function replyCard(reply: Reply, opts: ReplyCardOptions = {}): AdaptiveCa
         vms: reply.vms.map(vmData),
       });
     case 'policy':
-      return expand('vms', { title: `JIT policy of ${reply.vm.name}`, empty: '', vms: [vmData(reply.vm)] });
+      return expand('vms', { title: `JIT policy of ${reply.vm.name}`, empty: '', vms: [reply.note ? { ...vmData(reply.vm), facts: [...vmData(reply.vm).facts, { title: 'Who may ask', value: reply.note }] } : vmData(reply.vm)] });
     case 'audit':
       return messageCard({
         title: `Audit trail · ${reply.rows} ${reply.rows === 1 ? 'row' : 'rows'} · ${reply.filename}`,

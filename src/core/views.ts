@@ -136,7 +136,8 @@ export type Reply =
   | { kind: 'address-link'; text: string; url: string; request: RequestView }
   | { kind: 'status'; mine: RequestView[]; awaiting: RequestView[] }
   | { kind: 'vms'; vms: VmView[] }
-  | { kind: 'policy'; vm: VmView }
+  /** `note`: after `/jit enable`, which rule (if any) lets people request the VM. */
+  | { kind: 'policy'; vm: VmView; note?: string }
   | { kind: 'audit'; csv: string; filename: string; rows: number; text: string }
   | { kind: 'form'; form: FormView };
 

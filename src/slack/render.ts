@@ -265,7 +265,7 @@ function replyBlocks(reply: Reply): Block[] {
       return blocks;
     }
     case 'policy':
-      return [section(`*JIT policy of ${escapeText(reply.vm.name)}*`), section(vmText(reply.vm))];
+      return [section(`*JIT policy of ${escapeText(reply.vm.name)}*`), section(vmText(reply.vm)), ...(reply.note ? [section(escapeText(reply.note))] : [])];
     case 'form':
       return [section('Opening the request form…')];
   }
