@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { silentLogger } from '../../src/app/logger';
+import { fromMeUrl, mountFromMe } from '../../src/web/from-me';
 import { createHttpServer, type HttpServer } from '../../src/server';
 import { createSlackAdapter, type SlackAdapter } from '../../src/slack';
 import { blockActions, formValues, slashCommand, SlackTestClient, viewSubmission, appHomeOpened } from '../clients/slack';
@@ -39,9 +40,10 @@ describe('Slack end to end (real app, store, Azure simulator)', function () {
   let client: SlackTestClient;
   let logger: RecordingLogger;
   let seq = 0;
+  let base = '';
 
   beforeEach(async () => {
-    world = await startWorld();
+    world = await startWorld({ app: { addressLink: (id, token) => fromMeUrl(base, id, token) } });
     fake = await FakeSlackApi.start();
     logger = new RecordingLogger();
     adapter = createSlackAdapter({
@@ -56,9 +58,10 @@ describe('Slack end to end (real app, store, Azure simulator)', function () {
       botUserId: 'U0BOT',
     });
     world.addChat(adapter.chat);
-    http = createHttpServer({ logger: silentLogger, mounts: [(s) => adapter.mount(s)] });
+    http = createHttpServer({ logger: silentLogger, mounts: [(s) => adapter.mount(s), mountFromMe({ api: world.app, trustedProxies: [], logger: silentLogger })] });
     await http.listen(0);
     const port = (http.server.address() as AddressInfo).port;
+    base = `http://127.0.0.1:${port}`;
     client = new SlackTestClient(`http://127.0.0.1:${port}/slack/events`, SIGNING_SECRET);
     await adapter.start();
   });
@@ -165,6 +168,27 @@ describe('Slack end to end (real app, store, Azure simulator)', function () {
     assert.equal(open('web-01', 22, '10.1.2.3'), false);
     assert.deepEqual(actionIdsOf(cardOf(id)), []);
     assert.match(textOf(cardOf(id)), /Expired, ports closed/);
+  });
+
+  it('from me: the link comes only to the requester, a preview records nothing, and the button sends the card with that address', async () => {
+    const answer = await command('U0ALICE', 'rdp sql-01 1h for patching');
+    assert.equal(answer.response_type, 'ephemeral', 'the link is for the requester alone');
+    const url = /"url":"([^"]+)"/.exec(JSON.stringify(answer.blocks))?.[1] ?? '';
+    assert.ok(url.startsWith(`${base}/from-me/`), JSON.stringify(answer.blocks));
+    assert.equal(fake.channelMessages(APPROVALS).length, 0, 'no card before the address is known');
+    const preview = await fetch(url);
+    const html = await preview.text();
+    assert.equal(preview.status, 200);
+    await world.settle();
+    assert.equal(fake.channelMessages(APPROVALS).length, 0, "a previewer's GET records nothing");
+    const token = /name="t" value="([^"]+)"/.exec(html)?.[1] ?? '';
+    const id = /\/from-me\/(R[A-Z0-9]+)/.exec(url)?.[1] ?? '';
+    const post = await fetch(`${base}/from-me/${id}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `t=${token}` });
+    assert.equal(post.status, 200, await post.text());
+    await world.settle();
+    assert.match(textOf(cardOf(id)), /127\.0\.0\.1/);
+    const again = await fetch(`${base}/from-me/${id}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `t=${token}` });
+    assert.equal(again.status, 404, 'the link works once');
   });
 
   it('denies with a reason from a modal: the card, the thread and the requester say who and why, and nothing opens', async () => {
