@@ -377,6 +377,7 @@ export class JitApp extends UseCase implements JitApi {
       filename: csv.filename,
       rows: csv.rows,
       text: link ? `Audit trail (${scope}, ${csv.rows} events): ${link} (link valid for 10 minutes)` : `Audit trail (${scope}, ${csv.rows} events).`,
+      ...(link ? { url: link } : {}),
     };
   }
 

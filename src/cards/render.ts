@@ -252,11 +252,18 @@ export function replyCard(reply: Reply, opts: ReplyCardOptions = {}): AdaptiveCa
     case 'policy':
       return expand('vms', { title: `JIT policy of ${reply.vm.name}`, empty: '', vms: [reply.note ? { ...vmData(reply.vm), facts: [...vmData(reply.vm).facts, { title: 'Who may ask', value: reply.note }] } : vmData(reply.vm)] });
     case 'audit':
-      return messageCard({
-        title: `Audit trail · ${reply.rows} ${reply.rows === 1 ? 'row' : 'rows'} · ${reply.filename}`,
-        text: reply.text,
-        preview: reply.rows > 0 ? auditPreview(reply.csv) : undefined,
-      });
+      // With a download link the CSV stays out of the chat; without one, a preview is all there is.
+      return reply.url
+        ? messageCard({
+            title: `Audit trail · ${reply.rows} ${reply.rows === 1 ? 'row' : 'rows'} · ${reply.filename}`,
+            text: reply.text.replace(/: https?:\/\/\S+ \(link valid for 10 minutes\)/, '; the download link below works for 10 minutes.'),
+            link: { title: `Download ${reply.filename}`, url: reply.url },
+          })
+        : messageCard({
+            title: `Audit trail · ${reply.rows} ${reply.rows === 1 ? 'row' : 'rows'} · ${reply.filename}`,
+            text: reply.text,
+            preview: reply.rows > 0 ? auditPreview(reply.csv) : undefined,
+          });
     case 'form':
       return formCard(reply.form);
   }

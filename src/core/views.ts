@@ -138,7 +138,8 @@ export type Reply =
   | { kind: 'vms'; vms: VmView[] }
   /** `note`: after `/jit enable`, which rule (if any) lets people request the VM. */
   | { kind: 'policy'; vm: VmView; note?: string }
-  | { kind: 'audit'; csv: string; filename: string; rows: number; text: string }
+  /** `url`: a short-lived download link, where the platform cannot take the file itself. */
+  | { kind: 'audit'; csv: string; filename: string; rows: number; text: string; url?: string }
   | { kind: 'form'; form: FormView };
 
 /** The answer to a button click, for the person who clicked (ephemeral), and the card as it now is. */
