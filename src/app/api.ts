@@ -31,6 +31,8 @@ export interface JitApi {
   command(actor: Actor, text: string, opts?: CommandOptions): Promise<Reply>;
   /** A button on a card or notice. */
   act(actor: Actor, verb: Verb, requestId: string, opts?: ActOptions): Promise<ActionResult>;
+  /** VM names this person may request that contain `query` (or match it as a glob), at most `limit`, with the full count. */
+  vmChoices(actor: Actor, query: string, limit?: number): Promise<{ names: string[]; total: number }>;
   /** The request form, limited to what this person may request; an error reply for unknown people. */
   form(actor: Actor, defaults?: Partial<FormInput>): Promise<{ ok: true; form: FormView } | { ok: false; reply: Reply }>;
   /** A filled form; field errors come back by field and nothing is stored. */

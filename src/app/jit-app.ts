@@ -9,6 +9,8 @@ import { CloudError, JitError, isJitError } from '../core/errors';
 import { parseCommand } from '../core/grammar';
 import { FROM_ME } from '../core/cidr';
 import * as notices from '../core/notices';
+import { matchGlob } from '../core/glob';
+import { quoteWord } from '../core/text';
 import type { RequestDraft } from '../core/access';
 import { createRequest } from '../core/lifecycle';
 import type { Person } from '../core/policy';
@@ -177,7 +179,7 @@ export class JitApp extends UseCase implements JitApi {
       case 'request':
         return this.request(actor, person, command);
       case 'vms':
-        return this.listVms(person);
+        return this.listVms(person, command);
       case 'status':
         return this.status(person);
       case 'policy': {
@@ -313,14 +315,40 @@ export class JitApp extends UseCase implements JitApi {
     return vmView(vm, { rule: ruleForVm(this.policy, vm), lastAccess: last.get(vm.name) ?? null, active: open, now: this.clock.now() });
   }
 
-  private async listVms(person: Person): Promise<Reply> {
-    const vms = await this.vms();
-    const visible = vms.filter((vm) => {
+  /** The VMs this person may request, filtered by name and one page at a time: any number can be seen. */
+  private async listVms(person: Person, command: { filter?: string; page?: number }): Promise<Reply> {
+    const visible = await this.requestableVms(person);
+    if (visible.length === 0) return { kind: 'text', text: 'No VM is open to you for requests; ask an admin which rule should cover you.' };
+    const filter = command.filter ?? null;
+    const matching = filter === null ? visible : visible.filter((vm) => vmNameMatches(filter, vm.name));
+    if (matching.length === 0) return { kind: 'text', text: `None of the ${visible.length} VMs you may request matches ${quoteWord(filter ?? '')}.` };
+    const pages = Math.ceil(matching.length / VMS_PAGE_SIZE);
+    const page = Math.min(command.page ?? 1, pages);
+    const slice = matching.slice((page - 1) * VMS_PAGE_SIZE, page * VMS_PAGE_SIZE);
+    return {
+      kind: 'vms',
+      vms: await Promise.all(slice.map((vm) => this.describeVm(vm))),
+      page: { filter, page, pages, total: matching.length, pageSize: VMS_PAGE_SIZE },
+    };
+  }
+
+  /** VM names for a picker as the person types (Slack's external select, Teams' typeahead): at most `limit`. */
+  async vmChoices(actor: Actor, query: string, limit = 100): Promise<{ names: string[]; total: number }> {
+    const person = findPerson(this.policy, actor.email);
+    if (!person) return { names: [], total: 0 };
+    const q = query.trim().toLowerCase();
+    const names = (await this.requestableVms(person))
+      .filter((vm) => vm.jit !== null)
+      .map((vm) => vm.name)
+      .filter((name) => q === '' || vmNameMatches(q, name));
+    return { names: names.slice(0, limit), total: names.length };
+  }
+
+  private async requestableVms(person: Person): Promise<Vm[]> {
+    return (await this.vms()).filter((vm) => {
       const rule = ruleForVm(this.policy, vm);
       return rule !== null && hasPrincipal(person, rule.requesters);
     });
-    if (visible.length === 0) return { kind: 'text', text: 'No VM is open to you for requests; ask an admin which rule should cover you.' };
-    return { kind: 'vms', vms: await Promise.all(visible.map((vm) => this.describeVm(vm))) };
   }
 
   // ---- admin ------------------------------------------------------------------------------
@@ -376,8 +404,8 @@ export class JitApp extends UseCase implements JitApi {
       csv: csv.csv,
       filename: csv.filename,
       rows: csv.rows,
-      text: link ? `Audit trail (${scope}, ${csv.rows} events): ${link} (link valid for 10 minutes)` : `Audit trail (${scope}, ${csv.rows} events).`,
-      ...(link ? { url: link } : {}),
+      text: link ? `Audit trail (${scope}, ${csv.rows} events); the download link is valid for 10 minutes.` : `Audit trail (${scope}, ${csv.rows} events).`,
+      ...(link ? { link } : {}),
     };
   }
 
@@ -441,6 +469,16 @@ function ruleNote(policy: AccessPolicy, vm: Vm): string {
   if (!rule) return `${vm.name} is under JIT, but no access rule covers it, so nobody can request it yet; add a rule for it to the configuration.`;
   const approvals = rule.autoApprove ? 'approved automatically' : `${rule.approvals} approval${rule.approvals === 1 ? '' : 's'} from ${rule.approvers.join(', ')}`;
   return `${vm.name} is under JIT. Rule ${rule.name} lets ${rule.requesters.join(', ')} request it (${approvals}).`;
+}
+
+/** VMs per page of `/jit vms`: small enough for one Slack message and one Teams card. */
+const VMS_PAGE_SIZE = 20;
+
+/** A filter as typed: with `*` a glob over the whole name, else any part of the name; both ignore case. */
+function vmNameMatches(filter: string, name: string): boolean {
+  const f = filter.toLowerCase();
+  const n = name.toLowerCase();
+  return f.includes('*') ? matchGlob(f, n) : n.includes(f);
 }
 
 /** Which form field an evaluation error is about, so the form can show it in place. */

@@ -103,6 +103,33 @@ export interface VmView {
   open: string[];
 }
 
+/** Which slice of the VMs a `vms` reply shows: `/jit vms web- page 2`. */
+export interface VmPage {
+  /** What the names were filtered by, as typed; null for all. */
+  filter: string | null;
+  /** 1-based. */
+  page: number;
+  pages: number;
+  /** VMs matching the filter, on every page. */
+  total: number;
+  pageSize: number;
+}
+
+/** How to ask for another page of a `vms` reply, as a command the person can type. */
+export function vmPageCommand(filter: string | null, page: number): string {
+  return `/jit vms${filter ? ` ${filter}` : ''}${page > 1 ? ` page ${page}` : ''}`;
+}
+
+/** `Showing 21–40 of 150 VMs matching "web-". Next: /jit vms web- page 3` */
+export function vmPageText(p: VmPage, shown: number): string {
+  const first = (p.page - 1) * p.pageSize + 1;
+  const range = p.pages > 1 ? `${first}–${first + shown - 1} of ` : '';
+  const matching = p.filter ? ` matching "${p.filter}"` : '';
+  const next = p.page < p.pages ? ` Next: ${vmPageCommand(p.filter, p.page + 1)}` : '';
+  const narrow = p.pages > 1 && !p.filter ? ' Narrow it with /jit vms <start of a name>.' : '';
+  return `Showing ${range}${p.total} VMs${matching}.${next}${narrow}`;
+}
+
 export interface HelpView {
   commands: Array<{ usage: string; description: string }>;
   examples: string[];
@@ -135,11 +162,11 @@ export type Reply =
   /** `from me`: the one-time link to open on the machine the requester will connect from; for them alone. */
   | { kind: 'address-link'; text: string; url: string; request: RequestView }
   | { kind: 'status'; mine: RequestView[]; awaiting: RequestView[] }
-  | { kind: 'vms'; vms: VmView[] }
+  | { kind: 'vms'; vms: VmView[]; page?: VmPage }
   /** `note`: after `/jit enable`, which rule (if any) lets people request the VM. */
   | { kind: 'policy'; vm: VmView; note?: string }
-  /** `url`: a short-lived download link, where the platform cannot take the file itself. */
-  | { kind: 'audit'; csv: string; filename: string; rows: number; text: string; url?: string }
+  /** `link`: the bot's own signed download address; renderers draw it as a link the bot made, never from `text`. */
+  | { kind: 'audit'; csv: string; filename: string; rows: number; text: string; link?: string }
   | { kind: 'form'; form: FormView };
 
 /** The answer to a button click, for the person who clicked (ephemeral), and the card as it now is. */

@@ -9,7 +9,7 @@ import type { Actor } from '../core/types';
 import type { Reply, Verb } from '../core/views';
 import type { SlackIdentity } from './identity';
 import { slackErrorFields, type LoggerLike } from './log';
-import { FORM_ACTION_ID, FORM_CALLBACK_ID, formErrors, readFormInput, type FormState } from './modal';
+import { FORM_ACTION_ID, FORM_BLOCK_IDS, FORM_CALLBACK_ID, formErrors, readFormInput, type FormState } from './modal';
 import {
   ACTION_IDS,
   ADDRESS_LINK_ACTION_ID,
@@ -23,6 +23,7 @@ import {
   renderLoadingModal,
   renderReply,
   renderReplyModal,
+  renderVmOptions,
   verbOfActionId,
   type SlackMessage,
 } from './render';
@@ -258,6 +259,18 @@ export function registerHandlers(app: App, deps: HandlerDeps): void {
       : { kind: 'error', message: `The form was not accepted: ${Object.values(result.errors).join(' ')}`, usage: '/jit' };
     const message = renderReply(reply);
     await slack.call('chat.postMessage', { channel: actor.userId, text: message.text, blocks: message.blocks });
+  });
+
+  // The request form's VM list, served as the person types (multi_external_select in renderForm).
+  app.options<'block_suggestion'>({ type: 'block_suggestion', block_id: FORM_BLOCK_IDS.vm }, async ({ ack, body }) => {
+    try {
+      const actor = await identity.actorFor(body.user.id);
+      const { names, total } = await api.vmChoices(actor, typeof body.value === 'string' ? body.value : '', 100);
+      await ack(renderVmOptions(names, total));
+    } catch (err) {
+      logger.error(slackErrorFields(err), 'could not list VMs for the request form');
+      await ack({ options: [] });
+    }
   });
 
   app.event('app_home_opened', async ({ event }) => {

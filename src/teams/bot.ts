@@ -8,7 +8,9 @@ import { errorFields } from '../app/logger';
 import { ChatError, isJitError } from '../core/errors';
 import type { Actor } from '../core/types';
 import type { Notice, Reply, Verb } from '../core/views';
-import { actionVerb, formCard, formInputFrom, replyCard, type AdaptiveCardJson, type CardVerb } from '../cards/render';
+import { actionVerb, cardBytes, formCard, formInputFrom, minimalCard, replyCard, TEAMS_CARD_BUDGET_BYTES, type AdaptiveCardJson, type CardVerb } from '../cards/render';
+import { escapeCardMarkdown } from '../cards/markdown';
+import { clipText } from '../core/text';
 import { ADAPTIVE_CARD_CONTENT_TYPE, cardActivity, type TeamsCards } from './cards';
 import { connectorOf } from './chat';
 import { baseConversationId, kindOf, tenantOf, type TeamsDirectory } from './directory';
@@ -160,8 +162,11 @@ export class JitTeamsBot extends TeamsActivityHandler {
       : { kind: 'error', message: `${reply.request.id}: I could not reach you in a personal chat to send the link; open a chat with me and send the request there, or cancel it with /jit cancel ${reply.request.id} and ask with from <address>.` };
   }
 
+  /** A card as the answer; one over Teams' size budget goes as its minimal form instead of a 413. */
   private async sendCard(ctx: TurnContext, card: AdaptiveCardJson, summary: string): Promise<void> {
-    await ctx.sendActivity(cardActivity(card, summary));
+    const short = clipText(summary, 500);
+    const fits = cardBytes(card) <= TEAMS_CARD_BUDGET_BYTES;
+    await ctx.sendActivity(cardActivity(fits ? card : minimalCard('jitbot', `${short} The full answer is too long for Teams; narrow it down, e.g. jit vms web-.`), short));
   }
 
   private async handleMessage(ctx: TurnContext): Promise<void> {
@@ -205,7 +210,8 @@ export class JitTeamsBot extends TeamsActivityHandler {
     const requestId = typeof value.requestId === 'string' ? value.requestId : '';
     if (verb === 'refresh' || !requestId) return;
     const result = await this.o.api.act(actor, verb, requestId, { idempotencyKey: idempotencyKey(ctx), ...cardInputs(verb, value) });
-    await ctx.sendActivity(result.message);
+    // Plain messages are markdown in Teams too; the answer may quote what someone typed.
+    await ctx.sendActivity(escapeCardMarkdown(result.message));
   }
 
   private async submitForm(ctx: TurnContext, actor: Actor, data: Record<string, unknown>): Promise<AdaptiveCardJson> {

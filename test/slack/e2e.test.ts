@@ -6,7 +6,7 @@ import { silentLogger } from '../../src/app/logger';
 import { fromMeUrl, mountFromMe } from '../../src/web/from-me';
 import { createHttpServer, type HttpServer } from '../../src/server';
 import { createSlackAdapter, type SlackAdapter } from '../../src/slack';
-import { blockActions, formValues, slashCommand, SlackTestClient, viewSubmission, appHomeOpened } from '../clients/slack';
+import { blockActions, blockSuggestion, formValues, slashCommand, SlackTestClient, viewSubmission, appHomeOpened } from '../clients/slack';
 import { FakeSlackApi, type FakeMessage } from '../fakes/slack-api';
 import { MINUTE, startWorld, type TestWorld } from '../helpers/world';
 import { BOT_TOKEN, RecordingLogger, SIGNING_SECRET } from './support';
@@ -332,10 +332,15 @@ describe('Slack end to end (real app, store, Azure simulator)', function () {
     await command('U0ALICE', '', { fields });
     const [opened] = fake.callsTo('views.open');
     assert.equal(opened.args.trigger_id, fields.trigger_id);
-    const form = fake.callsTo('views.update')[0].args.view as { callback_id: string; blocks: Array<{ block_id: string; element: { options?: Array<{ value: string }> } }> };
+    const form = fake.callsTo('views.update')[0].args.view as { callback_id: string; blocks: Array<{ block_id: string; element: { type: string } }> };
     assert.equal(form.callback_id, 'jit_request_form');
-    const vmChoices = form.blocks.find((b) => b.block_id === 'jit_vm')?.element.options?.map((o) => o.value) ?? [];
+    assert.equal(form.blocks.find((b) => b.block_id === 'jit_vm')?.element.type, 'multi_external_select');
+    // The VM choices come from the bot as Alice types.
+    const suggested = await client.interactive(blockSuggestion({ user: 'U0ALICE', value: '' }));
+    const vmChoices = ((suggested.json as { options?: Array<{ value: string }> }).options ?? []).map((o) => o.value);
     assert.ok(vmChoices.includes('web-01') && vmChoices.includes('sql-01'), vmChoices.join(','));
+    const typed = await client.interactive(blockSuggestion({ user: 'U0ALICE', value: 'sql' }));
+    assert.deepEqual(((typed.json as { options?: Array<{ value: string }> }).options ?? []).map((o) => o.value), ['sql-01']);
 
     const wrong = await client.interactive(viewSubmission({ user: 'U0ALICE', values: formValues({ vm: 'web-01', ports: ['22'], duration: '1h', source: '192.168.1.10', reason: 'INC-8' }) }));
     const errors = (wrong.json as Ephemeral).errors ?? {};

@@ -318,7 +318,12 @@ describe('Slack rendering', () => {
         submit: pt('Request'),
         close: pt('Cancel'),
         blocks: [
-          { type: 'input', block_id: 'jit_vm', label: pt('VM'), element: { type: 'static_select', action_id: 'value', options: [opt('web-01', 'web-01'), opt('sql-01', 'sql-01')], initial_option: opt('web-01', 'web-01') } },
+          {
+            type: 'input',
+            block_id: 'jit_vm',
+            label: pt('VMs (2 you may request; type to search)'),
+            element: { type: 'multi_external_select', action_id: 'value', min_query_length: 0, placeholder: pt('Type part of a name, e.g. web-'), initial_options: [opt('web-01', 'web-01')] },
+          },
           {
             type: 'input',
             block_id: 'jit_ports',
@@ -390,7 +395,16 @@ describe('Slack rendering', () => {
     assert.equal(verbOfActionId('jit_explode'), null);
   });
 
-  it('escapes only the three characters Slack treats as control', () => {
-    assert.equal(escapeText('a & <b> *c* _d_'), 'a &amp; &lt;b&gt; *c* _d_');
+  it('draws the audit download as a link the bot made, with the token intact', () => {
+    const m = renderReply({ kind: 'audit', csv: '', filename: 'a.csv', rows: 0, text: 'Audit trail (0 events).', link: 'https://jitbot.example/audit?t=a-_b|c' });
+    assert.match(JSON.stringify(m.blocks), /<https:\/\/jitbot.example\/audit\?t=a-_b%7Cc\|Download the CSV>/);
+  });
+
+  it('shows typed mrkdwn as typed: entities for & < >, and formatting marks that cannot pair', () => {
+    const zw = '\u200b';
+    assert.equal(escapeText('a & <b> *c* _d_'), `a &amp; &lt;b&gt; ${zw}*${zw}c${zw}*${zw} ${zw}_${zw}d${zw}_${zw}`);
+    assert.equal(escapeText('<https://evil.example|Approve>'), '&lt;https://evil.example|Approve&gt;');
+    assert.equal(escapeText('missing_scope web_01'), 'missing_scope web_01', 'marks inside a word cannot format and stay untouched');
+    assert.equal(escapeText('`rm -rf` ~x~').replace(/\u200b/g, ''), '`rm -rf` ~x~', 'the characters themselves still show');
   });
 });

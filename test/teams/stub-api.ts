@@ -32,6 +32,10 @@ export class StubApi implements JitApi {
     this.calls.push({ method: 'act', actor, verb, requestId, ...(opts?.idempotencyKey ? { key: opts.idempotencyKey } : {}) });
     return this.actResult(actor, verb, requestId);
   }
+  async vmChoices(actor: Actor, query: string, limit = 100): Promise<{ names: string[]; total: number }> {
+    const names = sampleForm.vms.map((v) => v.name).filter((n) => n.includes(query));
+    return { names: names.slice(0, limit), total: names.length };
+  }
   async form(actor: Actor): Promise<{ ok: true; form: FormView } | { ok: false; reply: Reply }> {
     this.calls.push({ method: 'form', actor });
     return { ok: true, form: sampleForm };
