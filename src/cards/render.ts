@@ -307,7 +307,7 @@ export function replyCard(reply: Reply, opts: ReplyCardOptions = {}): AdaptiveCa
         title: `Audit trail · ${reply.rows} ${reply.rows === 1 ? 'row' : 'rows'} · ${reply.filename}`,
         text: reply.text,
         preview: reply.rows > 0 && !reply.link ? auditPreview(reply.csv) : undefined,
-        ...(reply.link ? { link: { title: `Download ${reply.filename}`, url: reply.link } } : {}),
+        ...(reply.link ? { link: { title: 'Download the CSV', url: reply.link } } : {}),
       });
     case 'form':
       return formCard(reply.form);

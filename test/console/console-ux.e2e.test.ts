@@ -64,7 +64,7 @@ describe('the web console at 360 px, keyboard only, light and dark', function ()
       await type(page, '/jit vms');
       await type(page, '/jit ssh web-01 1h from 10.1.2.3 for a very-long-reason-without-any-spaces-that-must-wrap-rather-than-scroll');
       await type(page, '/jit audit');
-      await page.locator('#conversation .ac-pushButton', { hasText: /Download jitbot-audit/ }).last().waitFor();
+      await page.locator('#conversation .ac-pushButton', { hasText: /Download the CSV/ }).last().waitFor();
       assert.ok((await sideways(page)) <= 0, `the page scrolls sideways by ${await sideways(page)} px`);
 
       const stops = await page.evaluate(
@@ -80,7 +80,7 @@ describe('the web console at 360 px, keyboard only, light and dark', function ()
 
       const conversation = await page.locator('#conversation').innerText();
       assert.ok(!/request\.created/.test(conversation), 'no raw CSV in the chat');
-      const download = page.locator('#conversation .ac-pushButton', { hasText: /Download jitbot-audit/ });
+      const download = page.locator('#conversation .ac-pushButton', { hasText: /Download the CSV/ });
       assert.ok((await download.count()) >= 1, `the audit comes as a download link: ${conversation.slice(-600)}`);
 
       if (scheme === 'dark') {
