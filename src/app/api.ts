@@ -43,6 +43,11 @@ export interface JitApi {
   home(actor: Actor): Promise<HomeView>;
   /** Emails of the people who may approve this request now (Teams refresh `userIds`). */
   approverEmails(requestId: string): Promise<string[]>;
+  /**
+   * True when this person is part of the request (requester, an approver under its rule, someone
+   * who decided it, or an admin): only they may see it.
+   */
+  involved(actor: Actor, requestId: string): Promise<boolean>;
   /** True when the email belongs to a person in the config. */
   knows(email: string | null): boolean;
 }

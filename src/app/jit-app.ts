@@ -2,14 +2,15 @@
 // commands, and the composition of the use-case modules (buttons in actions.ts, scheduled work in
 // jobs.ts) around one shared context and one scheduler.
 import { randomInt } from 'node:crypto';
-import { approversFor, canDecide, evaluateRequest, findPerson, hasPrincipal, isAdmin, resolveVmNames, ruleForVm } from '../core/access';
+import { approversFor, canDecide, evaluateRequest, findPerson, hasPrincipal, isAdmin, isPartOf, maySeeVm, resolveVmNames, ruleForVm } from '../core/access';
+import { isGlob, matchGlob } from '../core/glob';
+import { matchVmName, splitVmName } from '../core/vm-names';
 import { HELP_EXAMPLES, HELP_LINES, USAGE, type Command, type RequestCommand } from '../core/command';
 import { parseDuration } from '../core/duration';
 import { CloudError, JitError, isJitError } from '../core/errors';
 import { parseCommand } from '../core/grammar';
 import { FROM_ME } from '../core/cidr';
 import * as notices from '../core/notices';
-import { matchGlob } from '../core/glob';
 import { quoteWord } from '../core/text';
 import type { RequestDraft } from '../core/access';
 import { createRequest } from '../core/lifecycle';
@@ -27,6 +28,7 @@ import { nullObserver, type AppObserver } from './observer';
 import { postCardJobs } from './outbox';
 import type { ChatPort, Clock, Cloud, JobSpec, Store } from './ports';
 import { Scheduler } from './scheduler';
+import { StepUps, type StepUpOptions } from './step-up';
 import { UseCase, type UseCaseSettings } from './use-case';
 import { formView, vmView } from './vm-views';
 
@@ -40,6 +42,8 @@ export interface JitAppOptions extends UseCaseSettings {
   /** Identifies this process's scheduler leases. */
   owner?: string;
   scheduler?: { pollIntervalMs?: number; leaseMs?: number; batchSize?: number; maxAttempts?: number };
+  /** Step-up approvals: the sign-in provider and how fresh and strong a sign-in must be. */
+  stepUp?: StepUpOptions;
 }
 
 const ID_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
@@ -60,9 +64,11 @@ export class JitApp extends UseCase implements JitApi {
   private readonly actions: Actions;
   private readonly jobs: Jobs;
   private readonly address: AddressCapture;
+  /** Null when no sign-in provider is configured (then rules with stepUp refuse approvals). */
+  readonly stepUps: StepUps | null;
 
   constructor(opts: JitAppOptions) {
-    const { policy, store, cloud, clock, logger, observer, owner, scheduler, ...settings } = opts;
+    const { policy, store, cloud, clock, logger, observer, owner, scheduler, stepUp, ...settings } = opts;
     const log = logger ?? silentLogger;
     const ctx = {
       policy,
@@ -80,6 +86,11 @@ export class JitApp extends UseCase implements JitApi {
     this.actions = new Actions(ctx);
     this.jobs = new Jobs(ctx);
     this.address = new AddressCapture(ctx);
+    this.stepUps = stepUp ? new StepUps(ctx, this.actions, stepUp) : null;
+    if (this.stepUps) {
+      const stepUps = this.stepUps;
+      this.ctx.stepUps = { ask: (actor, r) => stepUps.ask(actor, r) };
+    }
     this.scheduler = new Scheduler({
       store,
       clock,
@@ -184,9 +195,13 @@ export class JitApp extends UseCase implements JitApi {
         return this.status(person);
       case 'policy': {
         const vms = await this.vms();
-        const resolved = resolveVmNames([command.vm], vms);
+        // "Did you mean" only ever offers VMs this person may see.
+        const visible = vms.filter((vm) => maySeeVm(this.policy, person, vm));
+        const resolved = resolveVmNames([command.vm], vms, visible);
         if (!resolved.ok) return errorReply(resolved.error, USAGE.policy);
-        return { kind: 'policy', vm: await this.describeVm(resolved.vms[0]) };
+        const vm = resolved.vms[0];
+        // Who holds a VM open, from where and why is for its requesters, approvers and admins only.
+        return { kind: 'policy', vm: await this.describeVm(vm, { grants: maySeeVm(this.policy, person, vm) }) };
       }
       case 'cancel':
         return this.actionReply(await this.act(actor, 'cancel', command.id));
@@ -307,12 +322,20 @@ export class JitApp extends UseCase implements JitApi {
     return { kind: 'status', mine: mine.map((r) => requestView(r, now)), awaiting: awaiting.map((r) => requestView(r, now)) };
   }
 
-  private async describeVm(vm: Vm): Promise<ReturnType<typeof vmView>> {
+  private async describeVm(vm: Vm, opts: { grants?: boolean } = {}): Promise<ReturnType<typeof vmView>> {
+    const rule = ruleForVm(this.policy, vm);
+    if (opts.grants === false) return vmView(vm, { rule, lastAccess: null, active: [], now: this.clock.now() });
     const [last, open] = await Promise.all([
       this.store.lastAccessByVm(),
       this.store.listRequests({ states: ['active'], vmName: vm.name, limit: 100 }),
     ]);
-    return vmView(vm, { rule: ruleForVm(this.policy, vm), lastAccess: last.get(vm.name) ?? null, active: open, now: this.clock.now() });
+    return vmView(vm, { rule, lastAccess: last.get(vm.name) ?? null, active: open, now: this.clock.now() });
+  }
+
+  /** Whether this person may see the request itself (Teams card refresh, and any card shown on a click). */
+  async involved(actor: Actor, requestId: string): Promise<boolean> {
+    const r = await this.store.getRequest(requestId.trim().toUpperCase());
+    return r !== null && isPartOf(this.policy, findPerson(this.policy, actor.email), r);
   }
 
   /** The VMs this person may request, filtered by name and one page at a time: any number can be seen. */
@@ -412,9 +435,31 @@ export class JitApp extends UseCase implements JitApi {
   /** Also used by the signed download route. */
   async auditCsvFor(q: { vm?: string; days: number }): Promise<{ csv: string; filename: string; rows: number }> {
     const since = new Date(this.clock.now().getTime() - q.days * 86_400_000);
-    const events = await this.store.listAudit({ since, ...(q.vm ? { vmName: q.vm } : {}), limit: 100_000 });
+    const events = await this.auditEvents(q.vm, since);
     const stamp = this.clock.now().toISOString().slice(0, 10);
     return { csv: auditCsv(events), filename: `jitbot-audit-${q.vm ?? 'all'}-${stamp}.csv`, rows: events.length };
+  }
+
+  /**
+   * Audit events about the VMs the filter names, as the grammar reads it: an exact name, a glob
+   * (`web-*`), or either inside one resource group (`rg-web/web-01`). Events carry VM names only, so
+   * a glob is matched on those names (VMs since deleted included), and a resource group is resolved
+   * to the names of its VMs now.
+   */
+  private async auditEvents(filter: string | undefined, since: Date) {
+    const limit = 100_000;
+    if (!filter) return this.store.listAudit({ since, limit });
+    const { resourceGroup, name } = splitVmName(filter);
+    if (resourceGroup === null && !isGlob(name)) return this.store.listAudit({ since, vmName: name, limit });
+    let matches: (vmName: string) => boolean;
+    if (resourceGroup === null) {
+      matches = (vmName) => matchGlob(name, vmName);
+    } else {
+      const names = new Set(matchVmName(filter, await this.vms()).map((vm) => vm.name.toLowerCase()));
+      matches = (vmName) => names.has(vmName.toLowerCase());
+    }
+    const all = await this.store.listAudit({ since, limit });
+    return all.filter((e) => e.vmNames.some(matches));
   }
 
   // ---- the request form -------------------------------------------------------------------

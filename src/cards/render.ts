@@ -79,10 +79,10 @@ function approvalFacts(view: RequestView): Array<{ title: string; value: string 
     { title: 'Requester', value: requesterText(view) },
     { title: view.vms.length === 1 ? 'VM' : 'VMs', value: vmsText(view) },
     { title: view.ports.length === 1 ? 'Port' : 'Ports', value: summariseList(view.ports, { maxItems: 20 }) },
-    { title: 'Source', value: view.source === '*' ? 'any address (*)' : view.source },
+    { title: 'Source', value: `${view.source === '*' ? 'any address (*)' : `${view.source} · ${view.sourceSize}`}${view.sourceWide ? ' · ⚠ wide' : ''}` },
     { title: 'Duration', value: view.duration },
     { title: 'Reason', value: view.reason ? clipText(view.reason, CARD_REASON_MAX) : '(none given)' },
-    { title: 'Approvals', value: view.approvedBy.length ? `${view.approvalsText} (${summariseList(view.approvedBy)})` : view.approvalsText },
+    { title: 'Approvals', value: view.approvedBy.length ? `${view.approvalsText} (${view.approvedByText ?? summariseList(view.approvedBy)})` : view.approvalsText },
   ];
   if (view.endsAt) facts.push({ title: view.state === 'active' ? 'Open until' : 'Ended', value: view.endsAt });
   facts.push({ title: 'Requested', value: view.createdAt });
@@ -167,6 +167,7 @@ const NOTICE_LOOK: Record<NoticeKind, { title: string; tone: Tone }> = {
   'extension-denied': { title: 'Extension denied', tone: 'attention' },
   'extension-failed': { title: 'Extension failed', tone: 'attention' },
   superseded: { title: 'Access replaced in Azure', tone: 'warning' },
+  'step-up': { title: 'Sign in to approve', tone: 'accent' },
 };
 
 export interface NoticeCardOptions {
@@ -193,6 +194,9 @@ export function noticeCard(notice: Notice, opts: NoticeCardOptions = {}): Adapti
     // rather than write it twice.
     text: !mention || !person ? text : text.startsWith(person.name) ? `${mentionText}${text.slice(person.name.length)}` : `${mentionText} ${text}`,
     actions: buttons(notice.actions ?? []),
+    hasLink: Boolean(notice.link),
+    linkUrl: notice.link?.url ?? '',
+    linkTitle: notice.link?.label ?? '',
     hasMention: mention,
     mentionText,
     mentionId: mention && person ? person.userId : '',

@@ -1,8 +1,9 @@
 // View models: what a card or message shows, derived purely from domain data and the time.
 // Renderers (Block Kit, Adaptive Cards) turn these into platform JSON; they add no facts of their own.
+import { describeAddressCount, isWiderThan } from './cidr';
 import { formatDuration, formatUtc } from './duration';
 import { FROM_ME } from './cidr';
-import type { AccessRequest, Actor, OsType, PortSpec, RequestState } from './types';
+import type { AccessRequest, Actor, Approval, OsType, PortSpec, RequestState } from './types';
 
 /** Buttons the platforms draw. Their ids are stable: Slack `jit_<verb>`, Teams `Action.Execute` verb. */
 export type Verb = 'approve' | 'deny' | 'extend' | 'release' | 'cancel';
@@ -24,12 +25,18 @@ export interface RequestView {
   /** `22/TCP`, `3389` (any protocol). */
   ports: string[];
   source: string;
+  /** How many addresses the source covers, for the approver: `1 address`, `65,536 addresses`, `every address`. */
+  sourceSize: string;
+  /** The source is wider than a /16 (IPv4) or /48 (IPv6): as good as any source; cards flag it. */
+  sourceWide: boolean;
   /** `1h30m`. */
   duration: string;
   reason: string;
   /** `1 of 2`. */
   approvalsText: string;
   approvedBy: string[];
+  /** The approvers as the card shows them, with step-up sign-ins marked (`Bob, MFA; Carol`). */
+  approvedByText?: string;
   /** Who decided and when, once decided: `Approved by Bob at 13:05 UTC`. */
   decision: string | null;
   /** `14:05 UTC`, once open. */
@@ -68,7 +75,8 @@ export type NoticeKind =
   | 'extended'
   | 'extension-denied'
   | 'extension-failed'
-  | 'superseded';
+  | 'superseded'
+  | 'step-up';
 
 /** A thread reply or direct message. Text is plain; adapters format it and resolve the mention. */
 export interface Notice {
@@ -79,6 +87,8 @@ export interface Notice {
   mention?: PersonView;
   /** Buttons to draw under the notice, for the mentioned person. */
   actions?: Verb[];
+  /** A link the bot made (never user text), drawn as a button or link: the step-up sign-in. */
+  link?: { url: string; label: string };
 }
 
 export interface PortRuleView {
@@ -190,6 +200,12 @@ function namesOf(actors: Array<{ by: Actor }>): string[] {
   return actors.map((a) => a.by.name);
 }
 
+/** `Bob, MFA; Carol`: who approved, and who proved it with a fresh sign-in and a second factor. */
+function approversText(approvals: readonly Approval[]): string {
+  const anyStepUp = approvals.some((a) => a.stepUp);
+  return approvals.map((a) => (a.stepUp ? `${a.by.name}, MFA` : a.by.name)).join(anyStepUp ? '; ' : ', ');
+}
+
 export function headlineFor(r: AccessRequest, now: Date): string {
   const approvals = `${r.approvals.length} of ${r.requiredApprovals}`;
   switch (r.state) {
@@ -278,10 +294,14 @@ export function requestView(r: AccessRequest, now: Date): RequestView {
     vms: r.vms.map((v) => v.name),
     ports: r.ports.map(formatPort),
     source: sourceText(r),
+    // `from me` is one address once captured; before that there is no range to count.
+    sourceSize: r.source === FROM_ME ? '1 address' : describeAddressCount(r.source),
+    sourceWide: r.source === FROM_ME ? false : isWiderThan(r.source),
     duration: formatDuration(r.durationMinutes),
     reason: r.reason,
     approvalsText: `${r.approvals.length} of ${r.requiredApprovals}`,
     approvedBy: namesOf(r.approvals),
+    approvedByText: approversText(r.approvals),
     decision: decisionFor(r, now),
     // A released grant ended when it was released, not at the end it had planned.
     endsAt: r.state === 'released' && r.closedAt ? formatUtc(r.closedAt, now) : r.endsAt && (r.state === 'active' || r.state === 'expired' || r.state === 'released') ? formatUtc(r.endsAt, now) : null,

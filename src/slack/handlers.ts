@@ -103,7 +103,8 @@ export function registerHandlers(app: App, deps: HandlerDeps): void {
       await respond(ephemeral(renderReply({ kind: 'error', message })));
       return;
     }
-    await respond(ephemeral(renderReply({ kind: 'text', text: `${reply.text} The CSV (${reply.rows} rows) is in our direct messages: ${reply.filename}` })));
+    // The answer where the command was typed says where to look and nothing else: no link, no rows.
+    await respond(ephemeral(renderReply({ kind: 'text', text: `Sent to you personally: the audit CSV (${reply.rows} rows) is in our direct messages: ${reply.filename}` })));
   }
 
   /** Opens the modal at once with a placeholder, then fills it in: the trigger dies after 3 s. */

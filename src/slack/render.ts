@@ -61,6 +61,7 @@ const NOTICE_ICONS: Readonly<Record<NoticeKind, string>> = {
   'extension-denied': ':no_entry:',
   'extension-failed': ':x:',
   superseded: ':warning:',
+  'step-up': ':closed_lock_with_key:',
 };
 
 // Slack's limits: section text 3000, a field 2000 (10 fields), a header 150, an option 75, a button
@@ -236,7 +237,7 @@ function requestList(list: string, views: RequestView[], verbsOf: (v: RequestVie
 
 /** The approval message in the approvers' channel. Buttons only while someone can still decide. */
 export function renderCard(view: RequestView): SlackMessage {
-  const approvals = view.approvedBy.length > 0 ? `${view.approvalsText} (${escapeText(clipText(view.approvedBy.join(', '), FIELD_MAX - 50))})` : view.approvalsText;
+  const approvals = view.approvedBy.length > 0 ? `${view.approvalsText} (${escapeText(clipText(view.approvedByText ?? view.approvedBy.join(', '), FIELD_MAX - 50))})` : view.approvalsText;
   const blocks: Block[] = [
     { type: 'header', text: plain(`JIT access request ${view.id}`, 150) },
     section(`*${escapeText(view.headline)}*`),
@@ -246,7 +247,7 @@ export function renderCard(view: RequestView): SlackMessage {
         md(`*Requester*\n${personText(view.requester)}`),
         md(`*VMs*\n${vmCodes(view.vms)}`),
         md(`*Ports*\n${codes(view.ports)}`),
-        md(`*Source*\n${code(view.source)}`),
+        md(`*Source*\n${code(view.source)} · ${escapeText(view.sourceSize)}${view.sourceWide ? ' :warning: *wide*' : ''}`),
         md(`*Duration*\n${escapeText(view.duration)}`),
         md(`*Approvals*\n${clip(approvals, FIELD_MAX)}`),
       ],
@@ -278,7 +279,9 @@ function noticeText(notice: Notice): string {
 }
 
 export function renderNotice(notice: Notice): SlackMessage {
-  const text = `${NOTICE_ICONS[notice.kind]} ${noticeText(notice)}`;
+  // A link is the bot's own (a step-up sign-in), so it is written as a Slack link, not escaped text.
+  const link = notice.link && /^https?:\/\/[^\s|<>]+$/.test(notice.link.url) ? ` <${notice.link.url}|${escapeText(notice.link.label)}>` : '';
+  const text = `${NOTICE_ICONS[notice.kind]} ${noticeText(notice)}${link}`;
   return message(text, [section(text), ...actions('jit_notice', notice.actions ?? [], notice.requestId)]);
 }
 

@@ -92,7 +92,7 @@ export function refusedAsBuilt(err: unknown): boolean {
 }
 
 /** A message in its full form, unless that is over budget, and the minimal form to fall back on. */
-interface Outgoing {
+export interface Outgoing {
   full: Partial<Activity>;
   minimal: Partial<Activity>;
 }
@@ -262,10 +262,16 @@ export class TeamsChat implements ChatPort {
    * reach them: never met, not installed, or blocked.
    */
   async notifyPerson(person: Actor, notice: Notice, opts?: CallOptions): Promise<boolean> {
+    return this.sendToPerson(person, outgoing(noticeCard(notice), noticeSummary(notice), noticeMinimal(notice)), { ...opts, requestId: notice.requestId });
+  }
+
+  /** Any activity to a person's 1:1 chat with the bot (opened when needed); false when Teams cannot reach them. */
+  async sendToPerson(person: Actor, message: Partial<Activity> | Outgoing, opts?: CallOptions & { requestId?: string }): Promise<boolean> {
+    // A bare activity has no smaller form to fall back to; a notice brings its own.
+    const out: Outgoing = 'full' in message && 'minimal' in message ? (message as Outgoing) : { full: message as Partial<Activity>, minimal: message as Partial<Activity> };
     const known = person.email ? await this.o.directory.personByEmail(person.email) : null;
     const userId = person.platform === 'teams' ? person.userId : known?.userId;
     const aadObjectId = person.aadObjectId ?? known?.aadObjectId;
-    const out = outgoing(noticeCard(notice), noticeSummary(notice), noticeMinimal(notice));
     let target = await this.o.directory.personalConversation({ ...(aadObjectId ? { aadObjectId } : {}), ...(userId ? { userId } : {}) });
     try {
       if (!target) {
@@ -279,7 +285,7 @@ export class TeamsChat implements ChatPort {
       return true;
     } catch (err) {
       if (err instanceof TeamsChatError && (err.status === 403 || err.status === 404)) {
-        this.o.logger.info({ requestId: notice.requestId, ...errorFields(err) }, 'Teams cannot reach this person directly');
+        this.o.logger.info({ requestId: opts?.requestId ?? null, ...errorFields(err) }, 'Teams cannot reach this person directly');
         return false;
       }
       throw err;

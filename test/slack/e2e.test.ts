@@ -385,4 +385,34 @@ describe('Slack end to end (real app, store, Azure simulator)', function () {
     assert.match(upload.content, new RegExp(id));
     assert.equal(fake.callsTo('files.completeUploadExternal')[0].args.channel_id, 'D0CAROL');
   });
+
+  // ---- against an insider (issue 12) ----------------------------------------------------------
+
+  it('answers an audit typed in a channel with "sent to you personally" and no link, and sends the CSV to a DM', async () => {
+    await request('U0ALICE', 'ssh web-01 1h from 10.1.2.3 for INC-12');
+    const answer = await command('U0CAROL', 'audit web-* 1d');
+    assert.match(answer.text ?? '', /^Sent to you personally/);
+    assert.doesNotMatch(JSON.stringify(answer), /https?:\/\//);
+    const [upload] = fake.uploads;
+    assert.ok(upload && upload.content.includes('web-01'), 'the glob filter found the web-01 events');
+    assert.equal(fake.callsTo('files.completeUploadExternal')[0].args.channel_id, 'D0CAROL');
+  });
+
+  it('lets a person Slack did not know in within a minute of being added', async () => {
+    fake.addUser({ id: 'U0KATE', name: 'kate', realName: 'Kate' });
+    assert.match((await command('U0KATE', 'status')).text ?? '', /not in jitbot's access list/);
+    fake.addUser({ id: 'U0KATE', name: 'kate', realName: 'Kate', email: 'alice@example.com' });
+    world.clock.advance(30_000);
+    assert.match((await command('U0KATE', 'status')).text ?? '', /not in jitbot's access list/, 'still cached for now');
+    world.clock.advance(31_000);
+    assert.doesNotMatch((await command('U0KATE', 'status')).text ?? '', /not in jitbot's access list/);
+  });
+
+  // NFKC folds the full-width `ａ` onto `a`, as it folds the Kelvin sign onto `K`: such an address is refused.
+  it('treats a full-width look-alike of a known email as nobody, and folds case alone', async () => {
+    fake.addUser({ id: 'U0KELVIN', name: 'lookalike', realName: 'Alice', email: '\uFF41lice@example.com' });
+    fake.addUser({ id: 'U0CAROL2', name: 'carol2', realName: 'Carol', email: 'CAROL@EXAMPLE.COM' });
+    assert.match((await command('U0KELVIN', 'status')).text ?? '', /not in jitbot's access list/);
+    assert.doesNotMatch((await command('U0CAROL2', 'status')).text ?? '', /not in jitbot's access list/, 'case alone is folded');
+  });
 });

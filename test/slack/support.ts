@@ -57,6 +57,8 @@ export const SAMPLE_VIEW: RequestView = {
   vms: ['web-01'],
   ports: ['22/TCP'],
   source: '10.1.2.3',
+  sourceSize: '1 address',
+  sourceWide: false,
   duration: '1h',
   reason: 'INC-4711',
   approvalsText: '0 of 1',
@@ -137,6 +139,9 @@ export class StubApi implements JitApi {
   }
   async approverEmails(): Promise<string[]> {
     return [];
+  }
+  async involved(): Promise<boolean> {
+    return true;
   }
   knows(email: string | null): boolean {
     return email !== null && email.endsWith('@example.com');

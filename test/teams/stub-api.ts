@@ -55,6 +55,12 @@ export class StubApi implements JitApi {
     this.calls.push({ method: 'approverEmails', requestId });
     return this.approvers;
   }
+  /** Emails the script treats as strangers to every request. */
+  strangers = new Set<string>();
+  async involved(actor: Actor, requestId: string): Promise<boolean> {
+    this.calls.push({ method: 'involved', actor, requestId });
+    return this.views.has(requestId) && !(actor.email !== null && this.strangers.has(actor.email));
+  }
   knows(email: string | null): boolean {
     return email !== null && this.people.has(email);
   }
