@@ -22,6 +22,8 @@ export interface UseCaseSettings {
   openDeadlineMs?: number;
   /** The `from me` page for a request and its one-time token, under JITBOT_PUBLIC_URL (or the console's URL). */
   addressLink?: (requestId: string, token: string) => string;
+  /** After Azure accepted an initiate, how long it may take to apply it before the request fails. */
+  applyDeadlineMs?: number;
   /** Signed download links for audit CSVs (Teams and the console cannot take a file upload). */
   auditLink?: (query: { vm?: string; days: number; email: string }) => string | undefined;
 }

@@ -5,7 +5,7 @@ import type { RequestDraft } from './access';
 import { formatDuration, formatUtc, MAX_DURATION_MINUTES, MIN_DURATION_MINUTES } from './duration';
 import { sameEmail } from './email';
 import { JitError } from './errors';
-import type { AccessRequest, Actor, Approval, AuditEvent, StepUpProof, VmRef } from './types';
+import type { AccessRequest, Actor, Approval, AuditEvent, ConnectDetail, StepUpProof, VmRef } from './types';
 import { formatPort } from './views';
 import { FROM_ME } from './cidr';
 
@@ -19,7 +19,7 @@ export type LifecycleEvent =
   /** `from me`: the captured address is outside the policy; the request cannot go on. */
   | { type: 'address-refused'; at: Date; from: string; reason: string }
   | { type: 'timeout'; at: Date }
-  | { type: 'opened'; at: Date; endsAt: Date }
+  | { type: 'opened'; at: Date; endsAt: Date; connect?: ConnectDetail[] }
   | { type: 'open-failed'; at: Date; reason: string }
   | { type: 'expire'; at: Date }
   /** After Azure accepted the close. */
@@ -253,7 +253,8 @@ function timeout(r: AccessRequest, e: Extract<LifecycleEvent, { type: 'timeout' 
 function opened(r: AccessRequest, e: Extract<LifecycleEvent, { type: 'opened' }>): Outcome {
   if (r.state !== 'opening') return conflict(`${r.id} is ${r.state}, not opening; nothing was waiting for Azure`);
   const details = { endsAt: e.endsAt.toISOString(), ports: r.ports.map(formatPort), source: r.source };
-  return moved(r, { state: 'active', openedAt: e.at, endsAt: e.endsAt }, [auditOf(r, 'request.opened', e.at, null, details)]);
+  const connect = e.connect && e.connect.length > 0 ? { connect: e.connect } : {};
+  return moved(r, { state: 'active', openedAt: e.at, endsAt: e.endsAt, ...connect }, [auditOf(r, 'request.opened', e.at, null, { ...details, ...connect })]);
 }
 
 function openFailed(r: AccessRequest, e: Extract<LifecycleEvent, { type: 'open-failed' }>): Outcome {
