@@ -1,6 +1,7 @@
 // Composition root: read settings once, pick implementations, start, and shut down gracefully.
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
+import path from 'node:path';
 import { format } from 'node:util';
 import pino from 'pino';
 import { AdjustableClock } from './app/clock';
@@ -15,11 +16,14 @@ import { createConsole } from './console';
 import { mountLocalClock } from './console/local-clock';
 import { localOriginGuard } from './console/origin-guard';
 import { JitError } from './core/errors';
+import { anyRuleNeedsStepUp } from './core/step-up';
 import { createAuditLinks } from './ops/audit-links';
+import { mountStepUp } from './sign-in/routes';
 import { createMetrics } from './ops/metrics';
 import { AzureHealth, readinessChecks } from './ops/readiness';
 import { createHttpServer, type Mount } from './server';
-import { createSlackAdapter, type SlackAdapter } from './slack';
+import type { SlackAdapter } from './slack';
+import { fromMeUrl, mountFromMe } from './web/from-me';
 import { openStore } from './store';
 import { createTeamsAdapter } from './teams';
 
@@ -59,6 +63,8 @@ const REDACT = [
   '*.appPassword',
   '*.token',
   'databaseUrl',
+  'clientSecret',
+  '*.clientSecret',
 ];
 
 /**
@@ -85,6 +91,13 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
   const settings = readSettings(env, opts.cwd);
   const log = opts.logger ?? createLogger(settings.logLevel);
   const config: LoadedConfig = loadConfigFile(settings.configPath);
+  const needStepUp = anyRuleNeedsStepUp(config.policy);
+  if (needStepUp.length > 0 && !settings.stepUp) {
+    throw new JitError('config', `${settings.configPath}: rules ${needStepUp.join(', ')} ask approvers to sign in again (stepUp): set JITBOT_OIDC_CLIENT_ID and JITBOT_OIDC_ISSUER (or MicrosoftAppTenantId for Entra ID)`);
+  }
+  if (settings.stepUp && !settings.localMode && !settings.publicUrl) {
+    throw new JitError('config', 'JITBOT_PUBLIC_URL: must be set for step-up sign-in (the provider redirects to <JITBOT_PUBLIC_URL>/step-up/callback)');
+  }
   mkdirSync(settings.dataDir, { recursive: true });
 
   const clock = settings.localMode ? new AdjustableClock() : systemClock;
@@ -111,7 +124,8 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       if (!config.world) throw new JitError('config', `${settings.configPath}: local mode needs an azure: section with the simulated VMs`);
       let simUrl = settings.simUrl;
       if (!simUrl) {
-        sim = await startAzureSim({ world: config.world, clock, port: settings.simPort, host: '127.0.0.1' });
+        // The simulated Azure keeps its state beside the bot's, so a restart finds both as they were.
+        sim = await startAzureSim({ world: config.world, clock, port: settings.simPort, host: '127.0.0.1', applyDelayMs: settings.simApplyDelayMs, stateFile: path.join(settings.dataDir, 'azure-sim.json') });
         closers.push(() => sim!.close());
         simUrl = sim.url;
       }
@@ -122,6 +136,7 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
     const azureHealth = new AzureHealth(cloud);
     cloud = azureHealth.tracked();
 
+    const baseUrl = () => (settings.publicUrl ?? url).replace(/\/+$/, '');
     const auditLinks = createAuditLinks({ secret: settings.linkSecret, clock, baseUrl: () => settings.publicUrl ?? url });
     const app = new JitApp({
       policy: config.policy,
@@ -131,8 +146,26 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       logger: log,
       observer: metrics,
       owner: `${hostname()}-${process.pid}`,
+      // Outside local mode only a public URL is one the requester's browser can reach.
+      ...(settings.publicUrl || settings.localMode ? { addressLink: (id: string, token: string) => fromMeUrl(settings.publicUrl ?? url, id, token) } : {}),
       // Outside local mode a link is issued only where every replica can verify it and people can reach it.
       ...(settings.localMode || (settings.linkSecret && settings.publicUrl) ? { auditLink: (q: Parameters<typeof auditLinks.sign>[0]) => auditLinks.sign(q) } : {}),
+      ...(settings.stepUp
+        ? {
+            stepUp: {
+              // openid-client is loaded only where step-up is configured.
+              signIn: (require('./sign-in/oidc') as typeof import('./sign-in/oidc')).createOidcSignIn({
+                issuer: settings.stepUp.issuer,
+                clientId: settings.stepUp.clientId,
+                ...(settings.stepUp.clientSecret ? { clientSecret: settings.stepUp.clientSecret } : {}),
+                redirectUri: () => `${baseUrl()}/step-up/callback`,
+              }),
+              baseUrl,
+              requirement: { maxAgeSeconds: settings.stepUp.maxAgeMinutes * 60, ...(settings.stepUp.acr ? { acr: settings.stepUp.acr } : {}) },
+            },
+          }
+        : {}),
+      applyDeadlineMs: settings.applyDeadlineMs,
     });
 
     metrics.feed({
@@ -141,9 +174,19 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       schedulerLagMs: () => app.scheduler.recentMaxLagMs(),
     });
 
-    const mounts: Mount[] = [auditLinks.mount((q) => app.auditCsvFor(q))];
+    const mounts: Mount[] = [
+      auditLinks.mount((q) => app.auditCsvFor(q)),
+      mountFromMe({ api: app, trustedProxies: settings.trustedProxies, logger: log.child({ route: 'from-me' }) }),
+    ];
+    if (app.stepUps) {
+      const stepUps = app.stepUps;
+      mounts.push(mountStepUp({ begin: (t) => stepUps.begin(t), finish: (q) => stepUps.finish(q), logger: log.child({ route: 'step-up' }) }));
+    }
     let slack: SlackAdapter | null = null;
     if (settings.slack) {
+      // Loaded only when configured: Bolt and the Slack SDK are start-up time and memory that a
+      // Teams-only or local bot would carry for nothing.
+      const { createSlackAdapter } = require('./slack') as typeof import('./slack');
       slack = createSlackAdapter({
         api: app,
         botToken: settings.slack.botToken,
@@ -194,6 +237,7 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       mounts,
       registry: metrics.registry,
       readiness: readinessChecks(store, azureHealth),
+      readinessDetails: [{ name: 'defender', read: () => app.defender.detail() }],
     });
     let url = await http.listen(settings.port, settings.host);
     closers.push(() => http.close());
@@ -202,12 +246,16 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       closers.push(() => slack!.stop());
     }
     await app.reconcile();
+    // JIT without Defender for Servers Plan 2 cannot work: say so at start, not at the first request.
+    const defender = await app.defender.detail();
+    if (defender.available === false) log.warn({ plan: defender.plan }, defender.message);
+    else if (defender.available === null) log.warn({}, defender.message);
     app.start();
     closers.push(() => app.stop({ timeoutMs: settings.shutdownTimeoutMs }));
     // Draining first: the load balancer stops sending work before anything closes.
     closers.push(async () => http.setDraining());
 
-    if (opts.banner) printBanner(settings, url, sim);
+    if (opts.banner) printBanner(settings, url, sim, defender.message);
     log.info({ url, localMode: settings.localMode, platforms: app.platforms }, 'jitbot started');
     return { url, settings, app, store, clock, sim, log, close };
   } catch (err) {
@@ -216,7 +264,7 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
   }
 }
 
-function printBanner(settings: Settings, url: string, sim: AzureSim | null): void {
+function printBanner(settings: Settings, url: string, sim: AzureSim | null, defender: string): void {
   const on = (b: boolean) => (b ? 'on ' : 'off');
   const lines = [
     '',
@@ -225,6 +273,7 @@ function printBanner(settings: Settings, url: string, sim: AzureSim | null): voi
     ...(settings.localMode ? [`  Console        ${url}/   (choose who you are, type /jit help)`] : []),
     `  Data           ${settings.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : settings.dataDir}`,
     ...(sim ? [`  Azure          simulator at ${sim.url} (seeded from ${settings.configPath})`] : ['  Azure          real subscription']),
+    `  Defender       ${defender}`,
     `  Slack     ${on(Boolean(settings.slack))}  ${settings.slack ? `${url}/slack/events` : 'set SLACK_BOT_TOKEN + SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN)'}`,
     `  Teams     ${on(Boolean(settings.teams))}  ${settings.teams ? `${url}/api/messages${settings.teams.appId ? '' : ' (Bot Framework Emulator, no auth)'}` : 'set MicrosoftAppId + MicrosoftAppPassword'}`,
     '',

@@ -9,6 +9,8 @@ import { HELP_EXAMPLES, HELP_LINES, USAGE, type Command, type RequestCommand } f
 import { parseDuration } from '../core/duration';
 import { CloudError, JitError, isJitError } from '../core/errors';
 import { parseCommand } from '../core/grammar';
+import { FROM_ME } from '../core/cidr';
+import * as notices from '../core/notices';
 import { controlCharacterProblem, quoteWord } from '../core/text';
 import { MAX_REASON_LENGTH } from '../core/words';
 import type { RequestDraft } from '../core/access';
@@ -18,6 +20,7 @@ import type { AccessPolicy } from '../core/policy';
 import type { AccessRequest, Actor, PortRule, Vm } from '../core/types';
 import { requestView, type ActionResult, type FormField, type FormInput, type FormView, type Reply, type Verb } from '../core/views';
 import { Actions } from './actions';
+import { ADDRESS_LINK_MS, AddressCapture, hashToken, newAddressToken, type AddressOutcome, type AddressPage } from './address';
 import type { ActOptions, CommandOptions, FormSubmitResult, HomeView, JitApi } from './api';
 import { auditCsv } from './audit-csv';
 import { Jobs } from './jobs';
@@ -26,7 +29,10 @@ import { nullObserver, type AppObserver } from './observer';
 import { postCardJobs } from './outbox';
 import type { ChatPort, Clock, Cloud, JobSpec, Store } from './ports';
 import { Scheduler } from './scheduler';
+import { StepUps, type StepUpOptions } from './step-up';
 import { UseCase, type UseCaseSettings } from './use-case';
+import { DefenderProbe } from './defender';
+import { nameLimitProblem } from '../core/azure-limits';
 import { formView, vmView } from './vm-views';
 
 export interface JitAppOptions extends UseCaseSettings {
@@ -39,6 +45,8 @@ export interface JitAppOptions extends UseCaseSettings {
   /** Identifies this process's scheduler leases. */
   owner?: string;
   scheduler?: { pollIntervalMs?: number; leaseMs?: number; batchSize?: number; maxAttempts?: number };
+  /** Step-up approvals: the sign-in provider and how fresh and strong a sign-in must be. */
+  stepUp?: StepUpOptions;
 }
 
 const ID_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
@@ -58,9 +66,14 @@ export class JitApp extends UseCase implements JitApi {
   readonly scheduler: Scheduler;
   private readonly actions: Actions;
   private readonly jobs: Jobs;
+  private readonly address: AddressCapture;
+  /** Defender for Servers Plan 2 on the subscription (JIT needs it). */
+  readonly defender: DefenderProbe;
+  /** Null when no sign-in provider is configured (then rules with stepUp refuse approvals). */
+  readonly stepUps: StepUps | null;
 
   constructor(opts: JitAppOptions) {
-    const { policy, store, cloud, clock, logger, observer, owner, scheduler, ...settings } = opts;
+    const { policy, store, cloud, clock, logger, observer, owner, scheduler, stepUp, ...settings } = opts;
     const log = logger ?? silentLogger;
     const ctx = {
       policy,
@@ -75,8 +88,15 @@ export class JitApp extends UseCase implements JitApi {
       kick: async () => {},
     };
     super(ctx);
-    this.actions = new Actions(ctx);
     this.jobs = new Jobs(ctx);
+    this.address = new AddressCapture(ctx);
+    this.actions = new Actions(ctx, this.jobs);
+    this.defender = new DefenderProbe(cloud, { timeoutInMs: this.cloudTimeoutInMs });
+    this.stepUps = stepUp ? new StepUps(ctx, this.actions, stepUp) : null;
+    if (this.stepUps) {
+      const stepUps = this.stepUps;
+      this.ctx.stepUps = { ask: (actor, r) => stepUps.ask(actor, r) };
+    }
     this.scheduler = new Scheduler({
       store,
       clock,
@@ -104,6 +124,16 @@ export class JitApp extends UseCase implements JitApi {
   /** Settle what a previous process left half-way (see Jobs.reconcile). */
   reconcile(): Promise<{ settled: string[] }> {
     return this.jobs.reconcile();
+  }
+
+  /** The `from me` page: what the link's request is, without recording anything. */
+  addressPage(requestId: string, token: string): Promise<AddressPage> {
+    return this.address.page(requestId, token);
+  }
+
+  /** The `from me` page's button, with the address the POST came from. */
+  captureAddress(requestId: string, token: string, address: string): Promise<AddressOutcome> {
+    return this.address.capture(requestId, token, address);
   }
 
   async act(actor: Actor, verb: Verb, requestId: string, opts: ActOptions = {}): Promise<ActionResult> {
@@ -216,28 +246,55 @@ export class JitApp extends UseCase implements JitApi {
   }
 
   private async request(actor: Actor, person: Person, command: RequestCommand): Promise<Reply> {
-    const vms = await this.vms();
+    const [vms, jit] = await Promise.all([this.vms(), this.defender.availability()]);
+    if (jit && !jit.available) {
+      await this.auditRefusal(actor, 'request', jit.message, command.vms);
+      return { kind: 'error', message: jit.message };
+    }
     const evaluated = evaluateRequest({ policy: this.policy, person, command, vms });
     if (!evaluated.ok) {
       await this.auditRefusal(actor, 'request', evaluated.error.message, command.vms);
       return errorReply(evaluated.error, USAGE.request);
     }
-    const request = await this.createFromDraft(actor, evaluated.draft);
+    // Azure would accept the initiate and fail seconds later, when it writes the NSG rule.
+    const tooLong = evaluated.draft.vms.map((vm) => nameLimitProblem(vm)).find((p) => p !== null);
+    if (tooLong) {
+      await this.auditRefusal(actor, 'request', tooLong, command.vms);
+      return { kind: 'error', message: `${tooLong}.` };
+    }
+    const created = await this.createFromDraft(actor, evaluated.draft);
+    if (created.link) return created.link;
+    const request = created.request;
     const view = requestView(request, this.clock.now());
     const text = request.state === 'opening'
-      ? `Request ${request.id} was approved automatically by rule ${request.rule}; opening ${view.ports.join(', ')} on ${view.vms.join(', ')} now.`
+      ? `Request ${request.id} was approved automatically by rule ${request.rule}; opening ${view.ports.join(', ')} on ${view.vms.join(', ')} now${request.sourceNote ? ` from ${view.source}` : ''}.`
       : `Sent for approval: ${request.id} (${view.ports.join(', ')} on ${view.vms.join(', ')} from ${view.source} for ${view.duration}). It needs ${request.requiredApprovals} approval${request.requiredApprovals > 1 ? 's' : ''}.`;
     return { kind: 'submitted', text, request: view };
   }
 
-  private async createFromDraft(actor: Actor, draft: RequestDraft): Promise<AccessRequest> {
+  /** The `from me` reply: the one-time link, for the requester alone. */
+  private linkReply(request: AccessRequest, token: string): Reply {
+    const url = this.settings.addressLink?.(request.id, token);
+    if (!url) throw new JitError('config', 'from me needs JITBOT_PUBLIC_URL, the address people reach the bot at; use from <your address> meanwhile');
+    const view = requestView(request, this.clock.now());
+    return { kind: 'address-link', url, request: view, text: notices.addressLinkNotice(request, url).text };
+  }
+
+  private async createFromDraft(actor: Actor, draft: RequestDraft): Promise<{ request: AccessRequest; link?: Reply }> {
+    const fromMe = draft.source === FROM_ME;
+    if (fromMe && !this.settings.addressLink) {
+      throw new JitError('config', 'from me needs JITBOT_PUBLIC_URL, the address people reach the bot at; use from <your address> meanwhile');
+    }
     for (let attempt = 0; attempt < 5; attempt++) {
       const now = this.clock.now();
-      const { request, audit } = createRequest({ id: newRequestId(), draft, requester: actor, now });
-      const schedule: JobSpec[] = [...postCardJobs(request, this.platforms, now)];
+      const token = fromMe ? newAddressToken() : null;
+      const addressLink = token ? { tokenHash: hashToken(token), expiresAt: new Date(now.getTime() + ADDRESS_LINK_MS) } : undefined;
+      const { request, audit } = createRequest({ id: newRequestId(), draft, requester: actor, now, ...(addressLink ? { addressLink } : {}) });
+      // Nobody is asked to approve, and nothing opens, before the address is known.
+      const schedule: JobSpec[] = request.state === 'awaiting-address' ? this.address.linkJobs(request) : [...postCardJobs(request, this.platforms, now)];
       if (request.state === 'opening') {
         schedule.push({ kind: 'open', requestId: request.id, dueAt: now, key: `${request.id}:open` });
-      } else {
+      } else if (request.state === 'pending') {
         schedule.push({
           kind: 'pending-timeout',
           requestId: request.id,
@@ -247,7 +304,7 @@ export class JitApp extends UseCase implements JitApi {
       }
       if (await this.store.commit({ request, expectedVersion: null, audit, schedule })) {
         this.kick();
-        return request;
+        return token ? { request, link: this.linkReply(request, token) } : { request };
       }
     }
     throw new JitError('internal', 'Could not store the request; try again.');
@@ -351,6 +408,11 @@ export class JitApp extends UseCase implements JitApi {
     const resolved = resolveVmNames([command.vm], vms);
     if (!resolved.ok) return errorReply(resolved.error, USAGE.enable);
     const vm = resolved.vms[0];
+    const tooLong = nameLimitProblem(vm);
+    if (tooLong) {
+      await this.auditRefusal(actor, 'enable', tooLong, [vm.name]);
+      return { kind: 'error', message: `${tooLong}; rename the VM or put it in a JIT policy with a shorter name.` };
+    }
     const defaultPort = vm.os === 'windows' ? 3389 : 22;
     const ports = command.ports ?? [{ number: defaultPort, protocol: '*' as const }];
     const rules: PortRule[] = ports.map((p) => ({
@@ -376,7 +438,7 @@ export class JitApp extends UseCase implements JitApi {
     this.forgetVms();
     await this.store.appendAudit([this.freeAudit('policy.enabled', actor, [vm.name], { rules: merged })]);
     const updated = (await this.vms()).find((v) => v.id === vm.id) ?? { ...vm, jit: merged };
-    return { kind: 'policy', vm: await this.describeVm(updated) };
+    return { kind: 'policy', vm: await this.describeVm(updated), note: ruleNote(this.policy, updated) };
   }
 
   private async audit(actor: Actor, person: Person, vm: string | undefined, days: number): Promise<Reply> {
@@ -481,7 +543,8 @@ export class JitApp extends UseCase implements JitApi {
     return this.once(
       opts.idempotencyKey && `form:${opts.idempotencyKey}`,
       async (): Promise<FormSubmitResult> => {
-        const request = await this.createFromDraft(actor, draft);
+        const { request, link } = await this.createFromDraft(actor, draft);
+        if (link) return { ok: true, reply: link };
         return { ok: true, reply: { kind: 'submitted', text: `Sent for approval: ${request.id}.`, request: requestView(request, this.clock.now()) } };
       },
       { changed: () => true, duplicate: () => ({ ok: true, reply: { kind: 'text', text: 'Already received; nothing was done twice.' } }) },
@@ -503,6 +566,14 @@ function actorProblem(actor: Actor): string | null {
   const account = controlCharacterProblem('Your email address', actor.email ?? '') ?? controlCharacterProblem('Your user id', actor.userId ?? '');
   if (account) return `${account}, which jitbot cannot record; ask an admin to correct it.`;
   return null;
+}
+
+/** After `/jit enable`: JIT alone lets nobody in; say which access rule does, or that none does. */
+function ruleNote(policy: AccessPolicy, vm: Vm): string {
+  const rule = ruleForVm(policy, vm);
+  if (!rule) return `${vm.name} is under JIT, but no access rule covers it, so nobody can request it yet; add a rule for it to the configuration.`;
+  const approvals = rule.autoApprove ? 'approved automatically' : `${rule.approvals} approval${rule.approvals === 1 ? '' : 's'} from ${rule.approvers.join(', ')}`;
+  return `${vm.name} is under JIT. Rule ${rule.name} lets ${rule.requesters.join(', ')} request it (${approvals}).`;
 }
 
 /** VMs per page of `/jit vms`: small enough for one Slack message and one Teams card. */

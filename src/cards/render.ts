@@ -36,6 +36,7 @@ const STATUS_LIST_MAX = 10;
 // ---- the approval card ----------------------------------------------------------------------------
 
 const STATE_LOOK: Record<RequestState, { style: string; color: string }> = {
+  'awaiting-address': { style: 'emphasis', color: 'Warning' },
   pending: { style: 'emphasis', color: 'Warning' },
   opening: { style: 'accent', color: 'Accent' },
   active: { style: 'good', color: 'Good' },
@@ -81,7 +82,7 @@ function approvalFacts(view: RequestView): Array<{ title: string; value: string 
     { title: 'Source', value: `${view.source === '*' ? 'any address (*)' : `${view.source} · ${view.sourceSize}`}${view.sourceWide ? ' · ⚠ wide' : ''}` },
     { title: 'Duration', value: view.duration },
     { title: 'Reason', value: view.reason ? clipText(view.reason, CARD_REASON_MAX) : '(none given)' },
-    { title: 'Approvals', value: view.approvedBy.length ? `${view.approvalsText} (${summariseList(view.approvedBy)})` : view.approvalsText },
+    { title: 'Approvals', value: view.approvedBy.length ? `${view.approvalsText} (${view.approvedByText ?? summariseList(view.approvedBy)})` : view.approvalsText },
   ];
   if (view.endsAt) facts.push({ title: view.state === 'active' ? 'Open until' : 'Ended', value: view.endsAt });
   facts.push({ title: 'Requested', value: view.createdAt });
@@ -115,6 +116,11 @@ export function approvalCard(view: RequestView, opts: ApprovalCardOptions): Adap
     failure: view.failure ? clipText(`Azure said: ${view.failure}`, CARD_LINE_MAX) : '',
     hasExtension: view.extension !== null && !view.final,
     extension: view.extension ? clipText(`Extension asked: ${view.extension}`, CARD_LINE_MAX) : '',
+    hasDenyReason: verbs.includes('deny'),
+    hasExtendChoices: verbs.includes('extend') && view.extendChoices.length > 0,
+    extendLabel: `Extend by (${view.extendLimit ?? 'as the policy allows'})`,
+    extendDefault: String(view.extendChoices[0]?.minutes ?? ''),
+    extendChoices: view.extendChoices.map((c) => ({ title: c.label, value: String(c.minutes) })),
     actions: buttons(verbs),
     hasRefresh: !view.final,
     refreshUserIds,
@@ -143,6 +149,8 @@ export function minimalCard(title: string, text: string): AdaptiveCardJson {
 // ---- notices ------------------------------------------------------------------------------------
 
 const NOTICE_LOOK: Record<NoticeKind, { title: string; tone: Tone }> = {
+  'address-link': { title: 'Record your address', tone: 'accent' },
+  address: { title: 'Address recorded', tone: 'good' },
   submitted: { title: 'Request submitted', tone: 'accent' },
   approval: { title: 'Approval recorded', tone: 'good' },
   approved: { title: 'Approved', tone: 'good' },
@@ -158,7 +166,9 @@ const NOTICE_LOOK: Record<NoticeKind, { title: string; tone: Tone }> = {
   extended: { title: 'Access extended', tone: 'good' },
   'extension-denied': { title: 'Extension denied', tone: 'attention' },
   'extension-failed': { title: 'Extension failed', tone: 'attention' },
+  'release-failed': { title: 'Release failed', tone: 'attention' },
   superseded: { title: 'Access replaced in Azure', tone: 'warning' },
+  'step-up': { title: 'Sign in to approve', tone: 'accent' },
 };
 
 export interface NoticeCardOptions {
@@ -185,6 +195,9 @@ export function noticeCard(notice: Notice, opts: NoticeCardOptions = {}): Adapti
     // rather than write it twice.
     text: !mention || !person ? text : text.startsWith(person.name) ? `${mentionText}${text.slice(person.name.length)}` : `${mentionText} ${text}`,
     actions: buttons(notice.actions ?? []),
+    hasLink: Boolean(notice.link),
+    linkUrl: notice.link?.url ?? '',
+    linkTitle: notice.link?.label ?? '',
     hasMention: mention,
     mentionText,
     mentionId: mention && person ? person.userId : '',
@@ -207,6 +220,7 @@ function vmData(vm: VmView): { name: string; where: string; facts: Array<{ title
   if (vm.approvals !== null) facts.push({ title: 'Approvals', value: `${vm.approvals} needed` });
   facts.push({ title: 'Last access', value: vm.lastAccess ?? 'never' });
   if (vm.open.length) facts.push({ title: 'Open now', value: clipText(vm.open.join('; '), CARD_LINE_MAX) });
+  if (vm.warning) facts.push({ title: 'Cannot open', value: clipText(vm.warning, CARD_LINE_MAX) });
   return { name: vm.name, where: `${vm.resourceGroup} · ${vm.location} · ${vm.os === 'windows' ? 'Windows' : 'Linux'}`, facts };
 }
 
@@ -256,6 +270,8 @@ export function replyCard(reply: Reply, opts: ReplyCardOptions = {}): AdaptiveCa
         noteTone: 'accent',
         refreshUserIds: opts.refreshUserIds,
       });
+    case 'address-link':
+      return messageCard({ title: `Record your address · ${reply.request.id}`, text: reply.text, tone: 'accent', link: { title: 'Open the link', url: reply.url } });
     case 'status': {
       const sections = [
         {
@@ -284,12 +300,19 @@ export function replyCard(reply: Reply, opts: ReplyCardOptions = {}): AdaptiveCa
         footer: reply.page ? vmPageText(reply.page, reply.vms.length) : '',
       });
     case 'policy':
-      return expand('vms', { title: `JIT policy of ${reply.vm.name}`, empty: '', vms: [vmData(reply.vm)], hasFooter: false, footer: '' });
+      return expand('vms', {
+        title: `JIT policy of ${reply.vm.name}`,
+        empty: '',
+        vms: [reply.note ? { ...vmData(reply.vm), facts: [...vmData(reply.vm).facts, { title: 'Who may ask', value: reply.note }] } : vmData(reply.vm)],
+        hasFooter: false,
+        footer: '',
+      });
     case 'audit':
+      // With a download link the CSV stays out of the chat; without one, a preview is all there is.
       return messageCard({
         title: `Audit trail · ${reply.rows} ${reply.rows === 1 ? 'row' : 'rows'} · ${reply.filename}`,
         text: reply.text,
-        preview: reply.rows > 0 ? auditPreview(reply.csv) : undefined,
+        preview: reply.rows > 0 && !reply.link ? auditPreview(reply.csv) : undefined,
         ...(reply.link ? { link: { title: 'Download the CSV', url: reply.link } } : {}),
       });
     case 'form':

@@ -2,6 +2,7 @@
 // Each missing or inconsistent setting is one clear line; the start stops on any of them.
 import path from 'node:path';
 import { z } from 'zod';
+import { ANY_SOURCE, isAnySource, normalizeSource } from '../core/cidr';
 import { JitError } from '../core/errors';
 
 export interface Settings {
@@ -13,6 +14,10 @@ export interface Settings {
   configPath: string;
   databaseUrl?: string;
   simPort: number;
+  /** Local mode: how long the simulator takes to apply an initiate (Azure takes seconds). */
+  simApplyDelayMs: number;
+  /** How long Azure may take to apply an accepted initiate before the request fails. */
+  applyDeadlineMs: number;
   logLevel: string;
   /** Base URL people reach the bot on (signed audit download links). */
   publicUrl?: string;
@@ -25,8 +30,12 @@ export interface Settings {
   azure?: { subscriptionId: string; resourceManagerUrl?: string };
   /** Local mode against a simulator already running elsewhere (several replicas, benchmarks). */
   simUrl?: string;
+  /** Proxies (CIDRs) whose X-Forwarded-For the `from me` page believes; nobody else's. */
+  trustedProxies: string[];
   /** Secret for signing audit download links; generated per process when not given. */
   linkSecret?: string;
+  /** The OpenID Connect client approvers sign in with on rules that ask for step-up. */
+  stepUp?: { issuer: string; clientId: string; clientSecret?: string; maxAgeMinutes: number; acr?: string };
   shutdownTimeoutMs: number;
 }
 
@@ -54,9 +63,24 @@ const envSchema = z.object({
   JITBOT_DATA_DIR: optional,
   JITBOT_CONFIG: optional,
   JITBOT_SIM_PORT: wholeNumber(0, 65535),
+  JITBOT_SIM_APPLY_DELAY_MS: wholeNumber(0, 600_000),
+  JITBOT_AZURE_APPLY_DEADLINE_MS: wholeNumber(1_000, 3_600_000),
   JITBOT_AZURE_SIM_URL: optional.pipe(z.url('must be a URL').optional()),
   JITBOT_PUBLIC_URL: optional.pipe(z.url('must be a URL').optional()),
   JITBOT_LINK_SECRET: optional,
+  JITBOT_TRUSTED_PROXIES: optional.transform((v, ctx) => {
+    if (v === undefined) return [];
+    const out: string[] = [];
+    for (const item of v.split(',').map((x) => x.trim()).filter(Boolean)) {
+      const prefix = normalizeSource(item);
+      if (prefix === null || prefix === ANY_SOURCE || isAnySource(prefix)) {
+        ctx.addIssue({ code: 'custom', message: `${JSON.stringify(item)} is not an address or CIDR (and a proxy list never trusts everyone)` });
+        return z.NEVER;
+      }
+      out.push(prefix);
+    }
+    return out;
+  }),
   JITBOT_SHUTDOWN_TIMEOUT_MS: wholeNumber(100, 60_000),
   LOG_LEVEL: optional.pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional()),
   DATABASE_URL: optional.pipe(
@@ -81,6 +105,11 @@ const envSchema = z.object({
       .optional(),
   ),
   AZURE_RESOURCE_MANAGER_URL: optional.pipe(z.url('must be a URL').optional()),
+  JITBOT_OIDC_ISSUER: optional.pipe(z.url('must be a URL').optional()),
+  JITBOT_OIDC_CLIENT_ID: optional,
+  JITBOT_OIDC_CLIENT_SECRET: optional,
+  JITBOT_STEP_UP_MAX_AGE_MINUTES: wholeNumber(1, 60),
+  JITBOT_STEP_UP_ACR: optional,
 });
 
 type Env = Record<string, string | undefined>;
@@ -148,6 +177,25 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
     if (!e.JITBOT_PUBLIC_URL) problems.push('JITBOT_PUBLIC_URL: must be set to the https:// address people reach the bot on, for audit download links');
   }
 
+  let stepUp: Settings['stepUp'];
+  if (e.JITBOT_OIDC_CLIENT_ID) {
+    // Entra ID is the default provider, in the bot's own tenant.
+    const issuer = e.JITBOT_OIDC_ISSUER ?? (e.MicrosoftAppTenantId ? `https://login.microsoftonline.com/${e.MicrosoftAppTenantId}/v2.0` : undefined);
+    if (!issuer) problems.push('JITBOT_OIDC_ISSUER: must be set with JITBOT_OIDC_CLIENT_ID (or set MicrosoftAppTenantId to sign in at Entra ID)');
+    else if (!issuer.startsWith('https://') && !/^http:\/\/(localhost|127\.0\.0\.1|\[::1\])[:/]/.test(issuer))
+      problems.push('JITBOT_OIDC_ISSUER: must be an https:// URL');
+    else
+      stepUp = {
+        issuer,
+        clientId: e.JITBOT_OIDC_CLIENT_ID,
+        ...(e.JITBOT_OIDC_CLIENT_SECRET ? { clientSecret: e.JITBOT_OIDC_CLIENT_SECRET } : {}),
+        maxAgeMinutes: e.JITBOT_STEP_UP_MAX_AGE_MINUTES ?? 10,
+        ...(e.JITBOT_STEP_UP_ACR ? { acr: e.JITBOT_STEP_UP_ACR } : {}),
+      };
+  } else if (e.JITBOT_OIDC_ISSUER || e.JITBOT_OIDC_CLIENT_SECRET) {
+    problems.push('JITBOT_OIDC_CLIENT_ID: must be set to turn step-up sign-in on');
+  }
+
   if (problems.length > 0) throw new JitError('config', problems.join('\n'));
 
   const dataDir = path.resolve(cwd, e.JITBOT_DATA_DIR ?? '.jitbot');
@@ -160,6 +208,8 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
     configPath,
     ...(e.DATABASE_URL ? { databaseUrl: e.DATABASE_URL } : {}),
     simPort: e.JITBOT_SIM_PORT ?? 3979,
+    simApplyDelayMs: e.JITBOT_SIM_APPLY_DELAY_MS ?? 3_000,
+    applyDeadlineMs: e.JITBOT_AZURE_APPLY_DEADLINE_MS ?? 120_000,
     // Local mode's terminal shows the banner; only warnings and errors join it unless asked.
     logLevel: e.LOG_LEVEL ?? (localMode ? 'warn' : 'info'),
     ...(e.JITBOT_PUBLIC_URL ? { publicUrl: e.JITBOT_PUBLIC_URL } : {}),
@@ -170,6 +220,8 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
       : {}),
     ...(localMode && e.JITBOT_AZURE_SIM_URL ? { simUrl: e.JITBOT_AZURE_SIM_URL } : {}),
     ...(e.JITBOT_LINK_SECRET ? { linkSecret: e.JITBOT_LINK_SECRET } : {}),
+    trustedProxies: e.JITBOT_TRUSTED_PROXIES,
+    ...(stepUp ? { stepUp } : {}),
     shutdownTimeoutMs: e.JITBOT_SHUTDOWN_TIMEOUT_MS ?? 8000,
   };
 }

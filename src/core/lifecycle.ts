@@ -5,15 +5,21 @@ import type { RequestDraft } from './access';
 import { formatDuration, formatUtc, MAX_DURATION_MINUTES, MIN_DURATION_MINUTES } from './duration';
 import { sameEmail } from './email';
 import { JitError } from './errors';
-import type { AccessRequest, Actor, Approval, AuditEvent, VmRef } from './types';
+import type { AccessRequest, Actor, Approval, AuditEvent, ConnectDetail, StepUpProof, VmRef } from './types';
 import { formatPort } from './views';
+import { FROM_ME } from './cidr';
 
 export type LifecycleEvent =
-  | { type: 'approve'; by: Actor; at: Date }
+  /** `stepUp`: what the approver's fresh sign-in proved, on rules that ask for one. */
+  | { type: 'approve'; by: Actor; at: Date; stepUp?: StepUpProof }
   | { type: 'deny'; by: Actor; at: Date; reason?: string }
   | { type: 'cancel'; by: Actor; at: Date }
+  /** `from me`: the one-time link captured the requester's address (already checked against the policy). */
+  | { type: 'address'; at: Date; source: string; from: string }
+  /** `from me`: the captured address is outside the policy; the request cannot go on. */
+  | { type: 'address-refused'; at: Date; from: string; reason: string }
   | { type: 'timeout'; at: Date }
-  | { type: 'opened'; at: Date; endsAt: Date }
+  | { type: 'opened'; at: Date; endsAt: Date; connect?: ConnectDetail[] }
   | { type: 'open-failed'; at: Date; reason: string }
   | { type: 'expire'; at: Date }
   /** After Azure accepted the close. */
@@ -51,6 +57,8 @@ function approvedText(approvals: readonly Approval[], now: Date): string {
 /** Why a request cannot be decided any more, for the person who just tried: who decided, and when. */
 export function decidedMessage(r: AccessRequest, now: Date): string {
   switch (r.state) {
+    case 'awaiting-address':
+      return `this request is waiting for ${r.requester.name} to open the link that records their address`;
     case 'pending':
       return `this request is still waiting for approval (${r.approvals.length} of ${r.requiredApprovals})`;
     case 'denied':
@@ -74,17 +82,32 @@ function isRequester(r: AccessRequest, actor: Actor): boolean {
   return actor.platform === r.requester.platform && actor.userId === r.requester.userId;
 }
 
-export function createRequest(input: { id: string; draft: RequestDraft; requester: Actor; now: Date }): { request: AccessRequest; audit: AuditEvent[] } {
+/**
+ * A new request. With `from me` it first waits for the requester's address (`addressLink` is the
+ * one-time link's hashed token and expiry); nobody is asked to approve an address not yet known.
+ */
+export function createRequest(input: {
+  id: string;
+  draft: RequestDraft;
+  requester: Actor;
+  now: Date;
+  addressLink?: { tokenHash: string; expiresAt: Date };
+}): { request: AccessRequest; audit: AuditEvent[] } {
   const { id, draft, requester, now } = input;
+  const awaiting = draft.source === FROM_ME;
+  if (awaiting && !input.addressLink) throw new JitError('internal', 'a from me request needs its one-time link');
   const request: AccessRequest = {
     id,
     version: 1,
-    state: draft.autoApprove ? 'opening' : 'pending',
+    state: awaiting ? 'awaiting-address' : draft.autoApprove ? 'opening' : 'pending',
     requester,
     vms: draft.vms.map(vmRef),
     ports: draft.ports.map((p) => ({ ...p })),
     source: draft.source,
+    ...(draft.sourceNote ? { sourceNote: draft.sourceNote } : {}),
+    ...(awaiting && input.addressLink ? { addressLink: input.addressLink } : {}),
     durationMinutes: draft.durationMinutes,
+    ...(Number.isFinite(draft.maxOpenMinutes) ? { maxOpenMinutes: draft.maxOpenMinutes } : {}),
     reason: draft.reason,
     rule: draft.rule.name,
     requiredApprovals: draft.requiredApprovals,
@@ -103,7 +126,7 @@ export function createRequest(input: { id: string; draft: RequestDraft; requeste
       requiredApprovals: request.requiredApprovals,
     }),
   ];
-  if (draft.autoApprove) audit.push(auditOf(request, 'request.approved', now, null, { automatic: true, rule: request.rule }));
+  if (draft.autoApprove && !awaiting) audit.push(auditOf(request, 'request.approved', now, null, { automatic: true, rule: request.rule }));
   return { request, audit };
 }
 
@@ -139,12 +162,22 @@ function approverProblem(r: AccessRequest, by: Actor, approvals: readonly Approv
   return null;
 }
 
+function approvalOf(e: Extract<LifecycleEvent, { type: 'approve' }>): Approval {
+  return e.stepUp ? { by: e.by, at: e.at, stepUp: e.stepUp } : { by: e.by, at: e.at };
+}
+
+/** The audit keeps who the provider said signed in, and how: issuer, subject, amr (and acr). */
+function stepUpDetails(p: StepUpProof | undefined): Record<string, unknown> {
+  if (!p) return {};
+  return { stepUp: { issuer: p.issuer, subject: p.subject, amr: p.amr, ...(p.acr !== undefined ? { acr: p.acr } : {}), authTime: p.authTime.toISOString() } };
+}
+
 function approve(r: AccessRequest, e: Extract<LifecycleEvent, { type: 'approve' }>): Outcome {
   if (r.state === 'pending') {
     const problem = approverProblem(r, e.by, r.approvals, 'request');
     if (problem) return problem;
-    const approvals = [...r.approvals, { by: e.by, at: e.at }];
-    const audit = [auditOf(r, 'request.approval', e.at, e.by, { approvals: approvals.length, required: r.requiredApprovals })];
+    const approvals = [...r.approvals, approvalOf(e)];
+    const audit = [auditOf(r, 'request.approval', e.at, e.by, { approvals: approvals.length, required: r.requiredApprovals, ...stepUpDetails(e.stepUp) })];
     if (approvals.length < r.requiredApprovals) return moved(r, { approvals }, audit);
     audit.push(auditOf(r, 'request.approved', e.at, e.by, { approvers: approvals.map((a) => a.by.email) }));
     return moved(r, { approvals, state: 'opening' }, audit);
@@ -153,9 +186,9 @@ function approve(r: AccessRequest, e: Extract<LifecycleEvent, { type: 'approve' 
     const ext = r.extension!;
     const problem = approverProblem(r, e.by, ext.approvals, 'extension');
     if (problem) return problem;
-    const approvals = [...ext.approvals, { by: e.by, at: e.at }];
+    const approvals = [...ext.approvals, approvalOf(e)];
     const reached = approvals.length >= r.requiredApprovals;
-    const audit = [auditOf(r, 'extension.approval', e.at, e.by, { approvals: approvals.length, required: r.requiredApprovals })];
+    const audit = [auditOf(r, 'extension.approval', e.at, e.by, { approvals: approvals.length, required: r.requiredApprovals, ...stepUpDetails(e.stepUp) })];
     if (reached) {
       audit.push(auditOf(r, 'extension.approved', e.at, e.by, { durationMinutes: ext.durationMinutes, approvers: approvals.map((a) => a.by.email) }));
     }
@@ -183,14 +216,35 @@ function deny(r: AccessRequest, e: Extract<LifecycleEvent, { type: 'deny' }>): O
   return conflict(decidedMessage(r, e.at));
 }
 
+function withoutLink(r: AccessRequest): AccessRequest {
+  const { addressLink: _dropped, ...rest } = r;
+  return rest;
+}
+
 function cancel(r: AccessRequest, e: Extract<LifecycleEvent, { type: 'cancel' }>): Outcome {
   if (!isRequester(r, e.by)) return refused(`only ${r.requester.name}, who asked for ${r.id}, can cancel it`);
   if (r.state === 'cancelled') return conflict('this request was cancelled');
-  if (r.state !== 'pending') return conflict(`${decidedMessage(r, e.at)}; only a pending request can be cancelled`);
-  return moved(r, { state: 'cancelled', cancelledAt: e.at }, [auditOf(r, 'request.cancelled', e.at, e.by)]);
+  if (r.state !== 'pending' && r.state !== 'awaiting-address') return conflict(`${decidedMessage(r, e.at)}; only a pending request can be cancelled`);
+  return moved(withoutLink(r), { state: 'cancelled', cancelledAt: e.at }, [auditOf(r, 'request.cancelled', e.at, e.by)]);
+}
+
+function address(r: AccessRequest, e: Extract<LifecycleEvent, { type: 'address' }>): Outcome {
+  if (r.state !== 'awaiting-address') return conflict(`this link was already used or has lapsed (${r.id} is ${r.state})`);
+  const automatic = r.autoApproved === true;
+  const audit = [auditOf(r, 'request.address', e.at, r.requester, { source: e.source, from: e.from })];
+  if (automatic) audit.push(auditOf(r, 'request.approved', e.at, null, { automatic: true, rule: r.rule }));
+  return moved(withoutLink(r), { state: automatic ? 'opening' : 'pending', source: e.source }, audit);
+}
+
+function addressRefused(r: AccessRequest, e: Extract<LifecycleEvent, { type: 'address-refused' }>): Outcome {
+  if (r.state !== 'awaiting-address') return conflict(`this link was already used or has lapsed (${r.id} is ${r.state})`);
+  return moved(withoutLink(r), { state: 'failed', failure: e.reason }, [auditOf(r, 'request.address-refused', e.at, r.requester, { from: e.from, reason: e.reason })]);
 }
 
 function timeout(r: AccessRequest, e: Extract<LifecycleEvent, { type: 'timeout' }>): Outcome {
+  if (r.state === 'awaiting-address') {
+    return moved(withoutLink(r), { state: 'timed-out' }, [auditOf(r, 'request.timed-out', e.at, null, { waitingFor: 'address' })]);
+  }
   if (r.state !== 'pending') return conflict(decidedMessage(r, e.at));
   const waitedMinutes = Math.round((e.at.getTime() - r.createdAt.getTime()) / 60_000);
   return moved(r, { state: 'timed-out' }, [auditOf(r, 'request.timed-out', e.at, null, { approvals: r.approvals.length, waitedMinutes })]);
@@ -199,7 +253,8 @@ function timeout(r: AccessRequest, e: Extract<LifecycleEvent, { type: 'timeout' 
 function opened(r: AccessRequest, e: Extract<LifecycleEvent, { type: 'opened' }>): Outcome {
   if (r.state !== 'opening') return conflict(`${r.id} is ${r.state}, not opening; nothing was waiting for Azure`);
   const details = { endsAt: e.endsAt.toISOString(), ports: r.ports.map(formatPort), source: r.source };
-  return moved(r, { state: 'active', openedAt: e.at, endsAt: e.endsAt }, [auditOf(r, 'request.opened', e.at, null, details)]);
+  const connect = e.connect && e.connect.length > 0 ? { connect: e.connect } : {};
+  return moved(r, { state: 'active', openedAt: e.at, endsAt: e.endsAt, ...connect }, [auditOf(r, 'request.opened', e.at, null, { ...details, ...connect })]);
 }
 
 function openFailed(r: AccessRequest, e: Extract<LifecycleEvent, { type: 'open-failed' }>): Outcome {
@@ -269,6 +324,10 @@ export function transition(r: AccessRequest, event: LifecycleEvent): TransitionR
       return cancel(r, event);
     case 'timeout':
       return timeout(r, event);
+    case 'address':
+      return address(r, event);
+    case 'address-refused':
+      return addressRefused(r, event);
     case 'opened':
       return opened(r, event);
     case 'open-failed':

@@ -53,6 +53,8 @@ export interface Vm {
 export type VmRef = Pick<Vm, 'id' | 'name' | 'resourceGroup' | 'location'> & { policyName?: string };
 
 export type RequestState =
+  /** `from me`: waiting for the requester to open the one-time link from where they will connect. */
+  | 'awaiting-address'
   | 'pending'
   | 'opening'
   | 'active'
@@ -68,6 +70,17 @@ export const TERMINAL_STATES: readonly RequestState[] = ['denied', 'cancelled', 
 export interface Approval {
   by: Actor;
   at: Date;
+  /** Set when the rule asked for a fresh sign-in with a second factor and the approver gave one. */
+  stepUp?: StepUpProof;
+}
+
+/** What a step-up sign-in proved: who the provider said it was, how, and when. */
+export interface StepUpProof {
+  issuer: string;
+  subject: string;
+  amr: string[];
+  acr?: string;
+  authTime: Date;
 }
 
 export interface Decision {
@@ -93,6 +106,15 @@ export interface Route {
   teams?: string;
 }
 
+/** Behind Azure Firewall, people connect to the firewall's public address on a mapped port. */
+export interface ConnectDetail {
+  vm: string;
+  /** The VM's port. */
+  port: number;
+  address: string;
+  mappedPort: number;
+}
+
 export interface AccessRequest {
   /** Short, human-typable id (`R4K7QX`). */
   id: string;
@@ -103,9 +125,21 @@ export interface AccessRequest {
   vms: VmRef[];
   /** The ports to open, each resolved against the policy (protocol as the policy has it). */
   ports: PortSpec[];
-  /** The source prefix to allow (an address, CIDR or `*` only when a rule allows any source). */
+  /**
+   * The source prefix to allow (an address, CIDR or `*` only when a rule allows any source), or
+   * FROM_ME while the request waits for the requester's address.
+   */
   source: string;
+  /** Said to the requester and on the card when the source was not named: how wide the default is. */
+  sourceNote?: string;
+  /** `from me`: the one-time link's token (hashed) and when it lapses; dropped once used. */
+  addressLink?: { tokenHash: string; expiresAt: Date };
   durationMinutes: number;
+  /**
+   * The longest the ports may stay open from any moment: the smallest port maximum of the policy and
+   * the rule's `max`, as they were at request time. Extensions offer only what still fits.
+   */
+  maxOpenMinutes?: number;
   reason: string;
   /** Name of the access rule that governs this request. */
   rule: string;
@@ -124,6 +158,8 @@ export interface AccessRequest {
   extension?: Extension;
   /** Who released early. */
   releasedBy?: Actor;
+  /** Where to connect, for ports behind Azure Firewall (set when Azure shows the ports open). */
+  connect?: ConnectDetail[];
   autoApproved?: boolean;
 }
 

@@ -74,6 +74,7 @@ export class AzureHealth {
       enable: (v, r, o) => record(cloud.enable(v, r, o)),
       probe: (o) => record(cloud.probe(o)),
       accessRecords: (v, o) => record(cloud.accessRecords(v, o)),
+      defenderPlan: (o) => record(cloud.defenderPlan(o)),
     };
   }
 

@@ -37,6 +37,7 @@ export function decodeRequest(row: RequestRow): AccessRequest {
   setDate(request, 'closedAt', d.closedAt);
   setDate(request, 'cancelledAt', d.cancelledAt);
   if (d.denial) request.denial = decodeDecision(d.denial);
+  if (d.addressLink) request.addressLink = { ...d.addressLink, expiresAt: toDate(d.addressLink.expiresAt) };
   if (d.extension) {
     request.extension = {
       ...d.extension,
@@ -57,7 +58,8 @@ type Stored<T> = T extends Date
       : T;
 
 function decodeApproval(a: Stored<Approval>): Approval {
-  return { ...a, at: toDate(a.at) };
+  const { stepUp, ...rest } = a;
+  return { ...rest, at: toDate(a.at), ...(stepUp ? { stepUp: { ...stepUp, authTime: toDate(stepUp.authTime) } } : {}) };
 }
 
 function decodeDecision(d: Stored<Decision>): Decision {
