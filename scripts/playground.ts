@@ -145,7 +145,7 @@ async function main(argv: string[]): Promise<void> {
       throw new Error('the Playground talks to local mode, which has no Bot Framework auth: unset AZURE_SUBSCRIPTION_ID and MicrosoftAppId');
     }
     // Loaded only here, so --install-only (CI) needs nothing of the bot.
-    const { startBot } = await import('../src/main');
+    const { startBot } = require('../src/main') as typeof import('../src/main');
     const bot = await startBot({ ...process.env, PORT: String(botPort) }, { banner: true });
     closeBot = () => bot.close();
   }
