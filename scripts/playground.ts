@@ -56,7 +56,8 @@ export function installPlayground(dir = PLAYGROUND_DIR): string {
  * user, in place of the one there; each current user gets a personal chat of their own.
  */
 export function withCurrentUser(configText: string, who: string): string {
-  const doc = parseDocument(configText);
+  // The file's own header speaks of Alice; the copy says what it is instead.
+  const doc = parseDocument(configText.replace(/^(?:#.*\r?\n|\s*\r?\n)+/, ''));
   const config = doc.toJS() as { currentUser: Record<string, string>; users: Array<Record<string, string>>; personalChat: { id: string } };
   const wanted = who.trim().toLowerCase();
   const matches = (u: Record<string, string>) => [u.id, u.name, u.givenName, u.email].some((v) => v?.toLowerCase() === wanted);
@@ -67,8 +68,6 @@ export function withCurrentUser(configText: string, who: string): string {
   doc.set('currentUser', doc.getIn(['users', at]));
   doc.setIn(['users', at], current);
   doc.setIn(['personalChat', 'id'], `personal-chat-${config.users[at].id}`);
-  // The file's own header speaks of Alice; the copy says what it is instead.
-  if (doc.contents && 'commentBefore' in doc.contents) doc.contents.commentBefore = null;
   doc.commentBefore = ` Written by \`npm run playground -- --as ${who}\` from .m365agentsplayground.yml, with ${config.users[at].name} as the current user.`;
   return doc.toString();
 }
