@@ -12,6 +12,7 @@ import { readSettings, type Settings } from './config/env';
 import { loadConfigFile, type LoadedConfig } from './config/file';
 import { createConsole } from './console';
 import { mountLocalClock } from './console/local-clock';
+import { localOriginGuard } from './console/origin-guard';
 import { JitError } from './core/errors';
 import { createAuditLinks } from './ops/audit-links';
 import { createMetrics } from './ops/metrics';
@@ -123,7 +124,8 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       logger: log,
       observer: metrics,
       owner: `${hostname()}-${process.pid}`,
-      auditLink: (q) => auditLinks.sign(q),
+      // Outside local mode a link is issued only where every replica can verify it and people can reach it.
+      ...(settings.localMode || (settings.linkSecret && settings.publicUrl) ? { auditLink: (q: Parameters<typeof auditLinks.sign>[0]) => auditLinks.sign(q) } : {}),
     });
 
     metrics.feed({
@@ -155,6 +157,7 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
         appPassword: settings.teams.appPassword,
         appType: settings.teams.appType,
         ...(settings.teams.tenantId ? { tenantId: settings.teams.tenantId } : {}),
+        tenants: settings.teams.tenants,
         localMode: settings.localMode,
         logger: log.child({ platform: 'teams' }),
         clock,
@@ -172,6 +175,8 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
         logger: log.child({ platform: 'console' }),
       });
       app.addChat(consoleAdapter.chat);
+      // Before any console route: DNS rebinding and cross-origin posts stop here.
+      mounts.push((s) => s.pre(localOriginGuard({ extraHosts: settings.publicUrl ? [new URL(settings.publicUrl).hostname] : [] })));
       mounts.push((s) => consoleAdapter.mount(s));
       // The test clock exists only in local mode; advancing it runs what became due at once.
       mounts.push((s) => mountLocalClock(s, clock, () => app.scheduler.drain(), log.child({ route: 'clock' })));

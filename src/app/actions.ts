@@ -1,6 +1,7 @@
 // The buttons and their commands: approve, deny, cancel, release, extend. Rights are checked on
 // every click, against the version being written, never only on the one first read.
-import { canDecide, findPerson, isAdmin } from '../core/access';
+import { canDecide, extensionTerms, findPerson, isAdmin, isPartOf } from '../core/access';
+import { sameEmail } from '../core/email';
 import { CloudError, JitError, isJitError } from '../core/errors';
 import * as notices from '../core/notices';
 import type { Person } from '../core/policy';
@@ -18,10 +19,16 @@ export class Actions extends UseCase {
       await this.auditRefusal(actor, verb, 'unknown person', [], id);
       return { ok: false, message: "You are not in jitbot's access list; ask an admin to add you.", view: null };
     }
-    return this.once(opts.idempotencyKey && `act:${opts.idempotencyKey}`, () => this.run(actor, person, verb, id, opts), {
+    const result = await this.once(opts.idempotencyKey && `act:${opts.idempotencyKey}`, () => this.run(actor, person, verb, id, opts), {
       changed: (r) => r.ok,
       duplicate: async () => ({ ok: true, message: 'Already received; nothing was done twice.', view: await this.view(id) }),
     });
+    // A refusal shows the card only to people who are part of the request.
+    if (result.view && !result.ok) {
+      const r = await this.store.getRequest(id);
+      if (!r || !isPartOf(this.policy, person, r)) return { ...result, view: null };
+    }
+    return result;
   }
 
   private async run(actor: Actor, person: Person, verb: Verb, id: string, opts: ActOptions): Promise<ActionResult> {
@@ -110,7 +117,7 @@ export class Actions extends UseCase {
 
   private async cancel(actor: Actor, person: Person, id: string): Promise<ActionResult> {
     const current = await this.load(id);
-    if (current.requester.email !== person.email) {
+    if (!sameEmail(current.requester.email, person.email)) {
       await this.auditRefusal(actor, 'cancel', 'not the requester', current.vms.map((v) => v.name), id);
       return { ok: false, message: `Only ${current.requester.name}, who asked for ${id}, can cancel it.`, view: requestView(current, this.clock.now()) };
     }
@@ -125,7 +132,7 @@ export class Actions extends UseCase {
   private async release(actor: Actor, person: Person, id: string): Promise<ActionResult> {
     const current = await this.load(id);
     const admin = isAdmin(this.policy, person);
-    if (current.requester.email !== person.email && !admin) {
+    if (!sameEmail(current.requester.email, person.email) && !admin) {
       await this.auditRefusal(actor, 'release', 'not the requester', current.vms.map((v) => v.name), id);
       return { ok: false, message: `Only ${current.requester.name}, who holds ${id}, or an admin can release it.`, view: requestView(current, this.clock.now()) };
     }
@@ -160,20 +167,23 @@ export class Actions extends UseCase {
 
   private async extend(actor: Actor, person: Person, id: string, durationMinutes?: number): Promise<ActionResult> {
     const current = await this.load(id);
-    if (current.requester.email !== person.email) {
+    if (!sameEmail(current.requester.email, person.email)) {
       await this.auditRefusal(actor, 'extend', 'not the requester', current.vms.map((v) => v.name), id);
       return { ok: false, message: `Only ${current.requester.name}, who holds ${id}, can ask to extend it.`, view: requestView(current, this.clock.now()) };
     }
     const minutes = durationMinutes ?? current.durationMinutes;
     const limitProblem = await this.extensionProblem(current, minutes);
     if (limitProblem) return { ok: false, message: limitProblem, view: requestView(current, this.clock.now()) };
-    const rule = this.policy.rules.find((r) => r.name === current.rule);
+    const terms = extensionTerms({ policy: this.policy, request: current, minutes, vms: await this.vms() });
+    if (!terms.ok) {
+      await this.auditRefusal(actor, 'extend', terms.error.message, current.vms.map((v) => v.name), id);
+      return { ok: false, message: `${terms.error.message[0].toUpperCase()}${terms.error.message.slice(1)}.`, view: requestView(current, this.clock.now()) };
+    }
     const { next } = await this.apply(
       id,
-      () => ({ type: 'extend-request', by: actor, at: this.clock.now(), durationMinutes: minutes }),
+      () => ({ type: 'extend-request', by: actor, at: this.clock.now(), durationMinutes: minutes, autoApprove: terms.autoApprove }),
       (n) => {
-        if (rule?.autoApprove && n.extension) {
-          n.extension.opening = true;
+        if (n.extension?.opening) {
           return { schedule: [{ kind: 'extend-open', requestId: n.id, dueAt: this.clock.now(), key: `${n.id}:v${n.version}:extend-open` }], announce: { card: true } };
         }
         return { announce: { card: true, thread: notices.extensionRequestedNotice(n) } };

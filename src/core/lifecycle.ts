@@ -3,6 +3,7 @@
 // version. The invariants the app also checks are enforced here again, so no caller can skip them.
 import type { RequestDraft } from './access';
 import { formatDuration, formatUtc, MAX_DURATION_MINUTES, MIN_DURATION_MINUTES } from './duration';
+import { sameEmail } from './email';
 import { JitError } from './errors';
 import type { AccessRequest, Actor, Approval, AuditEvent, VmRef } from './types';
 import { formatPort } from './views';
@@ -65,10 +66,6 @@ export function decidedMessage(r: AccessRequest, now: Date): string {
     case 'released':
       return r.autoApproved ? `already approved automatically by rule ${r.rule}` : approvedText(r.approvals, now);
   }
-}
-
-function sameEmail(a: string | null | undefined, b: string | null | undefined): boolean {
-  return !!a && !!b && a.trim().toLowerCase() === b.trim().toLowerCase();
 }
 
 /** Email joins platforms; without one on either side only the same platform account is the same person. */
