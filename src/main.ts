@@ -14,10 +14,13 @@ import { createConsole } from './console';
 import { mountLocalClock } from './console/local-clock';
 import { localOriginGuard } from './console/origin-guard';
 import { JitError } from './core/errors';
+import { anyRuleNeedsStepUp } from './core/step-up';
 import { createAuditLinks } from './ops/audit-links';
+import { createOidcSignIn } from './sign-in/oidc';
+import { mountStepUp } from './sign-in/routes';
 import { createMetrics } from './ops/metrics';
 import { createHttpServer, type Mount } from './server';
-import { createSlackAdapter, type SlackAdapter } from './slack';
+import type { SlackAdapter } from './slack';
 import { openStore } from './store';
 import { createTeamsAdapter } from './teams';
 
@@ -56,6 +59,8 @@ const REDACT = [
   '*.appPassword',
   '*.token',
   'databaseUrl',
+  'clientSecret',
+  '*.clientSecret',
 ];
 
 /**
@@ -82,6 +87,13 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
   const settings = readSettings(env, opts.cwd);
   const log = opts.logger ?? createLogger(settings.logLevel);
   const config: LoadedConfig = loadConfigFile(settings.configPath);
+  const needStepUp = anyRuleNeedsStepUp(config.policy);
+  if (needStepUp.length > 0 && !settings.stepUp) {
+    throw new JitError('config', `${settings.configPath}: rules ${needStepUp.join(', ')} ask approvers to sign in again (stepUp): set JITBOT_OIDC_CLIENT_ID and JITBOT_OIDC_ISSUER (or MicrosoftAppTenantId for Entra ID)`);
+  }
+  if (settings.stepUp && !settings.localMode && !settings.publicUrl) {
+    throw new JitError('config', 'JITBOT_PUBLIC_URL: must be set for step-up sign-in (the provider redirects to <JITBOT_PUBLIC_URL>/step-up/callback)');
+  }
   mkdirSync(settings.dataDir, { recursive: true });
 
   const clock = settings.localMode ? new AdjustableClock() : systemClock;
@@ -108,13 +120,14 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       if (!config.world) throw new JitError('config', `${settings.configPath}: local mode needs an azure: section with the simulated VMs`);
       let simUrl = settings.simUrl;
       if (!simUrl) {
-        sim = await startAzureSim({ world: config.world, clock, port: settings.simPort, host: '127.0.0.1' });
+        sim = await startAzureSim({ world: config.world, clock, port: settings.simPort, host: '127.0.0.1', applyDelayMs: settings.simApplyDelayMs });
         closers.push(() => sim!.close());
         simUrl = sim.url;
       }
       cloud = createAzureCloud({ subscriptionId: config.world.subscriptionId, redirectTo: simUrl, clock });
     }
 
+    const baseUrl = () => (settings.publicUrl ?? url).replace(/\/+$/, '');
     const auditLinks = createAuditLinks({ secret: settings.linkSecret, clock, baseUrl: () => settings.publicUrl ?? url });
     const app = new JitApp({
       policy: config.policy,
@@ -126,6 +139,21 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       owner: `${hostname()}-${process.pid}`,
       // Outside local mode a link is issued only where every replica can verify it and people can reach it.
       ...(settings.localMode || (settings.linkSecret && settings.publicUrl) ? { auditLink: (q: Parameters<typeof auditLinks.sign>[0]) => auditLinks.sign(q) } : {}),
+      ...(settings.stepUp
+        ? {
+            stepUp: {
+              signIn: createOidcSignIn({
+                issuer: settings.stepUp.issuer,
+                clientId: settings.stepUp.clientId,
+                ...(settings.stepUp.clientSecret ? { clientSecret: settings.stepUp.clientSecret } : {}),
+                redirectUri: () => `${baseUrl()}/step-up/callback`,
+              }),
+              baseUrl,
+              requirement: { maxAgeSeconds: settings.stepUp.maxAgeMinutes * 60, ...(settings.stepUp.acr ? { acr: settings.stepUp.acr } : {}) },
+            },
+          }
+        : {}),
+      applyDeadlineMs: settings.applyDeadlineMs,
     });
 
     metrics.feed({
@@ -135,8 +163,15 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
     });
 
     const mounts: Mount[] = [auditLinks.mount((q) => app.auditCsvFor(q))];
+    if (app.stepUps) {
+      const stepUps = app.stepUps;
+      mounts.push(mountStepUp({ begin: (t) => stepUps.begin(t), finish: (q) => stepUps.finish(q), logger: log.child({ route: 'step-up' }) }));
+    }
     let slack: SlackAdapter | null = null;
     if (settings.slack) {
+      // Loaded only when configured: Bolt and the Slack SDK are start-up time and memory that a
+      // Teams-only or local bot would carry for nothing.
+      const { createSlackAdapter } = require('./slack') as typeof import('./slack');
       slack = createSlackAdapter({
         api: app,
         botToken: settings.slack.botToken,
@@ -190,6 +225,7 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
         { name: 'store', check: () => store.ping() },
         { name: 'azure', check: async () => void (await app.vms({ fresh: true })) },
       ],
+      readinessDetails: [{ name: 'defender', read: () => app.defender.detail() }],
     });
     let url = await http.listen(settings.port, settings.host);
     closers.push(() => http.close());
@@ -198,12 +234,16 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       closers.push(() => slack!.stop());
     }
     await app.reconcile();
+    // JIT without Defender for Servers Plan 2 cannot work: say so at start, not at the first request.
+    const defender = await app.defender.detail();
+    if (defender.available === false) log.warn({ plan: defender.plan }, defender.message);
+    else if (defender.available === null) log.warn({}, defender.message);
     app.start();
     closers.push(() => app.stop({ timeoutMs: settings.shutdownTimeoutMs }));
     // Draining first: the load balancer stops sending work before anything closes.
     closers.push(async () => http.setDraining());
 
-    if (opts.banner) printBanner(settings, url, sim);
+    if (opts.banner) printBanner(settings, url, sim, defender.message);
     log.info({ url, localMode: settings.localMode, platforms: app.platforms }, 'jitbot started');
     return { url, settings, app, store, clock, sim, close };
   } catch (err) {
@@ -212,7 +252,7 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
   }
 }
 
-function printBanner(settings: Settings, url: string, sim: AzureSim | null): void {
+function printBanner(settings: Settings, url: string, sim: AzureSim | null, defender: string): void {
   const on = (b: boolean) => (b ? 'on ' : 'off');
   const lines = [
     '',
@@ -221,6 +261,7 @@ function printBanner(settings: Settings, url: string, sim: AzureSim | null): voi
     ...(settings.localMode ? [`  Console        ${url}/   (choose who you are, type /jit help)`] : []),
     `  Data           ${settings.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : settings.dataDir}`,
     ...(sim ? [`  Azure          simulator at ${sim.url} (seeded from ${settings.configPath})`] : ['  Azure          real subscription']),
+    `  Defender       ${defender}`,
     `  Slack     ${on(Boolean(settings.slack))}  ${settings.slack ? `${url}/slack/events` : 'set SLACK_BOT_TOKEN + SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN)'}`,
     `  Teams     ${on(Boolean(settings.teams))}  ${settings.teams ? `${url}/api/messages${settings.teams.appId ? '' : ' (Bot Framework Emulator, no auth)'}` : 'set MicrosoftAppId + MicrosoftAppPassword'}`,
     '',

@@ -2,16 +2,49 @@
 // every click, against the version being written, never only on the one first read.
 import { canDecide, extensionTerms, findPerson, isAdmin, isPartOf } from '../core/access';
 import { sameEmail } from '../core/email';
+import { stepUpRequired } from '../core/step-up';
 import { CloudError, JitError, isJitError } from '../core/errors';
 import * as notices from '../core/notices';
 import type { Person } from '../core/policy';
-import type { AccessRequest, Actor } from '../core/types';
+import type { AccessRequest, Actor, StepUpProof } from '../core/types';
 import { requestView, type ActionResult, type Verb } from '../core/views';
 import type { ActOptions } from './api';
 import { errorFields } from './logger';
-import { UseCase, type AfterTransition } from './use-case';
+import type { Jobs } from './jobs';
+import { phaseOf, type ApprovalConfirmer, type StepUpPhase } from './step-up';
+import { UseCase, type AfterTransition, type UseCaseContext } from './use-case';
 
-export class Actions extends UseCase {
+/** A step-up sign-in that proved an approval, and which approval it was for. */
+interface Proven {
+  proof: StepUpProof;
+  phase: StepUpPhase;
+}
+
+export class Actions extends UseCase implements ApprovalConfirmer {
+  constructor(
+    ctx: UseCaseContext,
+    /** Watches Azure apply what it accepted (a release is closed only once Azure has applied it). */
+    private readonly watcher: Pick<Jobs, 'watchApply' | 'confirmPayload'>,
+  ) {
+    super(ctx);
+  }
+
+  /**
+   * The approver's sign-in confirmed their click: record the approval with what the sign-in proved.
+   * Rights are checked again, and the approval must still be the one the link was for.
+   */
+  async confirmStepUp(actor: Actor, requestId: string, proof: StepUpProof, phase: StepUpPhase): Promise<ActionResult> {
+    const id = requestId.trim().toUpperCase();
+    const person = findPerson(this.policy, actor.email);
+    if (!person) return { ok: false, message: "You are not in jitbot's access list any more; nothing was approved.", view: null };
+    try {
+      return await this.decide(actor, person, 'approve', id, { proof, phase });
+    } catch (err) {
+      if (isJitError(err)) return { ok: false, message: err.message, view: await this.view(id) };
+      throw err;
+    }
+  }
+
   async act(actor: Actor, verb: Verb, requestId: string, opts: ActOptions = {}): Promise<ActionResult> {
     const id = requestId.trim().toUpperCase();
     const person = findPerson(this.policy, actor.email);
@@ -51,13 +84,18 @@ export class Actions extends UseCase {
     }
   }
 
-  private async decide(actor: Actor, person: Person, verb: 'approve' | 'deny', id: string): Promise<ActionResult> {
+  private async decide(actor: Actor, person: Person, verb: 'approve' | 'deny', id: string, proven?: Proven): Promise<ActionResult> {
     const current = await this.load(id);
     const rights = canDecide(this.policy, person, current);
     if (!rights.ok) {
       this.observer.decision(verb, 'refused');
       await this.auditRefusal(actor, verb, rights.reason, current.vms.map((v) => v.name), id);
       return { ok: false, message: rights.reason, view: requestView(current, this.clock.now()) };
+    }
+    if (verb === 'approve' && stepUpRequired(this.policy, person, current)) {
+      if (!proven) return this.askForStepUp(actor, current);
+      const moved = phaseProblem(current, proven.phase);
+      if (moved) return { ok: false, message: moved, view: requestView(current, this.clock.now()) };
     }
     const { prev, next } = await this.apply(
       id,
@@ -66,7 +104,14 @@ export class Actions extends UseCase {
         const again = canDecide(this.policy, person, r);
         if (!again.ok) return new JitError('not_allowed', again.reason);
         const at = this.clock.now();
-        return verb === 'approve' ? { type: 'approve', by: actor, at } : { type: 'deny', by: actor, at };
+        if (verb === 'deny') return { type: 'deny', by: actor, at };
+        if (stepUpRequired(this.policy, person, r)) {
+          if (!proven) return new JitError('not_allowed', `rule ${r.rule} needs a fresh sign-in with a second factor before your approval counts`);
+          const moved = phaseProblem(r, proven.phase);
+          if (moved) return new JitError('conflict', moved);
+          return { type: 'approve', by: actor, at, stepUp: proven.proof };
+        }
+        return { type: 'approve', by: actor, at };
       },
       (n, p) => this.afterDecision(n, p, actor),
     );
@@ -75,6 +120,15 @@ export class Actions extends UseCase {
       this.observer.decided((this.clock.now().getTime() - prev.createdAt.getTime()) / 1000);
     }
     return { ok: true, message: this.decisionMessage(prev, next, verb), view: requestView(next, this.clock.now()) };
+  }
+
+  private async askForStepUp(actor: Actor, r: AccessRequest): Promise<ActionResult> {
+    const view = requestView(r, this.clock.now());
+    const stepUps = this.ctx.stepUps;
+    if (!stepUps) {
+      return { ok: false, message: `Rule ${r.rule} needs approvers to sign in again with a second factor, and this jitbot has no sign-in provider set up; ask whoever runs it.`, view };
+    }
+    return { ok: true, message: await stepUps.ask(actor, r), view };
   }
 
   private decisionMessage(prev: AccessRequest, next: AccessRequest, verb: 'approve' | 'deny'): string {
@@ -139,13 +193,11 @@ export class Actions extends UseCase {
     if (current.state !== 'active') {
       return { ok: false, message: `${id} is not open (${current.state}); there is nothing to release.`, view: requestView(current, this.clock.now()) };
     }
-    // Close in Azure first: the request says "closed" only once Azure accepted it.
+    // Close in Azure first: the request says "released" only once Azure has applied the close.
     const started = Date.now();
+    const justification = this.justification(current, `release by ${actor.name}`);
     try {
-      await this.cloud.close(
-        { vms: current.vms, ports: current.ports, source: current.source, justification: this.justification(current, `release by ${actor.name}`) },
-        { timeoutInMs: this.cloudTimeoutInMs },
-      );
+      await this.cloud.close({ vms: current.vms, ports: current.ports, source: current.source, justification }, { timeoutInMs: this.cloudTimeoutInMs });
       this.observer.cloudCall('close', (Date.now() - started) / 1000, 'ok');
     } catch (err) {
       this.observer.cloudCall('close', (Date.now() - started) / 1000, 'error', err instanceof CloudError ? err.kind : 'unknown');
@@ -153,16 +205,13 @@ export class Actions extends UseCase {
       await this.store.appendAudit([this.auditEvent('azure.close', current, actor, { ok: false, error: reason })]);
       return { ok: false, message: `Could not release ${id}: ${reason}. The ports stay open until ${requestView(current, this.clock.now()).endsAt}.`, view: requestView(current, this.clock.now()) };
     }
-    const { next } = await this.apply(
-      id,
-      () => ({ type: 'release', by: actor, at: this.clock.now() }),
-      (n) => ({
-        cancelKinds: ['remind', 'expire', 'extend-open'],
-        audit: [this.auditEvent('azure.close', n, actor, { ok: true })],
-        announce: { card: true, thread: notices.releasedNotice(n), ...(n.requester.email !== person.email ? { dm: notices.releasedNotice(n) } : {}) },
-      }),
-    );
-    return { ok: true, message: `Released ${id}; Azure closes the ports within a minute.`, view: requestView(next, this.clock.now()) };
+    await this.store.appendAudit([this.auditEvent('azure.close', current, actor, { ok: true, accepted: true })]);
+    const settled = await this.watcher.watchApply(current, this.watcher.confirmPayload('close', justification, undefined, actor));
+    const next = await this.load(id);
+    const view = requestView(next, this.clock.now());
+    if (next.state === 'released') return { ok: true, message: `Released ${id}; Azure closes the ports within a minute.`, view };
+    if (!settled) return { ok: true, message: `Releasing ${id}: Azure accepted the close and is applying it; you will hear when it has.`, view };
+    return { ok: false, message: `Azure did not apply the release of ${id}; the ports stay open until ${view.endsAt ?? 'their end time'}.`, view };
   }
 
   private async extend(actor: Actor, person: Person, id: string, durationMinutes?: number): Promise<ActionResult> {
@@ -215,4 +264,14 @@ export class Actions extends UseCase {
     return null;
   }
 
+}
+
+/** Why a sign-in for one approval cannot count for the request as it is now (it moved on), or null. */
+function phaseProblem(r: AccessRequest, phase: StepUpPhase): string | null {
+  const now = phaseOf(r);
+  if (phase.kind === 'request') {
+    return r.state === 'pending' ? null : `${r.id} is no longer waiting for approval (it is ${r.state}); nothing was approved`;
+  }
+  if (now.kind === 'extension' && now.askedAt === phase.askedAt) return null;
+  return `the extension of ${r.id} you were asked to approve is no longer waiting; nothing was approved`;
 }

@@ -20,6 +20,8 @@ export interface UseCaseSettings {
   cloudTimeoutInMs?: number;
   /** After this long since approval, a port that still would not open makes the request fail. */
   openDeadlineMs?: number;
+  /** After Azure accepted an initiate, how long it may take to apply it before the request fails. */
+  applyDeadlineMs?: number;
   /** Signed download links for audit CSVs (Teams and the console cannot take a file upload). */
   auditLink?: (query: { vm?: string; days: number; email: string }) => string | undefined;
 }
@@ -37,6 +39,8 @@ export interface UseCaseContext {
   vmCache: { current: { at: number; vms: Promise<Vm[]> } | null };
   /** Run what just became due without waiting for the next poll (set once the scheduler exists). */
   kick: () => Promise<void>;
+  /** Step-up sign-ins for approvals, when a sign-in provider is configured. */
+  stepUps?: { ask(actor: Actor, r: AccessRequest): Promise<string> };
 }
 
 export interface AfterTransition {

@@ -81,7 +81,7 @@ function approvalFacts(view: RequestView): Array<{ title: string; value: string 
     { title: 'Source', value: `${view.source === '*' ? 'any address (*)' : `${view.source} · ${view.sourceSize}`}${view.sourceWide ? ' · ⚠ wide' : ''}` },
     { title: 'Duration', value: view.duration },
     { title: 'Reason', value: view.reason ? clipText(view.reason, CARD_REASON_MAX) : '(none given)' },
-    { title: 'Approvals', value: view.approvedBy.length ? `${view.approvalsText} (${summariseList(view.approvedBy)})` : view.approvalsText },
+    { title: 'Approvals', value: view.approvedBy.length ? `${view.approvalsText} (${view.approvedByText ?? summariseList(view.approvedBy)})` : view.approvalsText },
   ];
   if (view.endsAt) facts.push({ title: view.state === 'active' ? 'Open until' : 'Ended', value: view.endsAt });
   facts.push({ title: 'Requested', value: view.createdAt });
@@ -158,7 +158,9 @@ const NOTICE_LOOK: Record<NoticeKind, { title: string; tone: Tone }> = {
   extended: { title: 'Access extended', tone: 'good' },
   'extension-denied': { title: 'Extension denied', tone: 'attention' },
   'extension-failed': { title: 'Extension failed', tone: 'attention' },
+  'release-failed': { title: 'Release failed', tone: 'attention' },
   superseded: { title: 'Access replaced in Azure', tone: 'warning' },
+  'step-up': { title: 'Sign in to approve', tone: 'accent' },
 };
 
 export interface NoticeCardOptions {
@@ -185,6 +187,9 @@ export function noticeCard(notice: Notice, opts: NoticeCardOptions = {}): Adapti
     // rather than write it twice.
     text: !mention || !person ? text : text.startsWith(person.name) ? `${mentionText}${text.slice(person.name.length)}` : `${mentionText} ${text}`,
     actions: buttons(notice.actions ?? []),
+    hasLink: Boolean(notice.link),
+    linkUrl: notice.link?.url ?? '',
+    linkTitle: notice.link?.label ?? '',
     hasMention: mention,
     mentionText,
     mentionId: mention && person ? person.userId : '',
@@ -207,6 +212,7 @@ function vmData(vm: VmView): { name: string; where: string; facts: Array<{ title
   if (vm.approvals !== null) facts.push({ title: 'Approvals', value: `${vm.approvals} needed` });
   facts.push({ title: 'Last access', value: vm.lastAccess ?? 'never' });
   if (vm.open.length) facts.push({ title: 'Open now', value: clipText(vm.open.join('; '), CARD_LINE_MAX) });
+  if (vm.warning) facts.push({ title: 'Cannot open', value: clipText(vm.warning, CARD_LINE_MAX) });
   return { name: vm.name, where: `${vm.resourceGroup} · ${vm.location} · ${vm.os === 'windows' ? 'Windows' : 'Linux'}`, facts };
 }
 

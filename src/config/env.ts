@@ -13,6 +13,10 @@ export interface Settings {
   configPath: string;
   databaseUrl?: string;
   simPort: number;
+  /** Local mode: how long the simulator takes to apply an initiate (Azure takes seconds). */
+  simApplyDelayMs: number;
+  /** How long Azure may take to apply an accepted initiate before the request fails. */
+  applyDeadlineMs: number;
   logLevel: string;
   /** Base URL people reach the bot on (signed audit download links). */
   publicUrl?: string;
@@ -27,6 +31,8 @@ export interface Settings {
   simUrl?: string;
   /** Secret for signing audit download links; generated per process when not given. */
   linkSecret?: string;
+  /** The OpenID Connect client approvers sign in with on rules that ask for step-up. */
+  stepUp?: { issuer: string; clientId: string; clientSecret?: string; maxAgeMinutes: number; acr?: string };
   shutdownTimeoutMs: number;
 }
 
@@ -54,6 +60,8 @@ const envSchema = z.object({
   JITBOT_DATA_DIR: optional,
   JITBOT_CONFIG: optional,
   JITBOT_SIM_PORT: wholeNumber(0, 65535),
+  JITBOT_SIM_APPLY_DELAY_MS: wholeNumber(0, 600_000),
+  JITBOT_AZURE_APPLY_DEADLINE_MS: wholeNumber(1_000, 3_600_000),
   JITBOT_AZURE_SIM_URL: optional.pipe(z.url('must be a URL').optional()),
   JITBOT_PUBLIC_URL: optional.pipe(z.url('must be a URL').optional()),
   JITBOT_LINK_SECRET: optional,
@@ -81,6 +89,11 @@ const envSchema = z.object({
       .optional(),
   ),
   AZURE_RESOURCE_MANAGER_URL: optional.pipe(z.url('must be a URL').optional()),
+  JITBOT_OIDC_ISSUER: optional.pipe(z.url('must be a URL').optional()),
+  JITBOT_OIDC_CLIENT_ID: optional,
+  JITBOT_OIDC_CLIENT_SECRET: optional,
+  JITBOT_STEP_UP_MAX_AGE_MINUTES: wholeNumber(1, 60),
+  JITBOT_STEP_UP_ACR: optional,
 });
 
 type Env = Record<string, string | undefined>;
@@ -148,6 +161,25 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
     if (!e.JITBOT_PUBLIC_URL) problems.push('JITBOT_PUBLIC_URL: must be set to the https:// address people reach the bot on, for audit download links');
   }
 
+  let stepUp: Settings['stepUp'];
+  if (e.JITBOT_OIDC_CLIENT_ID) {
+    // Entra ID is the default provider, in the bot's own tenant.
+    const issuer = e.JITBOT_OIDC_ISSUER ?? (e.MicrosoftAppTenantId ? `https://login.microsoftonline.com/${e.MicrosoftAppTenantId}/v2.0` : undefined);
+    if (!issuer) problems.push('JITBOT_OIDC_ISSUER: must be set with JITBOT_OIDC_CLIENT_ID (or set MicrosoftAppTenantId to sign in at Entra ID)');
+    else if (!issuer.startsWith('https://') && !/^http:\/\/(localhost|127\.0\.0\.1|\[::1\])[:/]/.test(issuer))
+      problems.push('JITBOT_OIDC_ISSUER: must be an https:// URL');
+    else
+      stepUp = {
+        issuer,
+        clientId: e.JITBOT_OIDC_CLIENT_ID,
+        ...(e.JITBOT_OIDC_CLIENT_SECRET ? { clientSecret: e.JITBOT_OIDC_CLIENT_SECRET } : {}),
+        maxAgeMinutes: e.JITBOT_STEP_UP_MAX_AGE_MINUTES ?? 10,
+        ...(e.JITBOT_STEP_UP_ACR ? { acr: e.JITBOT_STEP_UP_ACR } : {}),
+      };
+  } else if (e.JITBOT_OIDC_ISSUER || e.JITBOT_OIDC_CLIENT_SECRET) {
+    problems.push('JITBOT_OIDC_CLIENT_ID: must be set to turn step-up sign-in on');
+  }
+
   if (problems.length > 0) throw new JitError('config', problems.join('\n'));
 
   const dataDir = path.resolve(cwd, e.JITBOT_DATA_DIR ?? '.jitbot');
@@ -160,6 +192,8 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
     configPath,
     ...(e.DATABASE_URL ? { databaseUrl: e.DATABASE_URL } : {}),
     simPort: e.JITBOT_SIM_PORT ?? 3979,
+    simApplyDelayMs: e.JITBOT_SIM_APPLY_DELAY_MS ?? 3_000,
+    applyDeadlineMs: e.JITBOT_AZURE_APPLY_DEADLINE_MS ?? 120_000,
     // Local mode's terminal shows the banner; only warnings and errors join it unless asked.
     logLevel: e.LOG_LEVEL ?? (localMode ? 'warn' : 'info'),
     ...(e.JITBOT_PUBLIC_URL ? { publicUrl: e.JITBOT_PUBLIC_URL } : {}),
@@ -170,6 +204,7 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
       : {}),
     ...(localMode && e.JITBOT_AZURE_SIM_URL ? { simUrl: e.JITBOT_AZURE_SIM_URL } : {}),
     ...(e.JITBOT_LINK_SECRET ? { linkSecret: e.JITBOT_LINK_SECRET } : {}),
+    ...(stepUp ? { stepUp } : {}),
     shutdownTimeoutMs: e.JITBOT_SHUTDOWN_TIMEOUT_MS ?? 8000,
   };
 }

@@ -2,6 +2,7 @@
 // with the path that holds it, so a broken file is fixed in one pass.
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseDuration, MAX_DURATION_MINUTES, MIN_DURATION_MINUTES } from '../core/duration';
 import { JitError } from '../core/errors';
@@ -113,6 +114,7 @@ const rule = z
       })
       .optional(),
     widestSource: widestSource.optional(),
+    stepUp: z.union([z.boolean(), z.array(principal).min(1, 'must name at least one principal, or be true')]).optional(),
   })
   .strict();
 
@@ -124,7 +126,22 @@ const simVm = z
     os: z.enum(['linux', 'windows']),
     tags: z.record(z.string(), z.string()).default({}),
     jit: z.array(portRule).optional(),
+    /** Behind Azure Firewall: the firewall's public address and its DNAT ports per VM port. */
+    firewall: z
+      .object({
+        publicIp: z.string().trim().refine((v) => isIP(v) !== 0, 'must be an IP address'),
+        ports: z.record(z.string().regex(/^\d{1,5}$/, 'must be a port number'), z.number().int().min(1).max(65535)).default({}),
+      })
+      .strict()
+      .optional(),
+    /** Simulator only: every initiate for this VM fails when Azure writes the NSG rule, with these words. */
+    applyFails: z.string().trim().min(1).optional(),
   })
+  .strict();
+
+/** The Defender for Servers plan the simulator reports; JIT needs Standard with P2. */
+const simDefender = z
+  .object({ tier: z.enum(['Free', 'Standard']), subPlan: z.enum(['P1', 'P2']).optional() })
   .strict();
 
 const fileSchema = z
@@ -145,6 +162,7 @@ const fileSchema = z
         subscriptionId: z.string().trim().default('00000000-0000-0000-0000-000000000000'),
         guard: z.boolean().default(false),
         vms: z.array(simVm).default([]),
+        defender: simDefender.optional(),
       })
       .strict()
       .optional(),
@@ -164,6 +182,8 @@ const fileSchema = z
         ctx.addIssue({ code: 'custom', path: ['rules', i, 'maxTotal'], message: 'must not be shorter than max' });
       if (!r.autoApprove && r.approvers.length === 0)
         ctx.addIssue({ code: 'custom', path: ['rules', i, 'approvers'], message: 'must name approvers unless autoApprove is true' });
+      if (r.autoApprove && r.stepUp)
+        ctx.addIssue({ code: 'custom', path: ['rules', i, 'stepUp'], message: 'has no effect with autoApprove: nobody approves, so nobody signs in' });
     });
     const vmKeys = new Set<string>();
     cfg.azure?.vms.forEach((v, i) => {
@@ -212,6 +232,7 @@ export function configFromDocument(doc: unknown, source = 'config'): LoadedConfi
       ...(r.max !== undefined ? { maxDurationMinutes: r.max } : {}),
       ...(r.maxTotal !== undefined ? { maxTotalMinutes: r.maxTotal } : {}),
       ...(r.widestSource !== undefined ? { sourceLimits: r.widestSource } : {}),
+      ...(r.stepUp === true ? { stepUp: true as const } : Array.isArray(r.stepUp) ? { stepUp: r.stepUp } : {}),
     })),
     reminderMinutes: c.reminderMinutes,
     pendingTimeoutMinutes: c.pendingTimeoutMinutes,
@@ -227,7 +248,12 @@ export function configFromDocument(doc: unknown, source = 'config'): LoadedConfi
           os: v.os,
           tags: v.tags,
           jit: v.jit ? v.jit.map(toPortRule) : null,
+          ...(v.firewall
+            ? { firewall: { publicIpAddress: v.firewall.publicIp, mappedPorts: Object.fromEntries(Object.entries(v.firewall.ports).map(([k, to]) => [Number(k), to])) } }
+            : {}),
+          ...(v.applyFails ? { applyFails: v.applyFails } : {}),
         })),
+        ...(c.azure.defender ? { defender: { pricingTier: c.azure.defender.tier, ...(c.azure.defender.subPlan ? { subPlan: c.azure.defender.subPlan } : {}) } } : {}),
       }
     : null;
   return { policy, world };

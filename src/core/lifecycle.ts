@@ -5,15 +5,16 @@ import type { RequestDraft } from './access';
 import { formatDuration, formatUtc, MAX_DURATION_MINUTES, MIN_DURATION_MINUTES } from './duration';
 import { sameEmail } from './email';
 import { JitError } from './errors';
-import type { AccessRequest, Actor, Approval, AuditEvent, VmRef } from './types';
+import type { AccessRequest, Actor, Approval, AuditEvent, ConnectDetail, StepUpProof, VmRef } from './types';
 import { formatPort } from './views';
 
 export type LifecycleEvent =
-  | { type: 'approve'; by: Actor; at: Date }
+  /** `stepUp`: what the approver's fresh sign-in proved, on rules that ask for one. */
+  | { type: 'approve'; by: Actor; at: Date; stepUp?: StepUpProof }
   | { type: 'deny'; by: Actor; at: Date; reason?: string }
   | { type: 'cancel'; by: Actor; at: Date }
   | { type: 'timeout'; at: Date }
-  | { type: 'opened'; at: Date; endsAt: Date }
+  | { type: 'opened'; at: Date; endsAt: Date; connect?: ConnectDetail[] }
   | { type: 'open-failed'; at: Date; reason: string }
   | { type: 'expire'; at: Date }
   /** After Azure accepted the close. */
@@ -139,12 +140,22 @@ function approverProblem(r: AccessRequest, by: Actor, approvals: readonly Approv
   return null;
 }
 
+function approvalOf(e: Extract<LifecycleEvent, { type: 'approve' }>): Approval {
+  return e.stepUp ? { by: e.by, at: e.at, stepUp: e.stepUp } : { by: e.by, at: e.at };
+}
+
+/** The audit keeps who the provider said signed in, and how: issuer, subject, amr (and acr). */
+function stepUpDetails(p: StepUpProof | undefined): Record<string, unknown> {
+  if (!p) return {};
+  return { stepUp: { issuer: p.issuer, subject: p.subject, amr: p.amr, ...(p.acr !== undefined ? { acr: p.acr } : {}), authTime: p.authTime.toISOString() } };
+}
+
 function approve(r: AccessRequest, e: Extract<LifecycleEvent, { type: 'approve' }>): Outcome {
   if (r.state === 'pending') {
     const problem = approverProblem(r, e.by, r.approvals, 'request');
     if (problem) return problem;
-    const approvals = [...r.approvals, { by: e.by, at: e.at }];
-    const audit = [auditOf(r, 'request.approval', e.at, e.by, { approvals: approvals.length, required: r.requiredApprovals })];
+    const approvals = [...r.approvals, approvalOf(e)];
+    const audit = [auditOf(r, 'request.approval', e.at, e.by, { approvals: approvals.length, required: r.requiredApprovals, ...stepUpDetails(e.stepUp) })];
     if (approvals.length < r.requiredApprovals) return moved(r, { approvals }, audit);
     audit.push(auditOf(r, 'request.approved', e.at, e.by, { approvers: approvals.map((a) => a.by.email) }));
     return moved(r, { approvals, state: 'opening' }, audit);
@@ -153,9 +164,9 @@ function approve(r: AccessRequest, e: Extract<LifecycleEvent, { type: 'approve' 
     const ext = r.extension!;
     const problem = approverProblem(r, e.by, ext.approvals, 'extension');
     if (problem) return problem;
-    const approvals = [...ext.approvals, { by: e.by, at: e.at }];
+    const approvals = [...ext.approvals, approvalOf(e)];
     const reached = approvals.length >= r.requiredApprovals;
-    const audit = [auditOf(r, 'extension.approval', e.at, e.by, { approvals: approvals.length, required: r.requiredApprovals })];
+    const audit = [auditOf(r, 'extension.approval', e.at, e.by, { approvals: approvals.length, required: r.requiredApprovals, ...stepUpDetails(e.stepUp) })];
     if (reached) {
       audit.push(auditOf(r, 'extension.approved', e.at, e.by, { durationMinutes: ext.durationMinutes, approvers: approvals.map((a) => a.by.email) }));
     }
@@ -199,7 +210,8 @@ function timeout(r: AccessRequest, e: Extract<LifecycleEvent, { type: 'timeout' 
 function opened(r: AccessRequest, e: Extract<LifecycleEvent, { type: 'opened' }>): Outcome {
   if (r.state !== 'opening') return conflict(`${r.id} is ${r.state}, not opening; nothing was waiting for Azure`);
   const details = { endsAt: e.endsAt.toISOString(), ports: r.ports.map(formatPort), source: r.source };
-  return moved(r, { state: 'active', openedAt: e.at, endsAt: e.endsAt }, [auditOf(r, 'request.opened', e.at, null, details)]);
+  const connect = e.connect && e.connect.length > 0 ? { connect: e.connect } : {};
+  return moved(r, { state: 'active', openedAt: e.at, endsAt: e.endsAt, ...connect }, [auditOf(r, 'request.opened', e.at, null, { ...details, ...connect })]);
 }
 
 function openFailed(r: AccessRequest, e: Extract<LifecycleEvent, { type: 'open-failed' }>): Outcome {

@@ -41,6 +41,11 @@ export interface AccessRule {
   maxTotalMinutes?: number;
   /** Sources wider than these count as "any source" (default /16 and /48). */
   sourceLimits?: SourceLimits;
+  /**
+   * Approvals count only after a fresh sign-in with a second factor: `true` for every approver, or
+   * the principals (people, groups) who must step up while the others approve with a click.
+   */
+  stepUp?: true | Principal[];
 }
 
 export interface AccessPolicy {

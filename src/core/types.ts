@@ -68,6 +68,17 @@ export const TERMINAL_STATES: readonly RequestState[] = ['denied', 'cancelled', 
 export interface Approval {
   by: Actor;
   at: Date;
+  /** Set when the rule asked for a fresh sign-in with a second factor and the approver gave one. */
+  stepUp?: StepUpProof;
+}
+
+/** What a step-up sign-in proved: who the provider said it was, how, and when. */
+export interface StepUpProof {
+  issuer: string;
+  subject: string;
+  amr: string[];
+  acr?: string;
+  authTime: Date;
 }
 
 export interface Decision {
@@ -91,6 +102,15 @@ export interface Route {
   slack?: string;
   /** A stored Teams channel key, or `installed` for the team channels the bot was installed in. */
   teams?: string;
+}
+
+/** Behind Azure Firewall, people connect to the firewall's public address on a mapped port. */
+export interface ConnectDetail {
+  vm: string;
+  /** The VM's port. */
+  port: number;
+  address: string;
+  mappedPort: number;
 }
 
 export interface AccessRequest {
@@ -124,6 +144,8 @@ export interface AccessRequest {
   extension?: Extension;
   /** Who released early. */
   releasedBy?: Actor;
+  /** Where to connect, for ports behind Azure Firewall (set when Azure shows the ports open). */
+  connect?: ConnectDetail[];
   autoApproved?: boolean;
 }
 

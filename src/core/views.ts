@@ -2,7 +2,7 @@
 // Renderers (Block Kit, Adaptive Cards) turn these into platform JSON; they add no facts of their own.
 import { describeAddressCount, isWiderThan } from './cidr';
 import { formatDuration, formatUtc } from './duration';
-import type { AccessRequest, Actor, OsType, PortSpec, RequestState } from './types';
+import type { AccessRequest, Actor, Approval, OsType, PortSpec, RequestState } from './types';
 
 /** Buttons the platforms draw. Their ids are stable: Slack `jit_<verb>`, Teams `Action.Execute` verb. */
 export type Verb = 'approve' | 'deny' | 'extend' | 'release' | 'cancel';
@@ -34,10 +34,14 @@ export interface RequestView {
   /** `1 of 2`. */
   approvalsText: string;
   approvedBy: string[];
+  /** The approvers as the card shows them, with step-up sign-ins marked (`Bob, MFA; Carol`). */
+  approvedByText?: string;
   /** Who decided and when, once decided: `Approved by Bob at 13:05 UTC`. */
   decision: string | null;
   /** `14:05 UTC`, once open. */
   endsAt: string | null;
+  /** Behind Azure Firewall, where to connect: `22 on web-fw-01 at 203.0.113.50:50022`. */
+  connect?: string[];
   failure: string | null;
   /** Pending extension: `+1h, 0 of 1 approvals`. */
   extension: string | null;
@@ -66,7 +70,9 @@ export type NoticeKind =
   | 'extended'
   | 'extension-denied'
   | 'extension-failed'
-  | 'superseded';
+  | 'release-failed'
+  | 'superseded'
+  | 'step-up';
 
 /** A thread reply or direct message. Text is plain; adapters format it and resolve the mention. */
 export interface Notice {
@@ -77,6 +83,8 @@ export interface Notice {
   mention?: PersonView;
   /** Buttons to draw under the notice, for the mentioned person. */
   actions?: Verb[];
+  /** A link the bot made (never user text), drawn as a button or link: the step-up sign-in. */
+  link?: { url: string; label: string };
 }
 
 export interface PortRuleView {
@@ -99,6 +107,8 @@ export interface VmView {
   lastAccess: string | null;
   /** Active grants on this VM right now: `22/TCP from 10.1.2.3 until 14:05 UTC`. */
   open: string[];
+  /** Why Azure cannot open this VM (its policy and VM names are over Azure's 56-character limit). */
+  warning?: string;
 }
 
 /** Which slice of the VMs a `vms` reply shows: `/jit vms web- page 2`. */
@@ -185,15 +195,29 @@ function namesOf(actors: Array<{ by: Actor }>): string[] {
   return actors.map((a) => a.by.name);
 }
 
+/** `22 on web-fw-01 at 203.0.113.50:50022`: the address and port a person types, per VM port. */
+export function connectLines(r: AccessRequest): string[] {
+  return (r.connect ?? []).map((c) => `${c.port} on ${c.vm} at ${c.address.includes(':') ? `[${c.address}]` : c.address}:${c.mappedPort}`);
+}
+
+/** `Bob, MFA; Carol`: who approved, and who proved it with a fresh sign-in and a second factor. */
+function approversText(approvals: readonly Approval[]): string {
+  const anyStepUp = approvals.some((a) => a.stepUp);
+  return approvals.map((a) => (a.stepUp ? `${a.by.name}, MFA` : a.by.name)).join(anyStepUp ? '; ' : ', ');
+}
+
 export function headlineFor(r: AccessRequest, now: Date): string {
   const approvals = `${r.approvals.length} of ${r.requiredApprovals}`;
   switch (r.state) {
     case 'pending':
       return `Waiting for approval (${approvals})`;
     case 'opening':
-      return 'Approved, opening ports…';
-    case 'active':
-      return r.endsAt ? `Open until ${formatUtc(r.endsAt, now)}` : 'Open';
+      return 'Approved; opening… (waiting for Azure to apply the rules)';
+    case 'active': {
+      const open = r.endsAt ? `Open until ${formatUtc(r.endsAt, now)}` : 'Open';
+      const via = connectLines(r);
+      return via.length > 0 ? `${open}; connect to ${via.join(', ')}` : open;
+    }
     case 'denied':
       return `Denied by ${r.denial?.by.name ?? 'an approver'}`;
     case 'cancelled':
@@ -239,11 +263,15 @@ export function requestView(r: AccessRequest, now: Date): RequestView {
     reason: r.reason,
     approvalsText: `${r.approvals.length} of ${r.requiredApprovals}`,
     approvedBy: namesOf(r.approvals),
+    approvedByText: approversText(r.approvals),
     decision: decisionFor(r, now),
     endsAt: r.endsAt && (r.state === 'active' || r.state === 'expired' || r.state === 'released') ? formatUtc(r.endsAt, now) : null,
+    connect: r.state === 'active' ? connectLines(r) : [],
     failure: r.failure ?? null,
     extension: r.extension
-      ? `+${formatDuration(r.extension.durationMinutes)}, ${r.extension.approvals.length} of ${r.requiredApprovals} approvals`
+      ? r.extension.opening
+        ? `+${formatDuration(r.extension.durationMinutes)}, extending… (waiting for Azure to apply it)`
+        : `+${formatDuration(r.extension.durationMinutes)}, ${r.extension.approvals.length} of ${r.requiredApprovals} approvals`
       : null,
     approverActions,
     requesterActions,

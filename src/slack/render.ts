@@ -58,7 +58,9 @@ const NOTICE_ICONS: Readonly<Record<NoticeKind, string>> = {
   extended: ':unlock:',
   'extension-denied': ':no_entry:',
   'extension-failed': ':x:',
+  'release-failed': ':x:',
   superseded: ':warning:',
+  'step-up': ':closed_lock_with_key:',
 };
 
 // Slack's limits: section text 3000, a field 2000 (10 fields), a header 150, an option 75, a button
@@ -217,7 +219,7 @@ function requestList(list: string, views: RequestView[], verbsOf: (v: RequestVie
 
 /** The approval message in the approvers' channel. Buttons only while someone can still decide. */
 export function renderCard(view: RequestView): SlackMessage {
-  const approvals = view.approvedBy.length > 0 ? `${view.approvalsText} (${escapeText(clipText(view.approvedBy.join(', '), FIELD_MAX - 50))})` : view.approvalsText;
+  const approvals = view.approvedBy.length > 0 ? `${view.approvalsText} (${escapeText(clipText(view.approvedByText ?? view.approvedBy.join(', '), FIELD_MAX - 50))})` : view.approvalsText;
   const blocks: Block[] = [
     { type: 'header', text: plain(`JIT access request ${view.id}`, 150) },
     section(`*${escapeText(view.headline)}*`),
@@ -259,7 +261,9 @@ function noticeText(notice: Notice): string {
 }
 
 export function renderNotice(notice: Notice): SlackMessage {
-  const text = `${NOTICE_ICONS[notice.kind]} ${noticeText(notice)}`;
+  // A link is the bot's own (a step-up sign-in), so it is written as a Slack link, not escaped text.
+  const link = notice.link && /^https?:\/\/[^\s|<>]+$/.test(notice.link.url) ? ` <${notice.link.url}|${escapeText(notice.link.label)}>` : '';
+  const text = `${NOTICE_ICONS[notice.kind]} ${noticeText(notice)}${link}`;
   return message(text, [section(text), ...actions('jit_notice', notice.actions ?? [], notice.requestId)]);
 }
 
@@ -296,6 +300,7 @@ function vmText(vm: VmView): string {
   facts.push(vm.lastAccess ? `last access ${escapeText(vm.lastAccess)}` : 'never opened by the bot');
   lines.push(facts.join(' · '));
   if (vm.open.length > 0) lines.push(`Open now: ${escapeText(vm.open.join('; '))}`);
+  if (vm.warning) lines.push(`:warning: ${escapeText(vm.warning)}`);
   return clip(lines.join('\n'), 2_900);
 }
 

@@ -92,7 +92,7 @@ export function sampleViews(): Record<string, RequestView> {
 const EVERY_NOTICE_KIND: Record<NoticeKind, true> = {
   submitted: true, approval: true, approved: true, denied: true, opened: true, failed: true, reminder: true,
   expired: true, released: true, cancelled: true, 'timed-out': true, 'extension-requested': true, extended: true,
-  'extension-denied': true, 'extension-failed': true, superseded: true,
+  'extension-denied': true, 'extension-failed': true, 'release-failed': true, superseded: true, 'step-up': true,
 };
 const NOTICE_KINDS = Object.keys(EVERY_NOTICE_KIND) as NoticeKind[];
 
@@ -104,6 +104,7 @@ export function sampleNotices(): Notice[] {
       requestId: 'R4K7QX',
       text: kind === 'reminder' ? 'Alice, your access to 22/TCP on web-01 ends at 12:59 UTC (in 10 min). Extend or release it now.' : `Notice ${kind} for 22/TCP on web-01`,
       ...(kind === 'reminder' ? { mention, actions: ['extend' as const, 'release' as const] } : {}),
+      ...(kind === 'step-up' ? { link: { url: 'https://jitbot.example.com/step-up/abc', label: 'Sign in to approve' } } : {}),
     })),
     { kind: 'denied', requestId: 'R4K7QX', text: `Denied by Bob: ${HOSTILE_REASON}`, mention },
     { kind: 'submitted', requestId: 'R4K7QX', text: `Alice asks for 22/TCP on web-* (200 VMs): web-001 …and 199 more: ${LONG_REASON}` },
