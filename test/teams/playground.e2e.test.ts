@@ -221,7 +221,7 @@ if ('missing' in installed) {
 
       // The thread under it: approved, then open.
       const approvedReply = await bob.card(`Approved · ${id}`);
-      assert.match(await approvedReply.innerText(), /Approved by Bob; opening 22\/TCP on web-01\./);
+      assert.match(await approvedReply.innerText(), /Approved by Bob; opening 22\/TCP on web-01(\.|…)/);
       const openReply = await bob.card(`Access open · ${id}`);
       assert.match(await openReply.innerText(), /Open until \d\d:\d\d UTC from 10\.1\.2\.3: 22\/TCP on web-01\./);
 
