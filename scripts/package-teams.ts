@@ -6,16 +6,16 @@
 //   BOT_ID        the bot's Entra app id (default: MicrosoftAppId)
 //   BOT_DOMAIN    the public host of /api/messages, e.g. jitbot.example.com
 //   TEAMS_APP_VERSION  optional; every upload of a changed package needs a higher semver
-// The filled manifest is checked against manifest/teams/schema before anything is written.
+// The filled manifest is checked against Microsoft's schema for its manifestVersion (from
+// @microsoft/app-manifest) before anything is written.
 // Options: --out <file> (default dist/jitbot-teams.zip).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { validateJson, type JsonSchema } from './lib/json-schema';
 import { readPngHeader } from './lib/png';
+import { teamsManifestProblems } from './lib/teams-schema';
 import { writeZip } from './lib/zip';
 
 export const TEAMS_DIR = path.resolve(__dirname, '..', 'manifest', 'teams');
-export const SCHEMA_FILE = path.join(TEAMS_DIR, 'schema', 'MicrosoftTeams.v1.19.subset.schema.json');
 export const PLACEHOLDERS = ['TEAMS_APP_ID', 'BOT_ID', 'BOT_DOMAIN'] as const;
 export type Placeholder = (typeof PLACEHOLDERS)[number];
 
@@ -44,13 +44,26 @@ export function valuesFromEnv(env: NodeJS.ProcessEnv): Partial<Record<Placeholde
   return { TEAMS_APP_ID: env.TEAMS_APP_ID || botId, BOT_ID: botId, BOT_DOMAIN: (env.BOT_DOMAIN || '').replace(/^https?:\/\//, '').replace(/\/.*$/, '') };
 }
 
+/** Teams refuses an upload whose version is not MAJOR.MINOR.PATCH; the schema only says so in prose. */
+const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/;
+
 export function checkManifest(manifest: unknown): string[] {
-  const schema = JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')) as JsonSchema;
-  return validateJson(manifest, schema);
+  const problems = teamsManifestProblems(manifest);
+  const version = (manifest as { version?: unknown } | null)?.version;
+  if (typeof version === 'string' && !SEMVER.test(version)) problems.push(`/version: ${JSON.stringify(version)} is not MAJOR.MINOR.PATCH`);
+  return problems;
 }
 
-export function buildPackage(values: Partial<Record<Placeholder, string>>, version?: string): Buffer {
-  const manifest = fillManifest(readFileSync(path.join(TEAMS_DIR, 'manifest.json'), 'utf8'), values, version);
+export interface BuildPackageOptions {
+  /** Replaces the manifest's own version (TEAMS_APP_VERSION). */
+  version?: string;
+  /** The manifest template's text; manifest/teams/manifest.json when absent. */
+  template?: string;
+}
+
+export function buildPackage(values: Partial<Record<Placeholder, string>>, opts: BuildPackageOptions = {}): Buffer {
+  const template = opts.template ?? readFileSync(path.join(TEAMS_DIR, 'manifest.json'), 'utf8');
+  const manifest = fillManifest(template, values, opts.version);
   const problems = checkManifest(manifest);
   if (problems.length) throw new Error(`manifest.json does not conform:\n  ${problems.join('\n  ')}`);
   const entries = [{ name: 'manifest.json', data: Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`, 'utf8') }];
@@ -66,7 +79,8 @@ export function buildPackage(values: Partial<Record<Placeholder, string>>, versi
 function main(argv: string[]): void {
   const outAt = argv.indexOf('--out');
   const out = path.resolve(outAt >= 0 && argv[outAt + 1] ? argv[outAt + 1] : path.join(__dirname, '..', 'dist', 'jitbot-teams.zip'));
-  const zip = buildPackage(valuesFromEnv(process.env), process.env.TEAMS_APP_VERSION || undefined);
+  const version = process.env.TEAMS_APP_VERSION;
+  const zip = buildPackage(valuesFromEnv(process.env), version ? { version } : {});
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, zip);
   process.stdout.write(`wrote ${out} (${zip.length} bytes)\n`);

@@ -3,14 +3,13 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { ACCENT, drawColorIcon, drawOutlineIcon } from '../../scripts/draw-teams-icons';
-import { validateJson, type JsonSchema } from '../../scripts/lib/json-schema';
 import { readPngHeader } from '../../scripts/lib/png';
+import { shippedManifestVersions, teamsManifestProblems, teamsSchemaFile } from '../../scripts/lib/teams-schema';
 import { readZip } from '../../scripts/lib/zip';
-import { PLACEHOLDERS, SCHEMA_FILE, TEAMS_DIR, buildPackage, checkManifest, fillManifest, placeholdersIn, valuesFromEnv } from '../../scripts/package-teams';
+import { PLACEHOLDERS, TEAMS_DIR, buildPackage, checkManifest, fillManifest, placeholdersIn, valuesFromEnv } from '../../scripts/package-teams';
 
 const template = readFileSync(path.join(TEAMS_DIR, 'manifest.json'), 'utf8');
 const values = { TEAMS_APP_ID: '8c1d6a7e-3f2b-4c5d-9e8f-0a1b2c3d4e5f', BOT_ID: '00000000-0000-0000-0000-00000000b07a', BOT_DOMAIN: 'jitbot.example.com' };
-const schema = JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')) as JsonSchema;
 
 /** RGBA pixels of a PNG this project wrote (8-bit RGBA, every row filter 0). */
 function pixels(png: Buffer): { width: number; height: number; rgba: Buffer } {
@@ -43,32 +42,48 @@ describe('Teams app manifest and package', () => {
     });
   });
 
-  it('should conform to the vendored (subset) v1.19 schema once filled', () => {
+  it('should use the newest manifestVersion that @microsoft/app-manifest ships, and name its schema', () => {
+    const newest = shippedManifestVersions().at(-1)!;
+    assert.match(newest, /^1\.\d+$/);
+    assert.ok(shippedManifestVersions().includes('1.19'), 'the package holds the older versions too');
+    const manifest = JSON.parse(template) as { manifestVersion: string; $schema: string };
+    assert.equal(manifest.manifestVersion, newest);
+    assert.equal(manifest.$schema, `https://developer.microsoft.com/json-schemas/teams/v${newest}/MicrosoftTeams.schema.json`);
+    const official = JSON.parse(readFileSync(teamsSchemaFile(newest), 'utf8')) as { $schema: string; properties: { manifestVersion: { const?: string } } };
+    assert.equal(official.$schema, 'http://json-schema.org/draft-04/schema#');
+    assert.equal(official.properties.manifestVersion.const, newest, 'the schema file is the one for this version');
+  });
+
+  it('should conform to Microsoft\'s official schema once filled', () => {
     const manifest = fillManifest(template, values);
+    assert.deepEqual(teamsManifestProblems(manifest), []);
     assert.deepEqual(checkManifest(manifest), []);
-    assert.equal((manifest as { manifestVersion: string }).manifestVersion, '1.19');
     const bot = (manifest as { bots: Array<{ botId: string; scopes: string[] }> }).bots[0];
     assert.equal(bot.botId, values.BOT_ID);
     assert.deepEqual(bot.scopes, ['personal', 'team', 'groupChat']);
     assert.equal((manifest as { accentColor: string }).accentColor.toLowerCase(), `#${[ACCENT.r, ACCENT.g, ACCENT.b].map((c) => c.toString(16).padStart(2, '0')).join('')}`);
   });
 
-  it('should have a validator that actually rejects what the real schema rejects', () => {
+  it('should reject what Microsoft\'s schema rejects, starting with the packageName the old manifest carried', () => {
     const good = fillManifest(template, values) as any;
-    const bad = (change: (m: any) => void): string[] => {
+    const bad = (change: (m: any) => void): string => {
       const m = structuredClone(good);
       change(m);
-      return validateJson(m, schema);
+      return teamsManifestProblems(m).join('\n');
     };
-    assert.match(bad((m) => (m.id = 'not-a-guid')).join(), /\$\.id: does not match/);
-    assert.match(bad((m) => (m.name.short = 'x'.repeat(31))).join(), /\$\.name\.short: longer than 30/);
-    assert.match(bad((m) => (m.bots[0].scopes = ['groupchat'])).join(), /is not one of/);
-    assert.match(bad((m) => (m.bots[0].commandLists[0].commands[0].title = 'y'.repeat(33))).join(), /longer than 32/);
-    assert.match(bad((m) => m.bots[0].commandLists[0].commands.push(...m.bots[0].commandLists[0].commands)).join(), /more than 10 items/);
-    assert.match(bad((m) => (m.developer.privacyUrl = 'ftp://x')).join(), /does not match/);
-    assert.match(bad((m) => (m.staticTabs = [])).join(), /unexpected property "staticTabs"/);
-    assert.match(bad((m) => delete m.icons).join(), /missing required "icons"/);
-    assert.match(bad((m) => (m.version = '1.0')).join(), /\$\.version: does not match/);
+    assert.match(bad((m) => (m.packageName = 'dev.jitbot.teams')), /^\/: must NOT have additional properties "packageName"$/);
+    assert.match(bad((m) => (m.id = 'not-a-guid')), /^\/id: must match pattern/);
+    assert.match(bad((m) => (m.name.short = 'x'.repeat(31))), /^\/name\/short: must NOT have more than 30 characters/);
+    assert.match(bad((m) => (m.bots[0].scopes = ['groupchat'])), /^\/bots\/0\/scopes\/0: must be equal to one of the allowed values/);
+    assert.match(bad((m) => (m.bots[0].commandLists[0].commands[0].title = 'y'.repeat(129))), /commands\/0\/title: must NOT have more than 128 characters/);
+    assert.match(bad((m) => m.bots[0].commandLists[0].commands.push(...m.bots[0].commandLists[0].commands)), /commandLists\/0\/commands: must NOT have more than 12 items/);
+    assert.match(bad((m) => (m.developer.privacyUrl = 'ftp://x')), /^\/developer\/privacyUrl: /);
+    assert.match(bad((m) => delete m.icons), /^\/: must have required property 'icons'/);
+    assert.match(bad((m) => (m.permissions = ['identity', 'camera'])), /^\/permissions\/1: must be equal to one of the allowed values/);
+    // A manifest claiming another version is checked against that version's schema, not the newest.
+    assert.match(bad((m) => (m.manifestVersion = '1.99')), /1\.99 has no schema in @microsoft\/app-manifest/);
+    assert.deepEqual(teamsManifestProblems({ ...good, manifestVersion: '1.19' }), [], 'the manifest is also valid v1.19');
+    assert.match(bad((m) => ((m.manifestVersion = '1.19'), (m.bots[0].scopes = ['personal', 'copilot']))), /^\/bots\/0\/scopes\/1: must be equal to one of the allowed values/);
   });
 
   it('should ship a 192×192 opaque colour icon and a 32×32 white-on-transparent outline icon, as the script draws them', () => {
@@ -103,10 +118,17 @@ describe('Teams app manifest and package', () => {
     assert.deepEqual(entries.map((e) => e.name), ['manifest.json', 'color.png', 'outline.png']);
     const manifest = JSON.parse(entries[0].data.toString('utf8'));
     assert.equal(manifest.id, values.TEAMS_APP_ID);
-    assert.deepEqual(checkManifest(manifest), []);
+    assert.deepEqual(teamsManifestProblems(manifest), [], 'the packaged manifest passes the official schema');
     assert.ok(entries[1].data.equals(readFileSync(path.join(TEAMS_DIR, 'color.png'))));
     assert.equal(readPngHeader(entries[2].data).width, 32);
-    assert.equal(buildPackage(values, '1.2.3').length > 0, true);
-    assert.throws(() => buildPackage(values, '1.2'), /does not conform/);
+    assert.equal(JSON.parse(readZip(buildPackage(values, { version: '1.2.3' }))[0].data.toString('utf8')).version, '1.2.3');
+    assert.throws(() => buildPackage(values, { version: '1.2' }), /does not conform:\n {2}\/version: "1\.2" is not MAJOR\.MINOR\.PATCH/);
+  });
+
+  it('should refuse to package a manifest that breaks the official schema', () => {
+    const broken = template.replace('"manifestVersion"', '"packageName": "dev.jitbot.teams",\n  "manifestVersion"');
+    assert.throws(() => buildPackage(values, { template: broken }), /does not conform:\n {2}\/: must NOT have additional properties "packageName"$/);
+    const tooLong = template.replace('"short": "jitbot"', `"short": "${'j'.repeat(31)}"`);
+    assert.throws(() => buildPackage(values, { template: tooLong }), /\/name\/short: must NOT have more than 30 characters/);
   });
 });
