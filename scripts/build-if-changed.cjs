@@ -56,6 +56,11 @@ function build() {
   return result.status === 0;
 }
 
+/** True when dist/ was built from the sources as they are now. */
+function upToDate() {
+  return readStamp() === fingerprint() && fs.existsSync(path.join(OUT, 'src', 'main.js'));
+}
+
 function main() {
   const force = process.argv.includes('--force');
   const before = fingerprint();
@@ -70,4 +75,6 @@ function main() {
   return 0;
 }
 
-process.exitCode = main();
+module.exports = { upToDate };
+
+if (require.main === module) process.exitCode = main();
