@@ -143,6 +143,7 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
         ...(settings.slack.apiUrl ? { apiUrl: settings.slack.apiUrl } : {}),
         logger: log.child({ platform: 'slack' }),
         clock,
+        observer: metrics,
       });
       app.addChat(slack.chat);
       if (!settings.slack.appToken) mounts.push((s) => slack!.mount(s));
@@ -158,6 +159,7 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
         localMode: settings.localMode,
         logger: log.child({ platform: 'teams' }),
         clock,
+        observer: metrics,
       });
       app.addChat(teams.chat);
       mounts.push((s) => teams.mount(s));
@@ -181,6 +183,7 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       logger: log,
       mounts,
       registry: metrics.registry,
+      observeRequest: metrics.httpRequest,
       readiness: [
         { name: 'store', check: () => store.ping() },
         { name: 'azure', check: async () => void (await app.vms({ fresh: true })) },

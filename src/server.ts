@@ -19,7 +19,12 @@ export interface HttpServerOptions {
   registry?: Registry;
   /** Per readiness check. */
   readinessTimeoutInMs?: number;
+  /** Told of every request served (metrics), with the route as registered. */
+  observeRequest?: RequestObserver;
 }
+
+/** `route` is the path the route was registered with (`/api/requests/:id`), or `unmatched`. */
+export type RequestObserver = (method: string, route: string, status: number, seconds: number) => void;
 
 export interface HttpServer {
   server: restify.Server;
@@ -83,6 +88,25 @@ function routeHandlersInRequestContext(server: restify.Server): void {
   }
 }
 
+const STARTED = Symbol('jitbot.startedAt');
+
+/**
+ * Times every request from its first handler to restify's `after`. The label is the registered route,
+ * never the raw URL: a scanner trying a million paths must not make a million time series.
+ */
+function measureRequests(server: restify.Server, observe: RequestObserver): void {
+  server.pre((req, _res, next) => {
+    (req as unknown as { [STARTED]?: number })[STARTED] = performance.now();
+    return next();
+  });
+  server.on('after', (req: restify.Request, res: restify.Response, route?: restify.Route) => {
+    const started = (req as unknown as { [STARTED]?: number })[STARTED];
+    if (started === undefined) return;
+    const path = route?.spec?.path ?? route?.path;
+    observe(req.method ?? 'UNKNOWN', path === undefined ? 'unmatched' : String(path), res.statusCode, (performance.now() - started) / 1000);
+  });
+}
+
 export function createHttpServer(opts: HttpServerOptions): HttpServer {
   const server = restify.createServer({ name: 'jitbot', handleUncaughtExceptions: false });
   let draining = false;
@@ -101,6 +125,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     return runWithLogContext({ reqId: id }, () => next());
   });
   routeHandlersInRequestContext(server);
+  if (opts.observeRequest) measureRequests(server, opts.observeRequest);
   server.on('after', (req: restify.Request, res: restify.Response) => {
     const log = requestLogger(req, opts.logger);
     runWithLogContext(fieldsOf(req), () => log.debug({ method: req.method, path: req.path?.() ?? req.url, status: res.statusCode }, 'request'));

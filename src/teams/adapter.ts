@@ -3,6 +3,7 @@
 import * as restify from 'restify';
 import { ActivityTypes, CloudAdapter, ConfigurationBotFrameworkAuthentication, type Activity } from 'botbuilder';
 import type { JitApi } from '../app/api';
+import type { ChatCallObserver } from '../app/observer';
 import { errorFields, type Logger } from '../app/logger';
 import { systemClock, type ChatPort, type Clock, type Store } from '../app/ports';
 import { JitError } from '../core/errors';
@@ -46,6 +47,8 @@ export interface TeamsAdapterOptions {
   localMode: boolean;
   logger: Logger;
   clock?: Clock;
+  /** Counts 429s and failed Bot Connector calls (metrics). */
+  observer?: ChatCallObserver;
   /**
    * Further Bot Framework authentication settings, by their configuration names (sovereign clouds:
    * `ToBotFromChannelOpenIdMetadataUrl`, `ToChannelFromBotLoginUrl`, `OAuthUrl`…). They cannot
@@ -95,7 +98,7 @@ export function createTeamsAdapter(opts: TeamsAdapterOptions): TeamsAdapter {
   const identity = new TeamsIdentity(directory, clock, opts.localMode && !appId);
   const cards = new TeamsCards(opts.api, directory);
   const bot = new JitTeamsBot({ api: opts.api, directory, identity, cards, logger: log, ...(opts.tenantId ? { tenantId: opts.tenantId } : {}) });
-  const chat = new TeamsChat({ adapter, appId, api: opts.api, directory, cards, clock, logger: log });
+  const chat = new TeamsChat({ adapter, appId, api: opts.api, directory, cards, clock, logger: log, ...(opts.observer ? { observer: opts.observer } : {}) });
 
   adapter.onTurnError = async (ctx, err) => {
     log.error({ type: ctx.activity.type, ...errorFields(err) }, 'Teams turn failed');
