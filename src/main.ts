@@ -12,8 +12,12 @@ import { readSettings, type Settings } from './config/env';
 import { loadConfigFile, type LoadedConfig } from './config/file';
 import { createConsole } from './console';
 import { mountLocalClock } from './console/local-clock';
+import { localOriginGuard } from './console/origin-guard';
 import { JitError } from './core/errors';
+import { anyRuleNeedsStepUp } from './core/step-up';
 import { createAuditLinks } from './ops/audit-links';
+import { createOidcSignIn } from './sign-in/oidc';
+import { mountStepUp } from './sign-in/routes';
 import { createMetrics } from './ops/metrics';
 import { createHttpServer, type Mount } from './server';
 import { createSlackAdapter, type SlackAdapter } from './slack';
@@ -55,6 +59,8 @@ const REDACT = [
   '*.appPassword',
   '*.token',
   'databaseUrl',
+  'clientSecret',
+  '*.clientSecret',
 ];
 
 /**
@@ -81,6 +87,13 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
   const settings = readSettings(env, opts.cwd);
   const log = opts.logger ?? createLogger(settings.logLevel);
   const config: LoadedConfig = loadConfigFile(settings.configPath);
+  const needStepUp = anyRuleNeedsStepUp(config.policy);
+  if (needStepUp.length > 0 && !settings.stepUp) {
+    throw new JitError('config', `${settings.configPath}: rules ${needStepUp.join(', ')} ask approvers to sign in again (stepUp): set JITBOT_OIDC_CLIENT_ID and JITBOT_OIDC_ISSUER (or MicrosoftAppTenantId for Entra ID)`);
+  }
+  if (settings.stepUp && !settings.localMode && !settings.publicUrl) {
+    throw new JitError('config', 'JITBOT_PUBLIC_URL: must be set for step-up sign-in (the provider redirects to <JITBOT_PUBLIC_URL>/step-up/callback)');
+  }
   mkdirSync(settings.dataDir, { recursive: true });
 
   const clock = settings.localMode ? new AdjustableClock() : systemClock;
@@ -114,6 +127,7 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       cloud = createAzureCloud({ subscriptionId: config.world.subscriptionId, redirectTo: simUrl, clock });
     }
 
+    const baseUrl = () => (settings.publicUrl ?? url).replace(/\/+$/, '');
     const auditLinks = createAuditLinks({ secret: settings.linkSecret, clock, baseUrl: () => settings.publicUrl ?? url });
     const app = new JitApp({
       policy: config.policy,
@@ -123,7 +137,22 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       logger: log,
       observer: metrics,
       owner: `${hostname()}-${process.pid}`,
-      auditLink: (q) => auditLinks.sign(q),
+      // Outside local mode a link is issued only where every replica can verify it and people can reach it.
+      ...(settings.localMode || (settings.linkSecret && settings.publicUrl) ? { auditLink: (q: Parameters<typeof auditLinks.sign>[0]) => auditLinks.sign(q) } : {}),
+      ...(settings.stepUp
+        ? {
+            stepUp: {
+              signIn: createOidcSignIn({
+                issuer: settings.stepUp.issuer,
+                clientId: settings.stepUp.clientId,
+                ...(settings.stepUp.clientSecret ? { clientSecret: settings.stepUp.clientSecret } : {}),
+                redirectUri: () => `${baseUrl()}/step-up/callback`,
+              }),
+              baseUrl,
+              requirement: { maxAgeSeconds: settings.stepUp.maxAgeMinutes * 60, ...(settings.stepUp.acr ? { acr: settings.stepUp.acr } : {}) },
+            },
+          }
+        : {}),
     });
 
     metrics.feed({
@@ -133,6 +162,10 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
     });
 
     const mounts: Mount[] = [auditLinks.mount((q) => app.auditCsvFor(q))];
+    if (app.stepUps) {
+      const stepUps = app.stepUps;
+      mounts.push(mountStepUp({ begin: (t) => stepUps.begin(t), finish: (q) => stepUps.finish(q), logger: log.child({ route: 'step-up' }) }));
+    }
     let slack: SlackAdapter | null = null;
     if (settings.slack) {
       slack = createSlackAdapter({
@@ -156,6 +189,7 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
         appPassword: settings.teams.appPassword,
         appType: settings.teams.appType,
         ...(settings.teams.tenantId ? { tenantId: settings.teams.tenantId } : {}),
+        tenants: settings.teams.tenants,
         localMode: settings.localMode,
         logger: log.child({ platform: 'teams' }),
         clock,
@@ -174,6 +208,8 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
         logger: log.child({ platform: 'console' }),
       });
       app.addChat(consoleAdapter.chat);
+      // Before any console route: DNS rebinding and cross-origin posts stop here.
+      mounts.push((s) => s.pre(localOriginGuard({ extraHosts: settings.publicUrl ? [new URL(settings.publicUrl).hostname] : [] })));
       mounts.push((s) => consoleAdapter.mount(s));
       // The test clock exists only in local mode; advancing it runs what became due at once.
       mounts.push((s) => mountLocalClock(s, clock, () => app.scheduler.drain(), log.child({ route: 'clock' })));

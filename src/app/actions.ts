@@ -1,16 +1,41 @@
 // The buttons and their commands: approve, deny, cancel, release, extend. Rights are checked on
 // every click, against the version being written, never only on the one first read.
-import { canDecide, findPerson, isAdmin } from '../core/access';
+import { canDecide, extensionTerms, findPerson, isAdmin, isPartOf } from '../core/access';
+import { sameEmail } from '../core/email';
+import { stepUpRequired } from '../core/step-up';
 import { CloudError, JitError, isJitError } from '../core/errors';
 import * as notices from '../core/notices';
 import type { Person } from '../core/policy';
-import type { AccessRequest, Actor } from '../core/types';
+import type { AccessRequest, Actor, StepUpProof } from '../core/types';
 import { requestView, type ActionResult, type Verb } from '../core/views';
 import type { ActOptions } from './api';
 import { errorFields } from './logger';
+import { phaseOf, type ApprovalConfirmer, type StepUpPhase } from './step-up';
 import { UseCase, type AfterTransition } from './use-case';
 
-export class Actions extends UseCase {
+/** A step-up sign-in that proved an approval, and which approval it was for. */
+interface Proven {
+  proof: StepUpProof;
+  phase: StepUpPhase;
+}
+
+export class Actions extends UseCase implements ApprovalConfirmer {
+  /**
+   * The approver's sign-in confirmed their click: record the approval with what the sign-in proved.
+   * Rights are checked again, and the approval must still be the one the link was for.
+   */
+  async confirmStepUp(actor: Actor, requestId: string, proof: StepUpProof, phase: StepUpPhase): Promise<ActionResult> {
+    const id = requestId.trim().toUpperCase();
+    const person = findPerson(this.policy, actor.email);
+    if (!person) return { ok: false, message: "You are not in jitbot's access list any more; nothing was approved.", view: null };
+    try {
+      return await this.decide(actor, person, 'approve', id, { proof, phase });
+    } catch (err) {
+      if (isJitError(err)) return { ok: false, message: err.message, view: await this.view(id) };
+      throw err;
+    }
+  }
+
   async act(actor: Actor, verb: Verb, requestId: string, opts: ActOptions = {}): Promise<ActionResult> {
     const id = requestId.trim().toUpperCase();
     const person = findPerson(this.policy, actor.email);
@@ -18,10 +43,16 @@ export class Actions extends UseCase {
       await this.auditRefusal(actor, verb, 'unknown person', [], id);
       return { ok: false, message: "You are not in jitbot's access list; ask an admin to add you.", view: null };
     }
-    return this.once(opts.idempotencyKey && `act:${opts.idempotencyKey}`, () => this.run(actor, person, verb, id, opts), {
+    const result = await this.once(opts.idempotencyKey && `act:${opts.idempotencyKey}`, () => this.run(actor, person, verb, id, opts), {
       changed: (r) => r.ok,
       duplicate: async () => ({ ok: true, message: 'Already received; nothing was done twice.', view: await this.view(id) }),
     });
+    // A refusal shows the card only to people who are part of the request.
+    if (result.view && !result.ok) {
+      const r = await this.store.getRequest(id);
+      if (!r || !isPartOf(this.policy, person, r)) return { ...result, view: null };
+    }
+    return result;
   }
 
   private async run(actor: Actor, person: Person, verb: Verb, id: string, opts: ActOptions): Promise<ActionResult> {
@@ -44,13 +75,18 @@ export class Actions extends UseCase {
     }
   }
 
-  private async decide(actor: Actor, person: Person, verb: 'approve' | 'deny', id: string): Promise<ActionResult> {
+  private async decide(actor: Actor, person: Person, verb: 'approve' | 'deny', id: string, proven?: Proven): Promise<ActionResult> {
     const current = await this.load(id);
     const rights = canDecide(this.policy, person, current);
     if (!rights.ok) {
       this.observer.decision(verb, 'refused');
       await this.auditRefusal(actor, verb, rights.reason, current.vms.map((v) => v.name), id);
       return { ok: false, message: rights.reason, view: requestView(current, this.clock.now()) };
+    }
+    if (verb === 'approve' && stepUpRequired(this.policy, person, current)) {
+      if (!proven) return this.askForStepUp(actor, current);
+      const moved = phaseProblem(current, proven.phase);
+      if (moved) return { ok: false, message: moved, view: requestView(current, this.clock.now()) };
     }
     const { prev, next } = await this.apply(
       id,
@@ -59,7 +95,14 @@ export class Actions extends UseCase {
         const again = canDecide(this.policy, person, r);
         if (!again.ok) return new JitError('not_allowed', again.reason);
         const at = this.clock.now();
-        return verb === 'approve' ? { type: 'approve', by: actor, at } : { type: 'deny', by: actor, at };
+        if (verb === 'deny') return { type: 'deny', by: actor, at };
+        if (stepUpRequired(this.policy, person, r)) {
+          if (!proven) return new JitError('not_allowed', `rule ${r.rule} needs a fresh sign-in with a second factor before your approval counts`);
+          const moved = phaseProblem(r, proven.phase);
+          if (moved) return new JitError('conflict', moved);
+          return { type: 'approve', by: actor, at, stepUp: proven.proof };
+        }
+        return { type: 'approve', by: actor, at };
       },
       (n, p) => this.afterDecision(n, p, actor),
     );
@@ -68,6 +111,15 @@ export class Actions extends UseCase {
       this.observer.decided((this.clock.now().getTime() - prev.createdAt.getTime()) / 1000);
     }
     return { ok: true, message: this.decisionMessage(prev, next, verb), view: requestView(next, this.clock.now()) };
+  }
+
+  private async askForStepUp(actor: Actor, r: AccessRequest): Promise<ActionResult> {
+    const view = requestView(r, this.clock.now());
+    const stepUps = this.ctx.stepUps;
+    if (!stepUps) {
+      return { ok: false, message: `Rule ${r.rule} needs approvers to sign in again with a second factor, and this jitbot has no sign-in provider set up; ask whoever runs it.`, view };
+    }
+    return { ok: true, message: await stepUps.ask(actor, r), view };
   }
 
   private decisionMessage(prev: AccessRequest, next: AccessRequest, verb: 'approve' | 'deny'): string {
@@ -110,7 +162,7 @@ export class Actions extends UseCase {
 
   private async cancel(actor: Actor, person: Person, id: string): Promise<ActionResult> {
     const current = await this.load(id);
-    if (current.requester.email !== person.email) {
+    if (!sameEmail(current.requester.email, person.email)) {
       await this.auditRefusal(actor, 'cancel', 'not the requester', current.vms.map((v) => v.name), id);
       return { ok: false, message: `Only ${current.requester.name}, who asked for ${id}, can cancel it.`, view: requestView(current, this.clock.now()) };
     }
@@ -125,7 +177,7 @@ export class Actions extends UseCase {
   private async release(actor: Actor, person: Person, id: string): Promise<ActionResult> {
     const current = await this.load(id);
     const admin = isAdmin(this.policy, person);
-    if (current.requester.email !== person.email && !admin) {
+    if (!sameEmail(current.requester.email, person.email) && !admin) {
       await this.auditRefusal(actor, 'release', 'not the requester', current.vms.map((v) => v.name), id);
       return { ok: false, message: `Only ${current.requester.name}, who holds ${id}, or an admin can release it.`, view: requestView(current, this.clock.now()) };
     }
@@ -160,20 +212,23 @@ export class Actions extends UseCase {
 
   private async extend(actor: Actor, person: Person, id: string, durationMinutes?: number): Promise<ActionResult> {
     const current = await this.load(id);
-    if (current.requester.email !== person.email) {
+    if (!sameEmail(current.requester.email, person.email)) {
       await this.auditRefusal(actor, 'extend', 'not the requester', current.vms.map((v) => v.name), id);
       return { ok: false, message: `Only ${current.requester.name}, who holds ${id}, can ask to extend it.`, view: requestView(current, this.clock.now()) };
     }
     const minutes = durationMinutes ?? current.durationMinutes;
     const limitProblem = await this.extensionProblem(current, minutes);
     if (limitProblem) return { ok: false, message: limitProblem, view: requestView(current, this.clock.now()) };
-    const rule = this.policy.rules.find((r) => r.name === current.rule);
+    const terms = extensionTerms({ policy: this.policy, request: current, minutes, vms: await this.vms() });
+    if (!terms.ok) {
+      await this.auditRefusal(actor, 'extend', terms.error.message, current.vms.map((v) => v.name), id);
+      return { ok: false, message: `${terms.error.message[0].toUpperCase()}${terms.error.message.slice(1)}.`, view: requestView(current, this.clock.now()) };
+    }
     const { next } = await this.apply(
       id,
-      () => ({ type: 'extend-request', by: actor, at: this.clock.now(), durationMinutes: minutes }),
+      () => ({ type: 'extend-request', by: actor, at: this.clock.now(), durationMinutes: minutes, autoApprove: terms.autoApprove }),
       (n) => {
-        if (rule?.autoApprove && n.extension) {
-          n.extension.opening = true;
+        if (n.extension?.opening) {
           return { schedule: [{ kind: 'extend-open', requestId: n.id, dueAt: this.clock.now(), key: `${n.id}:v${n.version}:extend-open` }], announce: { card: true } };
         }
         return { announce: { card: true, thread: notices.extensionRequestedNotice(n) } };
@@ -205,4 +260,14 @@ export class Actions extends UseCase {
     return null;
   }
 
+}
+
+/** Why a sign-in for one approval cannot count for the request as it is now (it moved on), or null. */
+function phaseProblem(r: AccessRequest, phase: StepUpPhase): string | null {
+  const now = phaseOf(r);
+  if (phase.kind === 'request') {
+    return r.state === 'pending' ? null : `${r.id} is no longer waiting for approval (it is ${r.state}); nothing was approved`;
+  }
+  if (now.kind === 'extension' && now.askedAt === phase.askedAt) return null;
+  return `the extension of ${r.id} you were asked to approve is no longer waiting; nothing was approved`;
 }

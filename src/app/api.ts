@@ -29,6 +29,8 @@ export interface JitApi {
   command(actor: Actor, text: string, opts?: CommandOptions): Promise<Reply>;
   /** A button on a card or notice. */
   act(actor: Actor, verb: Verb, requestId: string, opts?: ActOptions): Promise<ActionResult>;
+  /** VM names this person may request that contain `query` (or match it as a glob), at most `limit`, with the full count. */
+  vmChoices(actor: Actor, query: string, limit?: number): Promise<{ names: string[]; total: number }>;
   /** The request form, limited to what this person may request; an error reply for unknown people. */
   form(actor: Actor, defaults?: Partial<FormInput>): Promise<{ ok: true; form: FormView } | { ok: false; reply: Reply }>;
   /** A filled form; field errors come back by field and nothing is stored. */
@@ -39,6 +41,11 @@ export interface JitApi {
   home(actor: Actor): Promise<HomeView>;
   /** Emails of the people who may approve this request now (Teams refresh `userIds`). */
   approverEmails(requestId: string): Promise<string[]>;
+  /**
+   * True when this person is part of the request (requester, an approver under its rule, someone
+   * who decided it, or an admin): only they may see it.
+   */
+  involved(actor: Actor, requestId: string): Promise<boolean>;
   /** True when the email belongs to a person in the config. */
   knows(email: string | null): boolean;
 }

@@ -2,11 +2,14 @@
 // commands, and the composition of the use-case modules (buttons in actions.ts, scheduled work in
 // jobs.ts) around one shared context and one scheduler.
 import { randomInt } from 'node:crypto';
-import { approversFor, canDecide, evaluateRequest, findPerson, hasPrincipal, isAdmin, resolveVmNames, ruleForVm } from '../core/access';
+import { approversFor, canDecide, evaluateRequest, findPerson, hasPrincipal, isAdmin, isPartOf, maySeeVm, resolveVmNames, ruleForVm } from '../core/access';
+import { isGlob, matchGlob } from '../core/glob';
+import { matchVmName, splitVmName } from '../core/vm-names';
 import { HELP_EXAMPLES, HELP_LINES, USAGE, type Command, type RequestCommand } from '../core/command';
 import { parseDuration } from '../core/duration';
 import { CloudError, JitError, isJitError } from '../core/errors';
 import { parseCommand } from '../core/grammar';
+import { quoteWord } from '../core/text';
 import type { RequestDraft } from '../core/access';
 import { createRequest } from '../core/lifecycle';
 import type { Person } from '../core/policy';
@@ -22,6 +25,7 @@ import { nullObserver, type AppObserver } from './observer';
 import { postCardJobs } from './outbox';
 import type { ChatPort, Clock, Cloud, JobSpec, Store } from './ports';
 import { Scheduler } from './scheduler';
+import { StepUps, type StepUpOptions } from './step-up';
 import { UseCase, type UseCaseSettings } from './use-case';
 import { formView, vmView } from './vm-views';
 
@@ -35,6 +39,8 @@ export interface JitAppOptions extends UseCaseSettings {
   /** Identifies this process's scheduler leases. */
   owner?: string;
   scheduler?: { pollIntervalMs?: number; leaseMs?: number; batchSize?: number; maxAttempts?: number };
+  /** Step-up approvals: the sign-in provider and how fresh and strong a sign-in must be. */
+  stepUp?: StepUpOptions;
 }
 
 const ID_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
@@ -54,9 +60,11 @@ export class JitApp extends UseCase implements JitApi {
   readonly scheduler: Scheduler;
   private readonly actions: Actions;
   private readonly jobs: Jobs;
+  /** Null when no sign-in provider is configured (then rules with stepUp refuse approvals). */
+  readonly stepUps: StepUps | null;
 
   constructor(opts: JitAppOptions) {
-    const { policy, store, cloud, clock, logger, observer, owner, scheduler, ...settings } = opts;
+    const { policy, store, cloud, clock, logger, observer, owner, scheduler, stepUp, ...settings } = opts;
     const log = logger ?? silentLogger;
     const ctx = {
       policy,
@@ -73,6 +81,11 @@ export class JitApp extends UseCase implements JitApi {
     super(ctx);
     this.actions = new Actions(ctx);
     this.jobs = new Jobs(ctx);
+    this.stepUps = stepUp ? new StepUps(ctx, this.actions, stepUp) : null;
+    if (this.stepUps) {
+      const stepUps = this.stepUps;
+      this.ctx.stepUps = { ask: (actor, r) => stepUps.ask(actor, r) };
+    }
     this.scheduler = new Scheduler({
       store,
       clock,
@@ -162,14 +175,18 @@ export class JitApp extends UseCase implements JitApi {
       case 'request':
         return this.request(actor, person, command);
       case 'vms':
-        return this.listVms(person);
+        return this.listVms(person, command);
       case 'status':
         return this.status(person);
       case 'policy': {
         const vms = await this.vms();
-        const resolved = resolveVmNames([command.vm], vms);
+        // "Did you mean" only ever offers VMs this person may see.
+        const visible = vms.filter((vm) => maySeeVm(this.policy, person, vm));
+        const resolved = resolveVmNames([command.vm], vms, visible);
         if (!resolved.ok) return errorReply(resolved.error, USAGE.policy);
-        return { kind: 'policy', vm: await this.describeVm(resolved.vms[0]) };
+        const vm = resolved.vms[0];
+        // Who holds a VM open, from where and why is for its requesters, approvers and admins only.
+        return { kind: 'policy', vm: await this.describeVm(vm, { grants: maySeeVm(this.policy, person, vm) }) };
       }
       case 'cancel':
         return this.actionReply(await this.act(actor, 'cancel', command.id));
@@ -273,22 +290,56 @@ export class JitApp extends UseCase implements JitApi {
     return { kind: 'status', mine: mine.map((r) => requestView(r, now)), awaiting: awaiting.map((r) => requestView(r, now)) };
   }
 
-  private async describeVm(vm: Vm): Promise<ReturnType<typeof vmView>> {
+  private async describeVm(vm: Vm, opts: { grants?: boolean } = {}): Promise<ReturnType<typeof vmView>> {
+    const rule = ruleForVm(this.policy, vm);
+    if (opts.grants === false) return vmView(vm, { rule, lastAccess: null, active: [], now: this.clock.now() });
     const [last, open] = await Promise.all([
       this.store.lastAccessByVm(),
       this.store.listRequests({ states: ['active'], vmName: vm.name, limit: 100 }),
     ]);
-    return vmView(vm, { rule: ruleForVm(this.policy, vm), lastAccess: last.get(vm.name) ?? null, active: open, now: this.clock.now() });
+    return vmView(vm, { rule, lastAccess: last.get(vm.name) ?? null, active: open, now: this.clock.now() });
   }
 
-  private async listVms(person: Person): Promise<Reply> {
-    const vms = await this.vms();
-    const visible = vms.filter((vm) => {
+  /** Whether this person may see the request itself (Teams card refresh, and any card shown on a click). */
+  async involved(actor: Actor, requestId: string): Promise<boolean> {
+    const r = await this.store.getRequest(requestId.trim().toUpperCase());
+    return r !== null && isPartOf(this.policy, findPerson(this.policy, actor.email), r);
+  }
+
+  /** The VMs this person may request, filtered by name and one page at a time: any number can be seen. */
+  private async listVms(person: Person, command: { filter?: string; page?: number }): Promise<Reply> {
+    const visible = await this.requestableVms(person);
+    if (visible.length === 0) return { kind: 'text', text: 'No VM is open to you for requests; ask an admin which rule should cover you.' };
+    const filter = command.filter ?? null;
+    const matching = filter === null ? visible : visible.filter((vm) => vmNameMatches(filter, vm.name));
+    if (matching.length === 0) return { kind: 'text', text: `None of the ${visible.length} VMs you may request matches ${quoteWord(filter ?? '')}.` };
+    const pages = Math.ceil(matching.length / VMS_PAGE_SIZE);
+    const page = Math.min(command.page ?? 1, pages);
+    const slice = matching.slice((page - 1) * VMS_PAGE_SIZE, page * VMS_PAGE_SIZE);
+    return {
+      kind: 'vms',
+      vms: await Promise.all(slice.map((vm) => this.describeVm(vm))),
+      page: { filter, page, pages, total: matching.length, pageSize: VMS_PAGE_SIZE },
+    };
+  }
+
+  /** VM names for a picker as the person types (Slack's external select, Teams' typeahead): at most `limit`. */
+  async vmChoices(actor: Actor, query: string, limit = 100): Promise<{ names: string[]; total: number }> {
+    const person = findPerson(this.policy, actor.email);
+    if (!person) return { names: [], total: 0 };
+    const q = query.trim().toLowerCase();
+    const names = (await this.requestableVms(person))
+      .filter((vm) => vm.jit !== null)
+      .map((vm) => vm.name)
+      .filter((name) => q === '' || vmNameMatches(q, name));
+    return { names: names.slice(0, limit), total: names.length };
+  }
+
+  private async requestableVms(person: Person): Promise<Vm[]> {
+    return (await this.vms()).filter((vm) => {
       const rule = ruleForVm(this.policy, vm);
       return rule !== null && hasPrincipal(person, rule.requesters);
     });
-    if (visible.length === 0) return { kind: 'text', text: 'No VM is open to you for requests; ask an admin which rule should cover you.' };
-    return { kind: 'vms', vms: await Promise.all(visible.map((vm) => this.describeVm(vm))) };
   }
 
   // ---- admin ------------------------------------------------------------------------------
@@ -344,16 +395,39 @@ export class JitApp extends UseCase implements JitApi {
       csv: csv.csv,
       filename: csv.filename,
       rows: csv.rows,
-      text: link ? `Audit trail (${scope}, ${csv.rows} events): ${link} (link valid for 10 minutes)` : `Audit trail (${scope}, ${csv.rows} events).`,
+      text: link ? `Audit trail (${scope}, ${csv.rows} events); the download link is valid for 10 minutes.` : `Audit trail (${scope}, ${csv.rows} events).`,
+      ...(link ? { link } : {}),
     };
   }
 
   /** Also used by the signed download route. */
   async auditCsvFor(q: { vm?: string; days: number }): Promise<{ csv: string; filename: string; rows: number }> {
     const since = new Date(this.clock.now().getTime() - q.days * 86_400_000);
-    const events = await this.store.listAudit({ since, ...(q.vm ? { vmName: q.vm } : {}), limit: 100_000 });
+    const events = await this.auditEvents(q.vm, since);
     const stamp = this.clock.now().toISOString().slice(0, 10);
     return { csv: auditCsv(events), filename: `jitbot-audit-${q.vm ?? 'all'}-${stamp}.csv`, rows: events.length };
+  }
+
+  /**
+   * Audit events about the VMs the filter names, as the grammar reads it: an exact name, a glob
+   * (`web-*`), or either inside one resource group (`rg-web/web-01`). Events carry VM names only, so
+   * a glob is matched on those names (VMs since deleted included), and a resource group is resolved
+   * to the names of its VMs now.
+   */
+  private async auditEvents(filter: string | undefined, since: Date) {
+    const limit = 100_000;
+    if (!filter) return this.store.listAudit({ since, limit });
+    const { resourceGroup, name } = splitVmName(filter);
+    if (resourceGroup === null && !isGlob(name)) return this.store.listAudit({ since, vmName: name, limit });
+    let matches: (vmName: string) => boolean;
+    if (resourceGroup === null) {
+      matches = (vmName) => matchGlob(name, vmName);
+    } else {
+      const names = new Set(matchVmName(filter, await this.vms()).map((vm) => vm.name.toLowerCase()));
+      matches = (vmName) => names.has(vmName.toLowerCase());
+    }
+    const all = await this.store.listAudit({ since, limit });
+    return all.filter((e) => e.vmNames.some(matches));
   }
 
   // ---- the request form -------------------------------------------------------------------
@@ -399,6 +473,16 @@ export class JitApp extends UseCase implements JitApi {
       { changed: () => true, duplicate: () => ({ ok: true, reply: { kind: 'text', text: 'Already received; nothing was done twice.' } }) },
     );
   }
+}
+
+/** VMs per page of `/jit vms`: small enough for one Slack message and one Teams card. */
+const VMS_PAGE_SIZE = 20;
+
+/** A filter as typed: with `*` a glob over the whole name, else any part of the name; both ignore case. */
+function vmNameMatches(filter: string, name: string): boolean {
+  const f = filter.toLowerCase();
+  const n = name.toLowerCase();
+  return f.includes('*') ? matchGlob(f, n) : n.includes(f);
 }
 
 /** Which form field an evaluation error is about, so the form can show it in place. */

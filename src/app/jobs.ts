@@ -3,7 +3,7 @@
 // state has moved on, so a job run twice, or run late, is harmless.
 import { ChatError, CloudError, JitError } from '../core/errors';
 import * as notices from '../core/notices';
-import type { AccessRequest, Platform } from '../core/types';
+import type { AccessRequest, Actor, Platform } from '../core/types';
 import { requestView, type Notice } from '../core/views';
 import { errorFields } from './logger';
 import { announceJobs } from './outbox';
@@ -322,9 +322,11 @@ export class Jobs extends UseCase {
   private async runDm(job: Job): Promise<void> {
     const r = await this.store.getRequest(job.requestId ?? '');
     if (!r) return;
-    const chat = this.chats.get(r.requester.platform);
+    // Most direct messages are for the requester; a step-up link names its approver.
+    const to = (job.payload.to as Actor | undefined) ?? r.requester;
+    const chat = this.chats.get(to.platform);
     if (!chat) return;
-    await chat.notifyPerson(r.requester, job.payload.notice as Notice, { timeoutInMs: 10_000 });
+    await chat.notifyPerson(to, job.payload.notice as Notice, { timeoutInMs: 10_000 });
   }
 
 }

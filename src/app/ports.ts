@@ -1,6 +1,7 @@
 // The ports the use cases drive. Adapters implement them; nothing here names Slack, Teams or Azure.
 import type { AccessRequest, AuditEvent, Platform, PortRule, PortSpec, RequestState, Route, Vm, VmRef, Actor } from '../core/types';
 import type { Notice, RequestView } from '../core/views';
+import type { SignInClaims } from '../core/step-up';
 
 /** Every outbound call takes these, as the Azure SDK does. */
 export interface CallOptions {
@@ -84,6 +85,25 @@ export interface ChatPort {
   replyInThread(ref: MessageRef, notice: Notice, opts?: CallOptions): Promise<void>;
   /** A direct message; false when this platform cannot reach the person. */
   notifyPerson(person: Actor, notice: Notice, opts?: CallOptions): Promise<boolean>;
+}
+
+// ---- Sign-in (OpenID Connect, for step-up approvals) --------------------------------------------
+
+export interface SignInChecks {
+  state: string;
+  nonce: string;
+  codeVerifier: string;
+}
+
+export interface SignInPort {
+  /** Where to send the approver's browser for a fresh sign-in (authorization code + PKCE). */
+  authorizationUrl(input: SignInChecks & { maxAgeSeconds: number; loginHint?: string; acr?: string }, opts?: CallOptions): Promise<URL>;
+  /**
+   * Redeem the provider's redirect back to us: checks state, exchanges the code with the PKCE
+   * verifier, validates the ID token (signature, issuer, audience, nonce) and returns its claims.
+   * Throws SignInError with a sentence for the person when any of that fails.
+   */
+  redeem(callbackQuery: URLSearchParams, checks: SignInChecks, opts?: CallOptions): Promise<SignInClaims>;
 }
 
 // ---- Store ------------------------------------------------------------------------------------

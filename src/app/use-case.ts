@@ -37,6 +37,8 @@ export interface UseCaseContext {
   vmCache: { current: { at: number; vms: Promise<Vm[]> } | null };
   /** Run what just became due without waiting for the next poll (set once the scheduler exists). */
   kick: () => Promise<void>;
+  /** Step-up sign-ins for approvals, when a sign-in provider is configured. */
+  stepUps?: { ask(actor: Actor, r: AccessRequest): Promise<string> };
 }
 
 export interface AfterTransition {

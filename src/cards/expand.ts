@@ -1,5 +1,6 @@
 // The mechanics under every card: the templates in cards/*.json, expansion with
 // adaptivecards-templating, and the pieces several cards share (buttons, tones, the message card).
+import { escapeCardText } from './markdown';
 import * as ACData from 'adaptivecards-templating';
 import type { Verb } from '../core/views';
 import approvalTemplate from '../../cards/approval.json';
@@ -31,13 +32,17 @@ type TemplateName = keyof typeof templates;
 
 const compiled = new Map<TemplateName, ACData.Template>();
 
-export function expand(name: TemplateName, data: object): AdaptiveCardJson {
+/**
+ * The template filled with `data`. Every text the card shows is escaped afterwards (see markdown.ts),
+ * so data is always plain text; `keepMarkup` names the bot's own markup (a Teams mention) to let through.
+ */
+export function expand(name: TemplateName, data: object, opts: { keepMarkup?: readonly string[] } = {}): AdaptiveCardJson {
   let tpl = compiled.get(name);
   if (!tpl) {
     tpl = new ACData.Template(templates[name]);
     compiled.set(name, tpl);
   }
-  return prune(tpl.expand({ $root: data })) as AdaptiveCardJson;
+  return escapeCardText(prune(tpl.expand({ $root: data })) as AdaptiveCardJson, { keep: opts.keepMarkup });
 }
 
 /**
@@ -93,7 +98,8 @@ export const TONE_COLOR: Record<Tone, string> = {
 };
 
 /** A titled line of text, with an optional usage line or preview block. */
-export function messageCard(m: { title?: string; text: string; tone?: Tone; usage?: string; preview?: string }): AdaptiveCardJson {
+/** `link` is a button to an address the bot made (the audit download): links on cards come only from the bot. */
+export function messageCard(m: { title?: string; text: string; tone?: Tone; usage?: string; preview?: string; link?: { title: string; url: string } }): AdaptiveCardJson {
   return expand('message', {
     hasTitle: Boolean(m.title),
     title: m.title ?? '',
@@ -103,6 +109,9 @@ export function messageCard(m: { title?: string; text: string; tone?: Tone; usag
     usage: m.usage ?? '',
     hasPreview: Boolean(m.preview),
     preview: m.preview ?? '',
+    hasLink: Boolean(m.link),
+    linkTitle: m.link?.title ?? '',
+    link: m.link?.url ?? '',
   });
 }
 

@@ -1,6 +1,7 @@
 // The request form (`jit` alone) as a card, and its inputs read back from a submit.
 import type { FormField, FormInput, FormView } from '../core/views';
 import { formatDuration } from '../core/duration';
+import { summariseList } from '../core/text';
 import { expand, messageCard, sourcesText, type AdaptiveCardJson } from './expand';
 
 export interface FormCardOptions {
@@ -24,15 +25,25 @@ function portChoices(form: FormView): Array<{ title: string; value: string }> {
   }
   return [...byValue.entries()].map(([value, e]) => ({
     value,
-    title: e.vms.length === form.vms.length || form.vms.length === 1 ? e.label : `${e.label} (${e.vms.join(', ')})`,
+    title: e.vms.length === form.vms.length || form.vms.length === 1 ? e.label : `${e.label} (${summariseList(e.vms, { maxItems: 3, maxChars: 60 })})`,
   }));
 }
 
+/** VMs the form offers as choices; Teams' filtered choice set lets people type to find one. */
+export const FORM_VM_CHOICES_MAX = 250;
+/** VMs whose limits the form spells out; `jit vms` shows the rest. */
+const FORM_LIMIT_LINES_MAX = 10;
+
 function formLimits(form: FormView): string[] {
-  return form.vms.map((vm) => {
+  const lines = form.vms.slice(0, FORM_LIMIT_LINES_MAX).map((vm) => {
     const ports = vm.ports.map((p) => p.label).join(', ');
     return `${vm.name}: ${ports}; max ${formatDuration(vm.maxMinutes)}; ${sourcesText(vm.sources)}`;
   });
+  if (form.vms.length > FORM_LIMIT_LINES_MAX) lines.push(`…and ${form.vms.length - FORM_LIMIT_LINES_MAX} more VMs; jit vms <start of a name> shows each one's limits.`);
+  if (form.vms.length > FORM_VM_CHOICES_MAX) {
+    lines.push(`The VM list holds the first ${FORM_VM_CHOICES_MAX} of ${form.vms.length}; for any other, type the request: jit ssh <vm> 1h.`);
+  }
+  return lines;
 }
 
 function sourcePlaceholder(form: FormView): string {
@@ -65,7 +76,7 @@ export function formCard(form: FormView, opts: FormCardOptions = {}): AdaptiveCa
       reason: v.reason ?? d.reason ?? '',
     },
     errors: fieldErrors,
-    vmChoices: form.vms.map((vm) => ({ title: vm.name, value: vm.name })),
+    vmChoices: form.vms.slice(0, FORM_VM_CHOICES_MAX).map((vm) => ({ title: vm.name, value: vm.name })),
     portChoices: portChoices(form),
     durationChoices: form.durations.map((x) => ({ title: x.label, value: x.value })),
     sourcePlaceholder: sourcePlaceholder(form),

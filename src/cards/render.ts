@@ -10,10 +10,12 @@
 // delivering Execute invokes without `verb` (see test/vectors/teams), so adapters route on either.
 // Each also carries an `Action.Submit` fallback with the same data, for clients without Universal
 // Actions; the Teams adapter accepts both.
-import type { Notice, NoticeKind, PortRuleView, Reply, RequestView, Verb, VmView } from '../core/views';
+import { vmPageText, type Notice, type NoticeKind, type PortRuleView, type Reply, type RequestView, type Verb, type VmView } from '../core/views';
 import type { RequestState } from '../core/types';
 import { buttons, expand, messageCard, sourcesText, TONE_COLOR, type AdaptiveCardJson, type Tone } from './expand';
 import { formCard } from './form';
+import { escapeCardMarkdown } from './markdown';
+import { clipText, summariseList, vmListText } from '../core/text';
 
 export { CARD_VERSION, templates, type AdaptiveCardJson } from './expand';
 export { actionVerb, isCardVerb, type CardVerb } from './actions';
@@ -24,6 +26,12 @@ export const MAX_REFRESH_USER_IDS = 60;
 /** Teams refuses messages much over ~28 KB; the audit preview stays well inside that. */
 const AUDIT_PREVIEW_MAX_CHARS = 6000;
 const AUDIT_PREVIEW_MAX_LINES = 20;
+/** A reason on a card; the audit keeps the whole text. */
+export const CARD_REASON_MAX = 1_000;
+/** Longest name, decision or failure line on a card. */
+const CARD_LINE_MAX = 1_200;
+/** Requests per list of a status card; the rest are counted. */
+const STATUS_LIST_MAX = 10;
 
 // ---- the approval card ----------------------------------------------------------------------------
 
@@ -56,19 +64,24 @@ export interface ApprovalCardOptions {
 }
 
 function requesterText(view: RequestView): string {
-  return view.requester.email ? `${view.requester.name} (${view.requester.email})` : view.requester.name;
+  const name = clipText(view.requester.name, 200);
+  return view.requester.email ? `${name} (${clipText(view.requester.email, 200)})` : name;
+}
+
+function vmsText(view: RequestView, maxItems = 20): string {
+  return vmListText(view.vms, { maxItems, maxChars: 600 });
 }
 
 function approvalFacts(view: RequestView): Array<{ title: string; value: string }> {
   const facts = [
     { title: 'Request', value: view.id },
     { title: 'Requester', value: requesterText(view) },
-    { title: view.vms.length === 1 ? 'VM' : 'VMs', value: view.vms.join(', ') },
-    { title: view.ports.length === 1 ? 'Port' : 'Ports', value: view.ports.join(', ') },
-    { title: 'Source', value: view.source === '*' ? 'any address (*)' : view.source },
+    { title: view.vms.length === 1 ? 'VM' : 'VMs', value: vmsText(view) },
+    { title: view.ports.length === 1 ? 'Port' : 'Ports', value: summariseList(view.ports, { maxItems: 20 }) },
+    { title: 'Source', value: `${view.source === '*' ? 'any address (*)' : `${view.source} · ${view.sourceSize}`}${view.sourceWide ? ' · ⚠ wide' : ''}` },
     { title: 'Duration', value: view.duration },
-    { title: 'Reason', value: view.reason || '(none given)' },
-    { title: 'Approvals', value: view.approvedBy.length ? `${view.approvalsText} (${view.approvedBy.join(', ')})` : view.approvalsText },
+    { title: 'Reason', value: view.reason ? clipText(view.reason, CARD_REASON_MAX) : '(none given)' },
+    { title: 'Approvals', value: view.approvedBy.length ? `${view.approvalsText} (${view.approvedByText ?? summariseList(view.approvedBy)})` : view.approvalsText },
   ];
   if (view.endsAt) facts.push({ title: view.state === 'active' ? 'Open until' : 'Ended', value: view.endsAt });
   facts.push({ title: 'Requested', value: view.createdAt });
@@ -88,25 +101,45 @@ export function approvalCard(view: RequestView, opts: ApprovalCardOptions): Adap
   const refreshUserIds = [...new Set(opts.refreshUserIds ?? [])].slice(0, MAX_REFRESH_USER_IDS);
   return expand('approval', {
     id: view.id,
-    title: `${view.requester.name} asks for ${view.ports.join(', ')} on ${view.vms.join(', ')}`,
-    headline: view.headline,
+    title: `${clipText(view.requester.name, 200)} asks for ${summariseList(view.ports)} on ${vmsText(view, 5)}`,
+    headline: clipText(view.headline, CARD_LINE_MAX),
     headlineColor: look.color,
     style: look.style,
     hasNote: Boolean(opts.note),
-    note: opts.note ?? '',
+    note: clipText(opts.note ?? '', CARD_LINE_MAX),
     noteColor: TONE_COLOR[opts.noteTone ?? 'default'],
     facts: approvalFacts(view),
     hasDecision: view.decision !== null,
-    decision: view.decision ?? '',
+    decision: clipText(view.decision ?? '', CARD_LINE_MAX),
     hasFailure: view.failure !== null,
-    failure: view.failure ? `Azure said: ${view.failure}` : '',
+    failure: view.failure ? clipText(`Azure said: ${view.failure}`, CARD_LINE_MAX) : '',
     hasExtension: view.extension !== null && !view.final,
-    extension: view.extension ? `Extension asked: ${view.extension}` : '',
+    extension: view.extension ? clipText(`Extension asked: ${view.extension}`, CARD_LINE_MAX) : '',
     actions: buttons(verbs),
     hasRefresh: !view.final,
     refreshUserIds,
   });
 }
+// ---- the minimal form ----------------------------------------------------------------------------
+
+/**
+ * Teams refuses a message over about 100 KB counted as UTF-16; DESIGN §8 keeps every card under 80 KB.
+ * The size of a card as Teams counts it: its JSON, two bytes a character.
+ */
+export const TEAMS_CARD_BUDGET_BYTES = 80 * 1024;
+
+export function cardBytes(card: AdaptiveCardJson): number {
+  return JSON.stringify(card).length * 2;
+}
+
+/**
+ * The smallest card that still says what happened: a title and a line, no buttons. Sent when a
+ * platform refuses the full card, so a notice (above all "ports are open") is never lost.
+ */
+export function minimalCard(title: string, text: string): AdaptiveCardJson {
+  return messageCard({ title: clipText(title, 200), text: clipText(text, 2_000) });
+}
+
 // ---- notices ------------------------------------------------------------------------------------
 
 const NOTICE_LOOK: Record<NoticeKind, { title: string; tone: Tone }> = {
@@ -126,6 +159,7 @@ const NOTICE_LOOK: Record<NoticeKind, { title: string; tone: Tone }> = {
   'extension-denied': { title: 'Extension denied', tone: 'attention' },
   'extension-failed': { title: 'Extension failed', tone: 'attention' },
   superseded: { title: 'Access replaced in Azure', tone: 'warning' },
+  'step-up': { title: 'Sign in to approve', tone: 'accent' },
 };
 
 export interface NoticeCardOptions {
@@ -141,20 +175,25 @@ export function noticeCard(notice: Notice, opts: NoticeCardOptions = {}): Adapti
   const look = NOTICE_LOOK[notice.kind];
   const person = notice.mention;
   const mention = Boolean(opts.teamsMention && person && person.platform === 'teams');
-  const mentionText = mention && person ? `<at>${person.name}</at>` : '';
+  // The tag is the bot's markup and passes unescaped; the name inside it is someone's own words.
+  const mentionText = mention && person ? `<at>${escapeCardMarkdown(person.name)}</at>` : '';
+  const text = clipText(notice.text, 3_000);
   return expand('notice', {
     requestId: notice.requestId,
     title: `${look.title} · ${notice.requestId}`,
     color: TONE_COLOR[look.tone],
     // Notices addressed to the person start with their name ("Alice, your access…"): tag that name
     // rather than write it twice.
-    text: !mention || !person ? notice.text : notice.text.startsWith(person.name) ? `${mentionText}${notice.text.slice(person.name.length)}` : `${mentionText} ${notice.text}`,
+    text: !mention || !person ? text : text.startsWith(person.name) ? `${mentionText}${text.slice(person.name.length)}` : `${mentionText} ${text}`,
     actions: buttons(notice.actions ?? []),
+    hasLink: Boolean(notice.link),
+    linkUrl: notice.link?.url ?? '',
+    linkTitle: notice.link?.label ?? '',
     hasMention: mention,
     mentionText,
     mentionId: mention && person ? person.userId : '',
     mentionName: mention && person ? person.name : '',
-  });
+  }, { keepMarkup: [mentionText] });
 }
 // ---- replies ------------------------------------------------------------------------------------
 
@@ -171,7 +210,7 @@ function vmData(vm: VmView): { name: string; where: string; facts: Array<{ title
   for (const p of vm.ports) facts.push({ title: portTitle(p), value: `${sourcesText(p.sources)}, max ${p.max}` });
   if (vm.approvals !== null) facts.push({ title: 'Approvals', value: `${vm.approvals} needed` });
   facts.push({ title: 'Last access', value: vm.lastAccess ?? 'never' });
-  if (vm.open.length) facts.push({ title: 'Open now', value: vm.open.join('; ') });
+  if (vm.open.length) facts.push({ title: 'Open now', value: clipText(vm.open.join('; '), CARD_LINE_MAX) });
   return { name: vm.name, where: `${vm.resourceGroup} · ${vm.location} · ${vm.os === 'windows' ? 'Windows' : 'Linux'}`, facts };
 }
 
@@ -180,11 +219,16 @@ function statusItem(view: RequestView, verbs: Verb[], showRequester: boolean): R
     heading: `${view.id} · ${view.headline}`,
     color: STATE_LOOK[view.state].color,
     summary:
-      `${view.ports.join(', ')} on ${view.vms.join(', ')} from ${view.source} for ${view.duration}` +
-      (showRequester ? ` · ${view.requester.name}` : '') +
-      (view.reason ? ` · ${view.reason}` : ''),
+      `${summariseList(view.ports)} on ${vmsText(view, 5)} from ${view.source} for ${view.duration}` +
+      (showRequester ? ` · ${clipText(view.requester.name, 200)}` : '') +
+      (view.reason ? ` · ${clipText(view.reason, 120)}` : ''),
     actions: buttons(view.final ? [] : verbs, view.id),
   };
+}
+
+/** `…and 12 more; /jit status shows them as they move up` is too long: the count is what matters. */
+function moreText(total: number, shown: number): string {
+  return total > shown ? `…and ${total - shown} more` : '';
 }
 
 function auditPreview(csv: string): string {
@@ -221,14 +265,16 @@ export function replyCard(reply: Reply, opts: ReplyCardOptions = {}): AdaptiveCa
         {
           heading: 'Your requests',
           empty: 'You have no pending or active requests.',
-          requests: reply.mine.map((v) => statusItem(v, v.requesterActions, false)),
+          requests: reply.mine.slice(0, STATUS_LIST_MAX).map((v) => statusItem(v, v.requesterActions, false)),
+          more: moreText(reply.mine.length, STATUS_LIST_MAX),
         },
       ];
       if (reply.awaiting.length) {
         sections.push({
           heading: 'Waiting for your approval',
           empty: '',
-          requests: reply.awaiting.map((v) => statusItem(v, v.approverActions, true)),
+          requests: reply.awaiting.slice(0, STATUS_LIST_MAX).map((v) => statusItem(v, v.approverActions, true)),
+          more: moreText(reply.awaiting.length, STATUS_LIST_MAX),
         });
       }
       return expand('status', { sections });
@@ -238,14 +284,17 @@ export function replyCard(reply: Reply, opts: ReplyCardOptions = {}): AdaptiveCa
         title: 'VMs you may request',
         empty: 'There are no VMs you may request.',
         vms: reply.vms.map(vmData),
+        hasFooter: reply.page !== undefined && (reply.page.pages > 1 || reply.page.filter !== null),
+        footer: reply.page ? vmPageText(reply.page, reply.vms.length) : '',
       });
     case 'policy':
-      return expand('vms', { title: `JIT policy of ${reply.vm.name}`, empty: '', vms: [vmData(reply.vm)] });
+      return expand('vms', { title: `JIT policy of ${reply.vm.name}`, empty: '', vms: [vmData(reply.vm)], hasFooter: false, footer: '' });
     case 'audit':
       return messageCard({
         title: `Audit trail · ${reply.rows} ${reply.rows === 1 ? 'row' : 'rows'} · ${reply.filename}`,
         text: reply.text,
         preview: reply.rows > 0 ? auditPreview(reply.csv) : undefined,
+        ...(reply.link ? { link: { title: 'Download the CSV', url: reply.link } } : {}),
       });
     case 'form':
       return formCard(reply.form);

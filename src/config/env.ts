@@ -17,12 +17,18 @@ export interface Settings {
   /** Base URL people reach the bot on (signed audit download links). */
   publicUrl?: string;
   slack?: { botToken: string; signingSecret: string; appToken?: string; apiUrl?: string };
-  teams?: { appId: string; appPassword: string; appType: string; tenantId?: string };
+  /**
+   * `tenants`: the Entra tenants whose activities are served; empty only in local mode, where the
+   * Emulator sends none.
+   */
+  teams?: { appId: string; appPassword: string; appType: string; tenantId?: string; tenants: string[] };
   azure?: { subscriptionId: string; resourceManagerUrl?: string };
   /** Local mode against a simulator already running elsewhere (several replicas, benchmarks). */
   simUrl?: string;
   /** Secret for signing audit download links; generated per process when not given. */
   linkSecret?: string;
+  /** The OpenID Connect client approvers sign in with on rules that ask for step-up. */
+  stepUp?: { issuer: string; clientId: string; clientSecret?: string; maxAgeMinutes: number; acr?: string };
   shutdownTimeoutMs: number;
 }
 
@@ -69,6 +75,7 @@ const envSchema = z.object({
   MicrosoftAppPassword: optional,
   MicrosoftAppType: optional.pipe(z.enum(['MultiTenant', 'SingleTenant', 'UserAssignedMSI']).optional()),
   MicrosoftAppTenantId: optional,
+  JITBOT_TEAMS_TENANTS: optional,
   AZURE_SUBSCRIPTION_ID: optional.pipe(
     z
       .string()
@@ -76,9 +83,16 @@ const envSchema = z.object({
       .optional(),
   ),
   AZURE_RESOURCE_MANAGER_URL: optional.pipe(z.url('must be a URL').optional()),
+  JITBOT_OIDC_ISSUER: optional.pipe(z.url('must be a URL').optional()),
+  JITBOT_OIDC_CLIENT_ID: optional,
+  JITBOT_OIDC_CLIENT_SECRET: optional,
+  JITBOT_STEP_UP_MAX_AGE_MINUTES: wholeNumber(1, 60),
+  JITBOT_STEP_UP_ACR: optional,
 });
 
 type Env = Record<string, string | undefined>;
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Reads settings; throws a JitError('config') with one line per problem. */
 export function readSettings(env: Env, cwd = process.cwd()): Settings {
@@ -106,23 +120,58 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
   }
 
   let teams: Settings['teams'];
-  const appType = e.MicrosoftAppType ?? 'MultiTenant';
+  // SingleTenant is the default once a tenant is named: Azure Bot Service creates no new multi-tenant bots.
+  const appType = e.MicrosoftAppType ?? (e.MicrosoftAppTenantId ? 'SingleTenant' : 'MultiTenant');
+  const listed = (e.JITBOT_TEAMS_TENANTS ?? '').split(/[\s,]+/).filter(Boolean);
+  const badTenant = listed.find((t) => !GUID.test(t));
+  if (badTenant) problems.push(`JITBOT_TEAMS_TENANTS: "${badTenant}" is not a tenant id (a GUID); separate several with commas`);
   if (e.MicrosoftAppId) {
     if (!e.MicrosoftAppPassword && appType !== 'UserAssignedMSI')
       problems.push('MicrosoftAppPassword: must be set with MicrosoftAppId');
     if (appType !== 'MultiTenant' && !e.MicrosoftAppTenantId)
       problems.push(`MicrosoftAppTenantId: must be set when MicrosoftAppType is ${appType}`);
+    // Whoever may talk to the bot is an allow-list of tenants, never "any organisation with Teams".
+    const tenants = listed.length > 0 ? listed : appType !== 'MultiTenant' && e.MicrosoftAppTenantId ? [e.MicrosoftAppTenantId] : [];
+    if (!localMode && tenants.length === 0)
+      problems.push('JITBOT_TEAMS_TENANTS: must list the Entra tenants the bot serves when MicrosoftAppType is MultiTenant (or set MicrosoftAppTenantId with SingleTenant)');
     teams = {
       appId: e.MicrosoftAppId,
       appPassword: e.MicrosoftAppPassword ?? '',
       appType,
       ...(e.MicrosoftAppTenantId ? { tenantId: e.MicrosoftAppTenantId } : {}),
+      tenants,
     };
   } else if (e.MicrosoftAppPassword) {
     problems.push('MicrosoftAppId: must be set with MicrosoftAppPassword');
   } else if (localMode) {
     // The Bot Framework Emulator's no-auth mode: only ever in local mode.
-    teams = { appId: '', appPassword: '', appType };
+    teams = { appId: '', appPassword: '', appType, tenants: listed };
+  }
+
+  // Signed audit links must verify on every replica and point where people can reach them. Teams
+  // cannot take a file from the bot, so with Teams on (or either setting given) links are issued.
+  if (!localMode && (teams || e.JITBOT_LINK_SECRET || e.JITBOT_PUBLIC_URL)) {
+    if (!e.JITBOT_LINK_SECRET) problems.push('JITBOT_LINK_SECRET: must be set to sign audit download links (the same value on every replica; 32+ random characters)');
+    if (!e.JITBOT_PUBLIC_URL) problems.push('JITBOT_PUBLIC_URL: must be set to the https:// address people reach the bot on, for audit download links');
+  }
+
+  let stepUp: Settings['stepUp'];
+  if (e.JITBOT_OIDC_CLIENT_ID) {
+    // Entra ID is the default provider, in the bot's own tenant.
+    const issuer = e.JITBOT_OIDC_ISSUER ?? (e.MicrosoftAppTenantId ? `https://login.microsoftonline.com/${e.MicrosoftAppTenantId}/v2.0` : undefined);
+    if (!issuer) problems.push('JITBOT_OIDC_ISSUER: must be set with JITBOT_OIDC_CLIENT_ID (or set MicrosoftAppTenantId to sign in at Entra ID)');
+    else if (!issuer.startsWith('https://') && !/^http:\/\/(localhost|127\.0\.0\.1|\[::1\])[:/]/.test(issuer))
+      problems.push('JITBOT_OIDC_ISSUER: must be an https:// URL');
+    else
+      stepUp = {
+        issuer,
+        clientId: e.JITBOT_OIDC_CLIENT_ID,
+        ...(e.JITBOT_OIDC_CLIENT_SECRET ? { clientSecret: e.JITBOT_OIDC_CLIENT_SECRET } : {}),
+        maxAgeMinutes: e.JITBOT_STEP_UP_MAX_AGE_MINUTES ?? 10,
+        ...(e.JITBOT_STEP_UP_ACR ? { acr: e.JITBOT_STEP_UP_ACR } : {}),
+      };
+  } else if (e.JITBOT_OIDC_ISSUER || e.JITBOT_OIDC_CLIENT_SECRET) {
+    problems.push('JITBOT_OIDC_CLIENT_ID: must be set to turn step-up sign-in on');
   }
 
   if (problems.length > 0) throw new JitError('config', problems.join('\n'));
@@ -147,6 +196,7 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
       : {}),
     ...(localMode && e.JITBOT_AZURE_SIM_URL ? { simUrl: e.JITBOT_AZURE_SIM_URL } : {}),
     ...(e.JITBOT_LINK_SECRET ? { linkSecret: e.JITBOT_LINK_SECRET } : {}),
+    ...(stepUp ? { stepUp } : {}),
     shutdownTimeoutMs: e.JITBOT_SHUTDOWN_TIMEOUT_MS ?? 8000,
   };
 }

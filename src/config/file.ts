@@ -8,21 +8,40 @@ import { JitError } from '../core/errors';
 import type { AccessPolicy } from '../core/policy';
 import type { PortRule, Protocol } from '../core/types';
 import type { SimWorld } from '../azure-sim/world';
-import { normalizeSource } from '../core/cidr';
+import { DEFAULT_SOURCE_LIMITS, normalizeSource } from '../core/cidr';
+import { normalizeEmail } from '../core/email';
 
-const email = z
-  .string()
-  .trim()
-  .toLowerCase()
-  .regex(/^[^@\s]+@[^@\s]+$/, 'must be an email address');
+const NOT_MAIL = 'must be an email address in plain ASCII (look-alike and non-ASCII characters are refused)';
+
+const email = z.string().transform((text, ctx) => {
+  const e = normalizeEmail(text);
+  if (e === null) {
+    ctx.addIssue({ code: 'custom', message: NOT_MAIL });
+    return z.NEVER;
+  }
+  return e;
+});
 
 const principal = z
   .string()
   .trim()
-  .refine((p) => p === '*' || /^group:[\w.-]+$/.test(p) || /^[^@\s]+@[^@\s]+$/.test(p), {
-    message: 'must be "*", "group:<name>" or an email',
+  .transform((p, ctx) => {
+    if (p === '*' || /^group:[\w.-]+$/.test(p)) return p;
+    const e = p.includes('@') ? normalizeEmail(p) : null;
+    if (e === null) {
+      ctx.addIssue({ code: 'custom', message: p.includes('@') ? NOT_MAIL : 'must be "*", "group:<name>" or an email' });
+      return z.NEVER;
+    }
+    return e;
+  });
+
+/** The shortest prefix length that still names a network; wider sources count as "any source". */
+const widestSource = z
+  .object({
+    ipv4: z.number().int('must be a whole number').min(0, 'must be 0 to 32').max(32, 'must be 0 to 32').default(DEFAULT_SOURCE_LIMITS.ipv4),
+    ipv6: z.number().int('must be a whole number').min(0, 'must be 0 to 128').max(128, 'must be 0 to 128').default(DEFAULT_SOURCE_LIMITS.ipv6),
   })
-  .transform((p) => (p.includes('@') ? p.toLowerCase() : p));
+  .strict();
 
 const isoDuration = z.string().transform((text, ctx) => {
   const minutes = parseDuration(text);
@@ -82,6 +101,19 @@ const rule = z
     allowAnySource: z.boolean().default(false),
     route: route.default({}),
     max: isoDuration.optional(),
+    maxTotal: z
+      .string()
+      .transform((text, ctx) => {
+        const minutes = parseDuration(text);
+        if (minutes === null || minutes < MIN_DURATION_MINUTES) {
+          ctx.addIssue({ code: 'custom', message: 'must be a duration of at least PT5M, such as PT8H or PT72H' });
+          return z.NEVER;
+        }
+        return minutes;
+      })
+      .optional(),
+    widestSource: widestSource.optional(),
+    stepUp: z.union([z.boolean(), z.array(principal).min(1, 'must name at least one principal, or be true')]).optional(),
   })
   .strict();
 
@@ -129,8 +161,12 @@ const fileSchema = z
     cfg.rules.forEach((r, i) => {
       if (names.has(r.name)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'name'], message: `duplicates rules[${names.get(r.name)}].name` });
       names.set(r.name, i);
+      if (r.maxTotal !== undefined && r.max !== undefined && r.maxTotal < r.max)
+        ctx.addIssue({ code: 'custom', path: ['rules', i, 'maxTotal'], message: 'must not be shorter than max' });
       if (!r.autoApprove && r.approvers.length === 0)
         ctx.addIssue({ code: 'custom', path: ['rules', i, 'approvers'], message: 'must name approvers unless autoApprove is true' });
+      if (r.autoApprove && r.stepUp)
+        ctx.addIssue({ code: 'custom', path: ['rules', i, 'stepUp'], message: 'has no effect with autoApprove: nobody approves, so nobody signs in' });
     });
     const vmKeys = new Set<string>();
     cfg.azure?.vms.forEach((v, i) => {
@@ -177,6 +213,9 @@ export function configFromDocument(doc: unknown, source = 'config'): LoadedConfi
       allowAnySource: r.allowAnySource,
       route: r.route,
       ...(r.max !== undefined ? { maxDurationMinutes: r.max } : {}),
+      ...(r.maxTotal !== undefined ? { maxTotalMinutes: r.maxTotal } : {}),
+      ...(r.widestSource !== undefined ? { sourceLimits: r.widestSource } : {}),
+      ...(r.stepUp === true ? { stepUp: true as const } : Array.isArray(r.stepUp) ? { stepUp: r.stepUp } : {}),
     })),
     reminderMinutes: c.reminderMinutes,
     pendingTimeoutMinutes: c.pendingTimeoutMinutes,

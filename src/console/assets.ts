@@ -27,6 +27,8 @@ export interface Assets {
   appJs: () => Asset;
   appCss: () => Asset;
   adaptiveCardsJs: () => Asset;
+  /** markdown-it's browser build: the console draws card markdown with it, as Teams draws markdown. */
+  markdownItJs: () => Asset;
 }
 
 /**
@@ -37,6 +39,8 @@ export function createAssets(opts: { reload?: boolean } = {}): Assets {
   const publicDir = path.join(findRepoRoot(), PUBLIC_DIR);
   // The UMD build runs in the browser as is; lib/ would need a bundler (notes §4.6).
   const adaptiveCards = require.resolve('adaptivecards/dist/adaptivecards.min.js');
+  // The package's exports map hides dist/; its folder is found through package.json instead.
+  const markdownIt = path.join(path.dirname(require.resolve('markdown-it/package.json')), 'dist', 'markdown-it.min.js');
   const cache = new Map<string, Buffer>();
   const load = (file: string, contentType: string) => (): Asset => {
     let body = opts.reload ? undefined : cache.get(file);
@@ -51,5 +55,6 @@ export function createAssets(opts: { reload?: boolean } = {}): Assets {
     appJs: load(path.join(publicDir, 'app.js'), 'text/javascript; charset=utf-8'),
     appCss: load(path.join(publicDir, 'app.css'), 'text/css; charset=utf-8'),
     adaptiveCardsJs: load(adaptiveCards, 'text/javascript; charset=utf-8'),
+    markdownItJs: load(markdownIt, 'text/javascript; charset=utf-8'),
   };
 }

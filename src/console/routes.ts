@@ -96,6 +96,7 @@ export function mountRoutes(server: Server, deps: RouteDeps): void {
   server.get('/console/app.js', asset(assets.appJs));
   server.get('/console/app.css', asset(assets.appCss));
   server.get('/console/adaptivecards.js', asset(assets.adaptiveCardsJs));
+  server.get('/console/markdown-it.js', asset(assets.markdownItJs));
 
   server.get('/console/people', async (_req, res) => {
     sendJson(res, 200, { people: [...people.values()] });

@@ -1,8 +1,9 @@
 // The bot's access rules applied: who a person is, which rule governs a VM, whether a request may be
 // made and on what terms, and who may decide it. Pure: the caller passes the policy and the VMs.
-import { isAnySource, normalizeSource, sourceAllowed, ANY_SOURCE } from './cidr';
+import { DEFAULT_SOURCE_LIMITS, describeAddressCount, isWiderThan, normalizeSource, sourceAllowed, ANY_SOURCE, type SourceLimits } from './cidr';
 import type { RequestCommand } from './command';
 import { formatDuration, MAX_DURATION_MINUTES, MIN_DURATION_MINUTES } from './duration';
+import { normalizeEmail, sameEmail } from './email';
 import { JitError } from './errors';
 import { isGlob, matchGlob } from './glob';
 import type { AccessPolicy, AccessRule, Person, Principal, VmSelector } from './policy';
@@ -33,9 +34,9 @@ export type Decidability = { ok: true } | { ok: false; reason: string };
 const UNKNOWN_PERSON = "you are not in jitbot's access list; ask an admin";
 
 export function findPerson(policy: AccessPolicy, email: string | null): Person | null {
-  if (!email) return null;
-  const e = email.trim().toLowerCase();
-  return policy.people.find((p) => p.email.toLowerCase() === e) ?? null;
+  const e = normalizeEmail(email);
+  if (!e) return null;
+  return policy.people.find((p) => normalizeEmail(p.email) === e) ?? null;
 }
 
 /** `*` is anyone in the config, `group:<name>` a member of that group, anything else an email. */
@@ -79,6 +80,36 @@ function mayRequest(policy: AccessPolicy, person: Person, vm: Vm): boolean {
   return rule !== null && hasPrincipal(person, rule.requesters);
 }
 
+/**
+ * Whether a VM's grants and refusals may be shown to this person: admins, and whoever its rule lets
+ * request or approve it. Everyone else learns nothing about who holds it open, from where or why.
+ */
+export function maySeeVm(policy: AccessPolicy, person: Person | null, vm: Vm): boolean {
+  if (!person) return false;
+  if (isAdmin(policy, person)) return true;
+  const rule = ruleForVm(policy, vm);
+  return rule !== null && (hasPrincipal(person, rule.requesters) || hasPrincipal(person, rule.approvers));
+}
+
+/**
+ * Whether this person is part of the request: its requester, an approver under its rule, someone who
+ * decided it, or an admin. Only they are shown the request itself (who, what, from where, why).
+ */
+export function isPartOf(policy: AccessPolicy, person: Person | null, request: AccessRequest): boolean {
+  if (!person) return false;
+  if (isAdmin(policy, person)) return true;
+  if (sameEmail(request.requester.email, person.email)) return true;
+  const deciders = [...request.approvals, ...(request.extension?.approvals ?? []), ...(request.denial ? [request.denial] : [])];
+  if (deciders.some((d) => sameEmail(d.by.email, person.email))) return true;
+  const rule = policy.rules.find((r) => r.name === request.rule);
+  return rule !== undefined && hasPrincipal(person, rule.approvers);
+}
+
+/** The rule's own source limits, else the defaults. */
+export function sourceLimitsOf(rule: AccessRule): SourceLimits {
+  return rule.sourceLimits ?? DEFAULT_SOURCE_LIMITS;
+}
+
 /** VMs under JIT whose rule lets this person ask for access. */
 export function requestableVms(policy: AccessPolicy, person: Person | null, vms: readonly Vm[]): Vm[] {
   if (!person) return [];
@@ -89,8 +120,7 @@ export function requestableVms(policy: AccessPolicy, person: Person | null, vms:
 export function approversFor(policy: AccessPolicy, request: AccessRequest): Person[] {
   const rule = policy.rules.find((r) => r.name === request.rule);
   if (!rule) return [];
-  const requester = request.requester.email?.toLowerCase() ?? null;
-  return policy.people.filter((p) => p.email.toLowerCase() !== requester && hasPrincipal(p, rule.approvers));
+  return policy.people.filter((p) => !sameEmail(p.email, request.requester.email) && hasPrincipal(p, rule.approvers));
 }
 
 /**
@@ -99,8 +129,7 @@ export function approversFor(policy: AccessPolicy, request: AccessRequest): Pers
  */
 export function canDecide(policy: AccessPolicy, person: Person | null, request: AccessRequest): Decidability {
   if (!person) return { ok: false, reason: UNKNOWN_PERSON };
-  const email = person.email.toLowerCase();
-  if (request.requester.email?.toLowerCase() === email) return { ok: false, reason: "you can't approve your own request" };
+  if (sameEmail(request.requester.email, person.email)) return { ok: false, reason: "you can't approve your own request" };
   const rule = policy.rules.find((r) => r.name === request.rule);
   if (!rule) {
     return { ok: false, reason: `you can't approve this request: its rule ${request.rule} is no longer in the configuration` };
@@ -110,7 +139,7 @@ export function canDecide(policy: AccessPolicy, person: Person | null, request: 
   }
   const onExtension = request.state === 'active' && request.extension !== undefined;
   const approvals = onExtension ? request.extension!.approvals : request.approvals;
-  if (approvals.some((a) => a.by.email?.toLowerCase() === email)) {
+  if (approvals.some((a) => sameEmail(a.by.email, person.email))) {
     return { ok: false, reason: `you already approved this ${onExtension ? 'extension' : 'request'}` };
   }
   return { ok: true };
@@ -151,7 +180,9 @@ function resolveRequested(policy: AccessPolicy, person: Person, names: readonly 
     if (isGlob(splitVmName(name).name)) {
       vms = matchVmName(name, requestable);
       if (vms.length === 0) {
-        const seen = matchVmName(name, all)[0];
+        // A glob names no VM, so the answer names none the person may not see: a refusal about a VM
+        // they have no rights on would tell them it exists, who may request it, and how.
+        const seen = matchVmName(name, all).find((vm) => maySeeVm(policy, person, vm));
         const refusal = seen ? (rightsRefusal(policy, person, seen) ?? jitRefusal(seen)) : null;
         return { ok: false, error: refusal ?? unknownVmError(name, requestable) };
       }
@@ -236,8 +267,10 @@ function chooseSource(given: string | undefined, rule: AccessRule, openings: rea
         return refuse('policy', `${source} is not inside the allowed sources for port ${o.port.number} on ${o.vm.name} (${o.rule.allowedSourcePrefixes.join(', ')})`);
       }
     }
-    if (isAnySource(source) && !rule.allowAnySource) {
-      return refuse('policy', `rule ${rule.name} does not open ports to any source (${source}); ${NAME_A_SOURCE}`);
+    const limits = sourceLimitsOf(rule);
+    if (isWiderThan(source, limits) && !rule.allowAnySource) {
+      const wide = source === ANY_SOURCE ? source : `${source}, ${describeAddressCount(source)}: wider than /${source.includes(':') ? limits.ipv6 : limits.ipv4} counts as any`;
+      return refuse('policy', `rule ${rule.name} does not open ports to any source (${wide}); ${NAME_A_SOURCE}`);
     }
     return { ok: true, source };
   }
@@ -299,8 +332,7 @@ export function evaluateRequest(input: { policy: AccessPolicy; person: Person | 
   if (!source.ok) return source;
 
   if (!rule.autoApprove) {
-    const requester = person.email.toLowerCase();
-    const approvers = policy.people.filter((p) => p.email.toLowerCase() !== requester && hasPrincipal(p, rule.approvers));
+    const approvers = policy.people.filter((p) => !sameEmail(p.email, person.email) && hasPrincipal(p, rule.approvers));
     if (approvers.length < rule.approvals) {
       return refuse(
         'config',
@@ -322,4 +354,52 @@ export function evaluateRequest(input: { policy: AccessPolicy; person: Person | 
       autoApprove: rule.autoApprove,
     },
   };
+}
+
+// ---- extending an open grant --------------------------------------------------------------------
+
+export type ExtensionTerms = { ok: true; autoApprove: boolean; totalMinutes: number } | { ok: false; error: JitError };
+
+/**
+ * On what terms an open grant may be extended. An extension must not stretch a rule: once the
+ * grant's total open time would pass what one request may ask for (the rule's `max`, else the
+ * smallest port maximum), it needs the rule's approvers like a new request and is never approved
+ * automatically; past the rule's `maxTotal` nobody can approve it. Azure's own per-port bound on each
+ * window is the caller's to check, since it is measured from now.
+ */
+export function extensionTerms(input: { policy: AccessPolicy; request: AccessRequest; minutes: number; vms: readonly Vm[] }): ExtensionTerms {
+  const { policy, request: r, minutes } = input;
+  const rule = policy.rules.find((x) => x.name === r.rule);
+  if (!rule) return refuse('config', `rule ${r.rule} of ${r.id} is no longer in the configuration; ask for access again`);
+  const openedAt = (r.openedAt ?? r.createdAt).getTime();
+  const endsAt = (r.endsAt ?? r.openedAt ?? r.createdAt).getTime();
+  const heldMinutes = Math.ceil((endsAt - openedAt) / 60_000);
+  const totalMinutes = heldMinutes + minutes;
+  if (rule.maxTotalMinutes !== undefined && totalMinutes > rule.maxTotalMinutes) {
+    const room = rule.maxTotalMinutes - heldMinutes;
+    const hint = room >= MIN_DURATION_MINUTES ? `ask for at most ${formatDuration(room)}` : 'ask for new access when it ends';
+    return refuse(
+      'policy',
+      `extending ${r.id} by ${formatDuration(minutes)} would keep it open ${formatDuration(totalMinutes)} in total, over the ${formatDuration(rule.maxTotalMinutes)} maximum of rule ${rule.name}; ${hint}`,
+    );
+  }
+  const portMaxes = r.vms.flatMap((ref) => {
+    const vm = input.vms.find((v) => v.id.toLowerCase() === ref.id.toLowerCase());
+    return r.ports.map((p) => vm?.jit?.find((x) => x.number === p.number)?.maxDurationMinutes).filter((m): m is number => m !== undefined);
+  });
+  const oneRequest = Math.min(rule.maxDurationMinutes ?? Infinity, ...portMaxes, portMaxes.length || rule.maxDurationMinutes !== undefined ? Infinity : r.durationMinutes);
+  const beyond = totalMinutes > oneRequest;
+  const autoApprove = rule.autoApprove && !beyond;
+  if (!autoApprove) {
+    const approvers = policy.people.filter((p) => !sameEmail(p.email, r.requester.email) && hasPrincipal(p, rule.approvers));
+    if (approvers.length < r.requiredApprovals) {
+      const room = oneRequest - heldMinutes;
+      const hint = room >= MIN_DURATION_MINUTES ? `; ask for at most ${formatDuration(room)}` : '';
+      return refuse(
+        'config',
+        `extending ${r.id} past ${formatDuration(oneRequest)} in total needs ${r.requiredApprovals} approval${r.requiredApprovals === 1 ? '' : 's'} under rule ${rule.name}, and only ${approvers.length} other ${approvers.length === 1 ? 'person' : 'people'} may approve${hint}`,
+      );
+    }
+  }
+  return { ok: true, autoApprove, totalMinutes };
 }

@@ -198,3 +198,48 @@ export function prefixContains(outer: string, inner: string): boolean {
 export function sourceAllowed(source: string, allowed: readonly string[]): boolean {
   return allowed.some((prefix) => prefixContains(prefix, source));
 }
+
+/**
+ * The widest prefixes that still count as naming a network rather than "anywhere". A source wider
+ * than these opens a port to so many addresses (a /1 is half the internet) that it needs a rule's
+ * `allowAnySource`, exactly like `*`.
+ */
+export interface SourceLimits {
+  /** Shortest IPv4 prefix length that is not "any source" (16: a /16 is 65,536 addresses). */
+  ipv4: number;
+  /** Shortest IPv6 prefix length that is not "any source" (48: one site's allocation). */
+  ipv6: number;
+}
+
+export const DEFAULT_SOURCE_LIMITS: Readonly<SourceLimits> = { ipv4: 16, ipv6: 48 };
+
+/** How many addresses a source covers: 1 for an address, 2^(width − length) for a CIDR, null for `*` or junk. */
+export function addressCount(source: string): bigint | null {
+  const t = source.trim();
+  if (t === ANY_SOURCE) return null;
+  const r = read(t);
+  if (!r.ok) return null;
+  return 1n << BigInt(WIDTH[r.prefix.family] - r.prefix.length);
+}
+
+/**
+ * True when the source is wider than the limit for its family: `*`, `/0`, `0.0.0.0/1` and `::/1`
+ * all are under the default limits, `10.1.0.0/16` and `2001:db8:1::/48` are not. Unreadable text
+ * counts as wide, so nothing unparsed slips past a check built on this.
+ */
+export function isWiderThan(source: string, limits: SourceLimits = DEFAULT_SOURCE_LIMITS): boolean {
+  const t = source.trim();
+  if (t === ANY_SOURCE) return true;
+  const r = read(t);
+  if (!r.ok) return true;
+  return r.prefix.length < (r.prefix.family === 4 ? limits.ipv4 : limits.ipv6);
+}
+
+/** `1 address`, `256 addresses`, `2^64 addresses`: the count people can read on a card. */
+export function describeAddressCount(source: string): string {
+  const n = addressCount(source);
+  if (n === null) return 'every address';
+  if (n === 1n) return '1 address';
+  if (n <= 1n << 32n) return `${n.toLocaleString('en-US')} addresses`;
+  return `2^${n.toString(2).length - 1} addresses`;
+}

@@ -5,7 +5,7 @@ export type Command =
   | RequestCommand
   | { kind: 'form' }
   | { kind: 'help' }
-  | { kind: 'vms' }
+  | { kind: 'vms'; filter?: string; page?: number }
   | { kind: 'status' }
   | { kind: 'cancel'; id: string }
   | { kind: 'release'; id: string }
@@ -48,7 +48,7 @@ export const USAGE: Record<CommandKind, string> = {
   request: '/jit <ports> <vms> <duration> [from <source>] [for <reason…>]',
   form: '/jit',
   help: '/jit help',
-  vms: '/jit vms',
+  vms: '/jit vms [<name filter>] [page <n>]',
   status: '/jit status',
   cancel: '/jit cancel <id>',
   release: '/jit release <id>',
@@ -61,7 +61,7 @@ export const USAGE: Record<CommandKind, string> = {
 export const HELP_LINES: ReadonlyArray<{ usage: string; description: string; admin?: boolean }> = [
   { usage: USAGE.request, description: 'ask for access to management ports' },
   { usage: USAGE.form, description: 'open the request form' },
-  { usage: USAGE.vms, description: 'VMs you may request, with their JIT ports and limits' },
+  { usage: USAGE.vms, description: 'VMs you may request, with their JIT ports and limits; filter by the start of a name' },
   { usage: USAGE.status, description: 'your pending and active requests, and what waits for your approval' },
   { usage: USAGE.cancel, description: 'withdraw your pending request' },
   { usage: USAGE.release, description: 'close your open access now' },

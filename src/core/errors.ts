@@ -73,3 +73,11 @@ export class ChatError extends JitError {
     this.retryAfterMs = details.retryAfterMs;
   }
 }
+
+/** A step-up sign-in that did not work: the provider refused, the code was stale, the token was wrong. */
+export class SignInError extends JitError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('not_allowed', message, options);
+    this.name = 'SignInError';
+  }
+}

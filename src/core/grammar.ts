@@ -100,6 +100,7 @@ function parseKeywordCommand(keyword: Keyword, args: string[]): ParseResult {
     case 'help':
       return done({ kind: 'help' });
     case 'vms':
+      return parseVms(args);
     case 'status':
       return args.length === 0 ? done({ kind: keyword }) : unexpected(keyword, args[0], `after ${keyword}; it takes nothing more`);
     case 'cancel':
@@ -114,6 +115,30 @@ function parseKeywordCommand(keyword: Keyword, args: string[]): ParseResult {
     case 'audit':
       return parseAudit(args);
   }
+}
+
+/** A name filter: the characters of a VM name, with `*` as a wildcard. */
+const VM_FILTER = /^[A-Za-z0-9._*-]{1,80}$/;
+const MAX_PAGE = 10_000;
+
+/** `vms [<filter>] [page <n>]`: the filter matches names that contain it (or, with `*`, the glob). */
+function parseVms(args: string[]): ParseResult {
+  const rest = [...args];
+  let filter: string | undefined;
+  if (rest.length > 0 && rest[0].toLowerCase() !== 'page') {
+    const word = rest.shift()!;
+    if (!VM_FILTER.test(word)) return fail('vms', `${quoteWord(word)} is not part of a VM name`);
+    filter = word;
+  }
+  let page: number | undefined;
+  if (rest.length > 0 && rest[0].toLowerCase() === 'page') {
+    rest.shift();
+    const n = rest.shift();
+    if (n === undefined || !/^\d{1,5}$/.test(n) || Number(n) < 1 || Number(n) > MAX_PAGE) return fail('vms', `page needs a number, as in /jit vms page 2`);
+    page = Number(n);
+  }
+  if (rest.length > 0) return unexpected('vms', rest[0], 'after the filter and page');
+  return done({ kind: 'vms', ...(filter !== undefined ? { filter } : {}), ...(page !== undefined ? { page } : {}) });
 }
 
 function parseIdCommand(kind: 'cancel' | 'release', args: string[]): ParseResult {

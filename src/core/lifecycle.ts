@@ -3,12 +3,14 @@
 // version. The invariants the app also checks are enforced here again, so no caller can skip them.
 import type { RequestDraft } from './access';
 import { formatDuration, formatUtc, MAX_DURATION_MINUTES, MIN_DURATION_MINUTES } from './duration';
+import { sameEmail } from './email';
 import { JitError } from './errors';
-import type { AccessRequest, Actor, Approval, AuditEvent, VmRef } from './types';
+import type { AccessRequest, Actor, Approval, AuditEvent, StepUpProof, VmRef } from './types';
 import { formatPort } from './views';
 
 export type LifecycleEvent =
-  | { type: 'approve'; by: Actor; at: Date }
+  /** `stepUp`: what the approver's fresh sign-in proved, on rules that ask for one. */
+  | { type: 'approve'; by: Actor; at: Date; stepUp?: StepUpProof }
   | { type: 'deny'; by: Actor; at: Date; reason?: string }
   | { type: 'cancel'; by: Actor; at: Date }
   | { type: 'timeout'; at: Date }
@@ -65,10 +67,6 @@ export function decidedMessage(r: AccessRequest, now: Date): string {
     case 'released':
       return r.autoApproved ? `already approved automatically by rule ${r.rule}` : approvedText(r.approvals, now);
   }
-}
-
-function sameEmail(a: string | null | undefined, b: string | null | undefined): boolean {
-  return !!a && !!b && a.trim().toLowerCase() === b.trim().toLowerCase();
 }
 
 /** Email joins platforms; without one on either side only the same platform account is the same person. */
@@ -142,12 +140,22 @@ function approverProblem(r: AccessRequest, by: Actor, approvals: readonly Approv
   return null;
 }
 
+function approvalOf(e: Extract<LifecycleEvent, { type: 'approve' }>): Approval {
+  return e.stepUp ? { by: e.by, at: e.at, stepUp: e.stepUp } : { by: e.by, at: e.at };
+}
+
+/** The audit keeps who the provider said signed in, and how: issuer, subject, amr (and acr). */
+function stepUpDetails(p: StepUpProof | undefined): Record<string, unknown> {
+  if (!p) return {};
+  return { stepUp: { issuer: p.issuer, subject: p.subject, amr: p.amr, ...(p.acr !== undefined ? { acr: p.acr } : {}), authTime: p.authTime.toISOString() } };
+}
+
 function approve(r: AccessRequest, e: Extract<LifecycleEvent, { type: 'approve' }>): Outcome {
   if (r.state === 'pending') {
     const problem = approverProblem(r, e.by, r.approvals, 'request');
     if (problem) return problem;
-    const approvals = [...r.approvals, { by: e.by, at: e.at }];
-    const audit = [auditOf(r, 'request.approval', e.at, e.by, { approvals: approvals.length, required: r.requiredApprovals })];
+    const approvals = [...r.approvals, approvalOf(e)];
+    const audit = [auditOf(r, 'request.approval', e.at, e.by, { approvals: approvals.length, required: r.requiredApprovals, ...stepUpDetails(e.stepUp) })];
     if (approvals.length < r.requiredApprovals) return moved(r, { approvals }, audit);
     audit.push(auditOf(r, 'request.approved', e.at, e.by, { approvers: approvals.map((a) => a.by.email) }));
     return moved(r, { approvals, state: 'opening' }, audit);
@@ -156,9 +164,9 @@ function approve(r: AccessRequest, e: Extract<LifecycleEvent, { type: 'approve' 
     const ext = r.extension!;
     const problem = approverProblem(r, e.by, ext.approvals, 'extension');
     if (problem) return problem;
-    const approvals = [...ext.approvals, { by: e.by, at: e.at }];
+    const approvals = [...ext.approvals, approvalOf(e)];
     const reached = approvals.length >= r.requiredApprovals;
-    const audit = [auditOf(r, 'extension.approval', e.at, e.by, { approvals: approvals.length, required: r.requiredApprovals })];
+    const audit = [auditOf(r, 'extension.approval', e.at, e.by, { approvals: approvals.length, required: r.requiredApprovals, ...stepUpDetails(e.stepUp) })];
     if (reached) {
       audit.push(auditOf(r, 'extension.approved', e.at, e.by, { durationMinutes: ext.durationMinutes, approvers: approvals.map((a) => a.by.email) }));
     }

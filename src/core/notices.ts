@@ -1,10 +1,19 @@
 // The words of every thread reply and direct message, built from the request as it now is.
 import { formatDuration, formatUtc } from './duration';
 import type { AccessRequest, Actor } from './types';
+import { clipText, summariseList, vmListText } from './text';
 import { formatPort, personView, type Notice, type NoticeKind } from './views';
 
+/** Longest reason a notice quotes; the audit keeps the whole text. */
+const NOTICE_REASON_MAX = 300;
+
+// A glob over hundreds of VMs would make every notice longer than a chat message may be.
 function what(r: AccessRequest): string {
-  return `${r.ports.map(formatPort).join(', ')} on ${r.vms.map((v) => v.name).join(', ')}`;
+  return `${r.ports.map(formatPort).join(', ')} on ${vmListText(r.vms.map((v) => v.name))}`;
+}
+
+function quoted(reason: string): string {
+  return clipText(reason, NOTICE_REASON_MAX);
 }
 
 function notice(r: AccessRequest, kind: NoticeKind, text: string, extra: Partial<Notice> = {}): Notice {
@@ -12,7 +21,7 @@ function notice(r: AccessRequest, kind: NoticeKind, text: string, extra: Partial
 }
 
 export function submittedNotice(r: AccessRequest): Notice {
-  return notice(r, 'submitted', `${r.requester.name} asks for ${what(r)} from ${r.source} for ${formatDuration(r.durationMinutes)}${r.reason ? `: ${r.reason}` : ''}.`);
+  return notice(r, 'submitted', `${r.requester.name} asks for ${what(r)} from ${r.source} for ${formatDuration(r.durationMinutes)}${r.reason ? `: ${quoted(r.reason)}` : ''}.`);
 }
 
 export function approvalNotice(r: AccessRequest, by: Actor): Notice {
@@ -25,7 +34,7 @@ export function approvedNotice(r: AccessRequest): Notice {
 }
 
 export function deniedNotice(r: AccessRequest): Notice {
-  const reason = r.denial?.reason ? `: ${r.denial.reason}` : '.';
+  const reason = r.denial?.reason ? `: ${quoted(r.denial.reason)}` : '.';
   return notice(r, 'denied', `Denied by ${r.denial?.by.name ?? 'an approver'}${reason}`, { mention: personView(r.requester) });
 }
 
@@ -37,7 +46,7 @@ export function openedNotice(r: AccessRequest, now: Date): Notice {
 export function failedNotice(r: AccessRequest): Notice {
   // The reason is a sentence of its own. When the bot could not make sure the ports closed again it
   // says so there ("… may stay open until …"), and "nothing was opened" would then be false.
-  const reason = (r.failure ?? 'Azure did not accept the request').trim().replace(/\.+$/, '');
+  const reason = clipText((r.failure ?? 'Azure did not accept the request').trim(), 600).replace(/\.+$/, '');
   const closing = /\bmay stay open\b/.test(reason) ? '' : ' Nothing was opened.';
   return notice(r, 'failed', `Could not open ${what(r)}: ${reason}.${closing}`, {
     mention: personView(r.requester),
@@ -90,12 +99,13 @@ export function extensionDeniedNotice(r: AccessRequest, by: Actor): Notice {
  * are the ones this request lost (`22 on web-01`); `all` when nothing of it is left open.
  */
 export function supersededNotice(r: AccessRequest, by: AccessRequest, lost: string[], all: boolean): Notice {
-  const ended = all ? 'Your access has ended' : `Your access to ${lost.join(', ')} has ended; the rest stays open`;
-  return notice(r, 'superseded', `Azure replaced ${lost.join(', ')} with ${by.requester.name}'s request ${by.id} (from ${by.source}). ${ended}.`, {
+  const lostText = summariseList(lost);
+  const ended = all ? 'Your access has ended' : `Your access to ${lostText} has ended; the rest stays open`;
+  return notice(r, 'superseded', `Azure replaced ${lostText} with ${by.requester.name}'s request ${by.id} (from ${by.source}). ${ended}.`, {
     mention: personView(r.requester),
   });
 }
 
 export function extensionFailedNotice(r: AccessRequest, reason: string): Notice {
-  return notice(r, 'extension-failed', `Could not extend: ${reason}. Access still ends as planned.`, { mention: personView(r.requester) });
+  return notice(r, 'extension-failed', `Could not extend: ${clipText(reason, 600)}. Access still ends as planned.`, { mention: personView(r.requester) });
 }

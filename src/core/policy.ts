@@ -1,4 +1,5 @@
 // The bot's own access rules (DESIGN §2 "Access rule"), as validated config. Pure data.
+import type { SourceLimits } from './cidr';
 import type { Route } from './types';
 
 export interface Person {
@@ -33,6 +34,18 @@ export interface AccessRule {
   route: Route;
   /** An upper bound below the policy's own maximum, if the team wants one. */
   maxDurationMinutes?: number;
+  /**
+   * The longest a grant may stay open in total, extensions included, whoever approves. Without it
+   * extensions past the request maximum still need approvers but have no ceiling.
+   */
+  maxTotalMinutes?: number;
+  /** Sources wider than these count as "any source" (default /16 and /48). */
+  sourceLimits?: SourceLimits;
+  /**
+   * Approvals count only after a fresh sign-in with a second factor: `true` for every approver, or
+   * the principals (people, groups) who must step up while the others approve with a click.
+   */
+  stepUp?: true | Principal[];
 }
 
 export interface AccessPolicy {

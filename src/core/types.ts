@@ -68,6 +68,17 @@ export const TERMINAL_STATES: readonly RequestState[] = ['denied', 'cancelled', 
 export interface Approval {
   by: Actor;
   at: Date;
+  /** Set when the rule asked for a fresh sign-in with a second factor and the approver gave one. */
+  stepUp?: StepUpProof;
+}
+
+/** What a step-up sign-in proved: who the provider said it was, how, and when. */
+export interface StepUpProof {
+  issuer: string;
+  subject: string;
+  amr: string[];
+  acr?: string;
+  authTime: Date;
 }
 
 export interface Decision {

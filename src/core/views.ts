@@ -1,7 +1,8 @@
 // View models: what a card or message shows, derived purely from domain data and the time.
 // Renderers (Block Kit, Adaptive Cards) turn these into platform JSON; they add no facts of their own.
+import { describeAddressCount, isWiderThan } from './cidr';
 import { formatDuration, formatUtc } from './duration';
-import type { AccessRequest, Actor, OsType, PortSpec, RequestState } from './types';
+import type { AccessRequest, Actor, Approval, OsType, PortSpec, RequestState } from './types';
 
 /** Buttons the platforms draw. Their ids are stable: Slack `jit_<verb>`, Teams `Action.Execute` verb. */
 export type Verb = 'approve' | 'deny' | 'extend' | 'release' | 'cancel';
@@ -23,12 +24,18 @@ export interface RequestView {
   /** `22/TCP`, `3389` (any protocol). */
   ports: string[];
   source: string;
+  /** How many addresses the source covers, for the approver: `1 address`, `65,536 addresses`, `every address`. */
+  sourceSize: string;
+  /** The source is wider than a /16 (IPv4) or /48 (IPv6): as good as any source; cards flag it. */
+  sourceWide: boolean;
   /** `1h30m`. */
   duration: string;
   reason: string;
   /** `1 of 2`. */
   approvalsText: string;
   approvedBy: string[];
+  /** The approvers as the card shows them, with step-up sign-ins marked (`Bob, MFA; Carol`). */
+  approvedByText?: string;
   /** Who decided and when, once decided: `Approved by Bob at 13:05 UTC`. */
   decision: string | null;
   /** `14:05 UTC`, once open. */
@@ -61,7 +68,8 @@ export type NoticeKind =
   | 'extended'
   | 'extension-denied'
   | 'extension-failed'
-  | 'superseded';
+  | 'superseded'
+  | 'step-up';
 
 /** A thread reply or direct message. Text is plain; adapters format it and resolve the mention. */
 export interface Notice {
@@ -72,6 +80,8 @@ export interface Notice {
   mention?: PersonView;
   /** Buttons to draw under the notice, for the mentioned person. */
   actions?: Verb[];
+  /** A link the bot made (never user text), drawn as a button or link: the step-up sign-in. */
+  link?: { url: string; label: string };
 }
 
 export interface PortRuleView {
@@ -94,6 +104,33 @@ export interface VmView {
   lastAccess: string | null;
   /** Active grants on this VM right now: `22/TCP from 10.1.2.3 until 14:05 UTC`. */
   open: string[];
+}
+
+/** Which slice of the VMs a `vms` reply shows: `/jit vms web- page 2`. */
+export interface VmPage {
+  /** What the names were filtered by, as typed; null for all. */
+  filter: string | null;
+  /** 1-based. */
+  page: number;
+  pages: number;
+  /** VMs matching the filter, on every page. */
+  total: number;
+  pageSize: number;
+}
+
+/** How to ask for another page of a `vms` reply, as a command the person can type. */
+export function vmPageCommand(filter: string | null, page: number): string {
+  return `/jit vms${filter ? ` ${filter}` : ''}${page > 1 ? ` page ${page}` : ''}`;
+}
+
+/** `Showing 21–40 of 150 VMs matching "web-". Next: /jit vms web- page 3` */
+export function vmPageText(p: VmPage, shown: number): string {
+  const first = (p.page - 1) * p.pageSize + 1;
+  const range = p.pages > 1 ? `${first}–${first + shown - 1} of ` : '';
+  const matching = p.filter ? ` matching "${p.filter}"` : '';
+  const next = p.page < p.pages ? ` Next: ${vmPageCommand(p.filter, p.page + 1)}` : '';
+  const narrow = p.pages > 1 && !p.filter ? ' Narrow it with /jit vms <start of a name>.' : '';
+  return `Showing ${range}${p.total} VMs${matching}.${next}${narrow}`;
 }
 
 export interface HelpView {
@@ -126,9 +163,10 @@ export type Reply =
   | { kind: 'help'; help: HelpView }
   | { kind: 'submitted'; text: string; request: RequestView }
   | { kind: 'status'; mine: RequestView[]; awaiting: RequestView[] }
-  | { kind: 'vms'; vms: VmView[] }
+  | { kind: 'vms'; vms: VmView[]; page?: VmPage }
   | { kind: 'policy'; vm: VmView }
-  | { kind: 'audit'; csv: string; filename: string; rows: number; text: string }
+  /** `link`: the bot's own signed download address; renderers draw it as a link the bot made, never from `text`. */
+  | { kind: 'audit'; csv: string; filename: string; rows: number; text: string; link?: string }
   | { kind: 'form'; form: FormView };
 
 /** The answer to a button click, for the person who clicked (ephemeral), and the card as it now is. */
@@ -150,6 +188,12 @@ export function formatPort(p: PortSpec): string {
 
 function namesOf(actors: Array<{ by: Actor }>): string[] {
   return actors.map((a) => a.by.name);
+}
+
+/** `Bob, MFA; Carol`: who approved, and who proved it with a fresh sign-in and a second factor. */
+function approversText(approvals: readonly Approval[]): string {
+  const anyStepUp = approvals.some((a) => a.stepUp);
+  return approvals.map((a) => (a.stepUp ? `${a.by.name}, MFA` : a.by.name)).join(anyStepUp ? '; ' : ', ');
 }
 
 export function headlineFor(r: AccessRequest, now: Date): string {
@@ -200,10 +244,13 @@ export function requestView(r: AccessRequest, now: Date): RequestView {
     vms: r.vms.map((v) => v.name),
     ports: r.ports.map(formatPort),
     source: r.source,
+    sourceSize: describeAddressCount(r.source),
+    sourceWide: isWiderThan(r.source),
     duration: formatDuration(r.durationMinutes),
     reason: r.reason,
     approvalsText: `${r.approvals.length} of ${r.requiredApprovals}`,
     approvedBy: namesOf(r.approvals),
+    approvedByText: approversText(r.approvals),
     decision: decisionFor(r, now),
     endsAt: r.endsAt && (r.state === 'active' || r.state === 'expired' || r.state === 'released') ? formatUtc(r.endsAt, now) : null,
     failure: r.failure ?? null,

@@ -69,7 +69,9 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
     ...(opts.observer ? { observer: opts.observer } : {}),
   });
   const identity = createSlackIdentity({ slack, clock: opts.clock ?? systemClock, ttlMs: opts.userCacheTtlMs });
-  const chat = createSlackChatPort(slack);
+  const chat = createSlackChatPort(slack, {
+    onMinimal: (method, err) => opts.logger.warn({ method, code: slackErrorCode(err) }, 'Slack refused a message as built; sent its minimal form'),
+  });
 
   let ids: { botId?: string; botUserId?: string } = { botId: opts.botId, botUserId: opts.botUserId };
   // Our own authorize (instead of `token`) keeps Bolt from calling auth.test in its constructor.

@@ -5,8 +5,19 @@ import type { CallOptions, ChatPort, MessageRef } from '../app/ports';
 import { ChatError } from '../core/errors';
 import type { Actor, Route } from '../core/types';
 import type { Notice, RequestView } from '../core/views';
-import { renderCard, renderNotice } from './render';
-import type { SlackCaller } from './web';
+import { minimalMessage, renderCard, renderNotice, type SlackMessage } from './render';
+import { slackErrorCode, type SlackCaller } from './web';
+
+/**
+ * Slack's words for "this message, as built, cannot be posted". Waiting will not change its answer,
+ * so the message goes again at once in its minimal form.
+ */
+const REFUSED_AS_BUILT = new Set(['invalid_blocks', 'invalid_blocks_format', 'msg_too_long', 'too_many_attachments', 'invalid_attachments', 'invalid_arguments']);
+
+export function refusedAsBuilt(err: unknown): boolean {
+  const code = slackErrorCode(err);
+  return code !== undefined && REFUSED_AS_BUILT.has(code);
+}
 
 interface PostMessageResult extends WebAPICallResult {
   channel?: string;
@@ -32,9 +43,26 @@ export function readSlackMessageRef(ref: MessageRef): SlackMessageLocation {
   return { channel, ts };
 }
 
-export function createSlackChatPort(slack: SlackCaller): ChatPort {
-  async function post(args: Record<string, unknown>, opts?: CallOptions): Promise<SlackMessageLocation> {
-    const res = await slack.call<PostMessageResult>('chat.postMessage', args, opts);
+export interface SlackChatPortOptions {
+  /** Told when Slack refused a message as built and its minimal form went instead. */
+  onMinimal?: (method: string, err: unknown) => void;
+}
+
+export function createSlackChatPort(slack: SlackCaller, portOpts: SlackChatPortOptions = {}): ChatPort {
+  /** `method` with the message; if Slack refuses it as built, once more with the minimal form. */
+  async function send<T extends WebAPICallResult>(method: string, args: Record<string, unknown>, message: SlackMessage, opts?: CallOptions): Promise<T> {
+    try {
+      return await slack.call<T>(method, { ...args, text: message.text, blocks: message.blocks }, opts);
+    } catch (err) {
+      if (!refusedAsBuilt(err)) throw err;
+      portOpts.onMinimal?.(method, err);
+      const minimal = minimalMessage(message);
+      return slack.call<T>(method, { ...args, text: minimal.text, blocks: minimal.blocks }, opts);
+    }
+  }
+
+  async function post(args: Record<string, unknown>, message: SlackMessage, opts?: CallOptions): Promise<SlackMessageLocation> {
+    const res = await send<PostMessageResult>('chat.postMessage', args, message, opts);
     if (typeof res.channel !== 'string' || typeof res.ts !== 'string') {
       throw new ChatError('Slack chat.postMessage answered without channel and ts', { retryable: false });
     }
@@ -46,27 +74,23 @@ export function createSlackChatPort(slack: SlackCaller): ChatPort {
 
     async postCard(route: Route, view: RequestView, opts?: CallOptions): Promise<MessageRef | null> {
       if (!route.slack) return null;
-      const message = renderCard(view);
-      return slackMessageRef(await post({ channel: route.slack, text: message.text, blocks: message.blocks, unfurl_links: false }, opts));
+      return slackMessageRef(await post({ channel: route.slack, unfurl_links: false }, renderCard(view), opts));
     },
 
     async updateCard(ref: MessageRef, view: RequestView, opts?: CallOptions): Promise<void> {
       const { channel, ts } = readSlackMessageRef(ref);
-      const message = renderCard(view);
-      await slack.call('chat.update', { channel, ts, text: message.text, blocks: message.blocks }, opts);
+      await send('chat.update', { channel, ts }, renderCard(view), opts);
     },
 
     async replyInThread(ref: MessageRef, notice: Notice, opts?: CallOptions): Promise<void> {
       const { channel, ts } = readSlackMessageRef(ref);
-      const message = renderNotice(notice);
-      await post({ channel, thread_ts: ts, text: message.text, blocks: message.blocks, unfurl_links: false }, opts);
+      await post({ channel, thread_ts: ts, unfurl_links: false }, renderNotice(notice), opts);
     },
 
     async notifyPerson(person: Actor, notice: Notice, opts?: CallOptions): Promise<boolean> {
       if (person.platform !== 'slack') return false;
-      const message = renderNotice(notice);
       // A user id as channel opens (or reuses) the bot's direct message with that person.
-      await post({ channel: person.userId, text: message.text, blocks: message.blocks, unfurl_links: false }, opts);
+      await post({ channel: person.userId, unfurl_links: false }, renderNotice(notice), opts);
       return true;
     },
   };

@@ -9,7 +9,7 @@ import type { Actor } from '../core/types';
 import type { Reply } from '../core/views';
 import type { SlackIdentity } from './identity';
 import { slackErrorFields, type LoggerLike } from './log';
-import { FORM_CALLBACK_ID, formErrors, readFormInput, type FormState } from './modal';
+import { FORM_BLOCK_IDS, FORM_CALLBACK_ID, formErrors, readFormInput, type FormState } from './modal';
 import {
   ACTION_IDS,
   renderActionResult,
@@ -18,6 +18,7 @@ import {
   renderLoadingModal,
   renderReply,
   renderReplyModal,
+  renderVmOptions,
   verbOfActionId,
   type SlackMessage,
 } from './render';
@@ -97,7 +98,8 @@ export function registerHandlers(app: App, deps: HandlerDeps): void {
       await respond(ephemeral(renderReply({ kind: 'error', message })));
       return;
     }
-    await respond(ephemeral(renderReply({ kind: 'text', text: `${reply.text} The CSV (${reply.rows} rows) is in our direct messages: ${reply.filename}` })));
+    // The answer where the command was typed says where to look and nothing else: no link, no rows.
+    await respond(ephemeral(renderReply({ kind: 'text', text: `Sent to you personally: the audit CSV (${reply.rows} rows) is in our direct messages: ${reply.filename}` })));
   }
 
   /** Opens the modal at once with a placeholder, then fills it in: the trigger dies after 3 s. */
@@ -207,6 +209,18 @@ export function registerHandlers(app: App, deps: HandlerDeps): void {
       : { kind: 'error', message: `The form was not accepted: ${Object.values(result.errors).join(' ')}`, usage: '/jit' };
     const message = renderReply(reply);
     await slack.call('chat.postMessage', { channel: actor.userId, text: message.text, blocks: message.blocks });
+  });
+
+  // The request form's VM list, served as the person types (multi_external_select in renderForm).
+  app.options<'block_suggestion'>({ type: 'block_suggestion', block_id: FORM_BLOCK_IDS.vm }, async ({ ack, body }) => {
+    try {
+      const actor = await identity.actorFor(body.user.id);
+      const { names, total } = await api.vmChoices(actor, typeof body.value === 'string' ? body.value : '', 100);
+      await ack(renderVmOptions(names, total));
+    } catch (err) {
+      logger.error(slackErrorFields(err), 'could not list VMs for the request form');
+      await ack({ options: [] });
+    }
   });
 
   app.event('app_home_opened', async ({ event }) => {

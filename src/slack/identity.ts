@@ -2,10 +2,13 @@
 // by. users.info answers are cached for a while, so a burst of clicks costs one lookup.
 import type { WebAPICallResult } from '@slack/web-api';
 import type { Clock } from '../app/ports';
+import { normalizeEmail } from '../core/email';
 import type { Actor } from '../core/types';
 import { slackErrorCode, type SlackCaller } from './web';
 
 export const DEFAULT_USER_CACHE_TTL_MS = 10 * 60_000;
+/** Someone Slack would not describe may have just been added; they wait a minute at most. */
+export const UNKNOWN_USER_CACHE_TTL_MS = 60_000;
 // Looking someone up sits inside Slack's 3-second window more often than not.
 const LOOKUP_TIMEOUT_MS = 2_500;
 
@@ -43,7 +46,7 @@ export function createSlackIdentity(deps: { slack: SlackCaller; clock: Clock; tt
       const res = await deps.slack.call<UsersInfoResult>('users.info', { user: userId }, { timeoutInMs: LOOKUP_TIMEOUT_MS });
       const user = res.user;
       if (!user || user.deleted || user.is_bot) return unknown;
-      const email = user.profile?.email?.trim().toLowerCase() || null;
+      const email = normalizeEmail(user.profile?.email);
       return { platform: 'slack', userId, email, name: nameOf(user, unknown.name) };
     } catch (err) {
       if (slackErrorCode(err) === 'user_not_found') return unknown;
@@ -58,6 +61,10 @@ export function createSlackIdentity(deps: { slack: SlackCaller; clock: Clock; tt
       if (hit && hit.until > now) return hit.actor;
       const actor = lookup(userId, hint);
       cache.set(userId, { actor, until: now + ttlMs });
+      void actor.then((a) => {
+        const entry = cache.get(userId);
+        if (a.email === null && entry?.actor === actor) entry.until = Math.min(entry.until, now + Math.min(ttlMs, UNKNOWN_USER_CACHE_TTL_MS));
+      }, () => {});
       // A failed lookup is not an answer: the next click asks Slack again.
       actor.catch(() => {
         if (cache.get(userId)?.actor === actor) cache.delete(userId);

@@ -4,6 +4,8 @@ import type { types as Slack } from '@slack/bolt';
 import type { HomeView } from '../app/api';
 import type { ActionResult, FormView, Notice, NoticeKind, PersonView, PortRuleView, Reply, RequestView, Verb, VmView } from '../core/views';
 import { FORM_ACTION_ID, FORM_BLOCK_IDS, FORM_CALLBACK_ID } from './modal';
+import { clipText, vmListText } from '../core/text';
+import { vmPageText } from '../core/views';
 
 type Block = Slack.KnownBlock;
 type Button = Slack.Button;
@@ -57,29 +59,59 @@ const NOTICE_ICONS: Readonly<Record<NoticeKind, string>> = {
   'extension-denied': ':no_entry:',
   'extension-failed': ':x:',
   superseded: ':warning:',
+  'step-up': ':closed_lock_with_key:',
 };
 
-// Slack's limits: section text 3000, a field 2000, a header 150, an option 75, a button value 2000.
+// Slack's limits: section text 3000, a field 2000 (10 fields), a header 150, an option 75, a button
+// text 75 and value 2000, 50 blocks in a message and 100 in a modal or Home tab.
+const SECTION_MAX = 3_000;
+const FALLBACK_TEXT_MAX = 3_000;
+const MESSAGE_BLOCKS_MAX = 50;
+const VIEW_BLOCKS_MAX = 100;
 const FIELD_MAX = 1_900;
 const REASON_MAX = 1_000;
 const LIST_MAX = 10;
 const HOME_LIST_MAX = 14;
-const VMS_MAX = 45;
 const OPTIONS_MAX = 100;
 
 // ---- text helpers -------------------------------------------------------------------------------
 
-/** Slack's three control characters; anything else a user typed is shown as typed. */
-export function escapeText(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const WORD_CHAR = /[\p{L}\p{N}]/u;
+
+/**
+ * Text as Slack mrkdwn that shows exactly what was typed. `&`, `<` and `>` are Slack's control
+ * characters (`<https://evil|Approve>` would be a masked link) and become entities. mrkdwn has no
+ * escape for `*_~` and backticks; they format only at a word's edge, so there a zero-width space on
+ * each side keeps them from pairing into bold, italics, strike or code. Inside a word
+ * (`missing_scope`) they cannot pair and stay as they are; the characters always show.
+ */
+export function escapeSlackText(text: string): string {
+  return text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/[*_~`]/g, (ch, at: number, all: string) => (WORD_CHAR.test(all[at - 1] ?? ' ') && WORD_CHAR.test(all[at + 1] ?? ' ') ? ch : `\u200b${ch}\u200b`));
 }
 
+/** @deprecated the old name of escapeSlackText. */
+export const escapeText = escapeSlackText;
+
+/** Cut mrkdwn to `max` without splitting an entity (`&amp;`) or a mention (`<@U123>`). */
 function clip(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+  if (text.length <= max) return text;
+  let end = max - 1;
+  const amp = text.lastIndexOf('&', end);
+  if (amp >= 0 && amp > end - 6 && !text.slice(amp, end).includes(';')) end = amp;
+  const lt = text.lastIndexOf('<', end);
+  if (lt >= 0 && text.indexOf('>', lt) >= end) end = lt;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end -= 1;
+  return `${text.slice(0, end)}…`;
 }
 
 function code(text: string): string {
-  return `\`${escapeText(text).replace(/`/g, "'")}\``;
+  const inner = text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/`/g, "'");
+  return `\`${inner}\``;
 }
 
 function codes(items: string[]): string {
@@ -95,11 +127,56 @@ function plain(text: string, max = 3_000): PlainText {
 }
 
 function section(text: string): Block {
-  return { type: 'section', text: md(text) };
+  return { type: 'section', text: md(clip(text, SECTION_MAX)) };
+}
+
+/** VM names in code style, summarised past a handful (`web-* (150 VMs): web-001, …`). */
+function vmCodes(vms: string[], maxItems = 20): string {
+  return vms.length <= maxItems ? codes(vms) : code(vmListText(vms, { maxItems, maxChars: 1_500 }));
+}
+
+/**
+ * The last guard before Slack: whatever a renderer built, every text and the block count stay inside
+ * Slack's limits, so Slack never answers `invalid_blocks` or `msg_too_long`. Blocks past the limit
+ * become one line saying how many were left out.
+ */
+export function fitBlocks(blocks: Block[], maxBlocks: number = MESSAGE_BLOCKS_MAX): Block[] {
+  const fitted = blocks.map(fitBlock);
+  if (fitted.length <= maxBlocks) return fitted;
+  const kept = fitted.slice(0, maxBlocks - 1);
+  return [...kept, context(`…and ${fitted.length - kept.length} more parts left out; ask for less at a time.`)];
+}
+
+function fitText<T extends { type: string; text: string }>(t: T, max: number): T {
+  return t.text.length > max ? { ...t, text: t.type === 'mrkdwn' ? clip(t.text, max) : clipText(t.text, max) } : t;
+}
+
+function fitBlock(block: Block): Block {
+  switch (block.type) {
+    case 'section':
+      return {
+        ...block,
+        ...(block.text ? { text: fitText(block.text, SECTION_MAX) } : {}),
+        ...(block.fields ? { fields: block.fields.slice(0, 10).map((f) => fitText(f, 2_000)) } : {}),
+      };
+    case 'header':
+      return { ...block, text: fitText(block.text, 150) };
+    case 'context':
+      return { ...block, elements: block.elements.slice(0, 10).map((e) => ('text' in e && typeof e.text === 'string' ? fitText(e as Mrkdwn, SECTION_MAX) : e)) };
+    case 'actions':
+      return { ...block, elements: block.elements.slice(0, 25) };
+    default:
+      return block;
+  }
 }
 
 function context(text: string): Block {
   return { type: 'context', elements: [md(text)] };
+}
+
+/** A link the bot made, as Slack mrkdwn; `<`, `>` and `|` would end it early, so they stay encoded. */
+function slackLink(url: string, label: string): string {
+  return `<${url.replace(/[<>|]/g, (c) => encodeURIComponent(c))}|${escapeText(label)}>`;
 }
 
 const SLACK_USER_ID = /^[UW][A-Z0-9]{2,}$/;
@@ -125,8 +202,8 @@ function actions(blockId: string, verbs: Verb[], requestId: string): Block[] {
 }
 
 function requestSummary(v: RequestView): string {
-  const reason = v.reason ? ` — ${escapeText(clip(v.reason, 200))}` : '';
-  return `*${v.id}* · ${escapeText(v.headline)}\n${personText(v.requester)}: ${codes(v.ports)} on ${codes(v.vms)} from ${code(v.source)} for ${escapeText(v.duration)}${reason}`;
+  const reason = v.reason ? ` — ${escapeText(clipText(v.reason, 200))}` : '';
+  return `*${v.id}* · ${escapeText(v.headline)}\n${personText(v.requester)}: ${codes(v.ports)} on ${vmCodes(v.vms, 5)} from ${code(v.source)} for ${escapeText(v.duration)}${reason}`;
 }
 
 /** Block ids carry the list's name: one request may sit in two lists of the same surface. */
@@ -141,7 +218,7 @@ function requestList(list: string, views: RequestView[], verbsOf: (v: RequestVie
 
 /** The approval message in the approvers' channel. Buttons only while someone can still decide. */
 export function renderCard(view: RequestView): SlackMessage {
-  const approvals = view.approvedBy.length > 0 ? `${view.approvalsText} (${escapeText(view.approvedBy.join(', '))})` : view.approvalsText;
+  const approvals = view.approvedBy.length > 0 ? `${view.approvalsText} (${escapeText(clipText(view.approvedByText ?? view.approvedBy.join(', '), FIELD_MAX - 50))})` : view.approvalsText;
   const blocks: Block[] = [
     { type: 'header', text: plain(`JIT access request ${view.id}`, 150) },
     section(`*${escapeText(view.headline)}*`),
@@ -149,22 +226,22 @@ export function renderCard(view: RequestView): SlackMessage {
       type: 'section',
       fields: [
         md(`*Requester*\n${personText(view.requester)}`),
-        md(`*VMs*\n${codes(view.vms)}`),
+        md(`*VMs*\n${vmCodes(view.vms)}`),
         md(`*Ports*\n${codes(view.ports)}`),
-        md(`*Source*\n${code(view.source)}`),
+        md(`*Source*\n${code(view.source)} · ${escapeText(view.sourceSize)}${view.sourceWide ? ' :warning: *wide*' : ''}`),
         md(`*Duration*\n${escapeText(view.duration)}`),
         md(`*Approvals*\n${clip(approvals, FIELD_MAX)}`),
       ],
     },
-    section(`*Reason*\n${view.reason ? escapeText(clip(view.reason, REASON_MAX)) : '_none given_'}`),
+    section(`*Reason*\n${view.reason ? escapeText(clipText(view.reason, REASON_MAX)) : '_none given_'}`),
   ];
   if (view.extension) blocks.push(section(`*Extension asked*\n${escapeText(view.extension)}`));
-  if (view.failure) blocks.push(section(`:x: ${escapeText(clip(view.failure, REASON_MAX))}`));
-  if (view.decision) blocks.push(context(escapeText(view.decision)));
+  if (view.failure) blocks.push(section(`:x: ${escapeText(clipText(view.failure, REASON_MAX))}`));
+  if (view.decision) blocks.push(context(escapeText(clipText(view.decision, REASON_MAX + 200))));
   if (!view.final) blocks.push(...actions('jit_card', view.approverActions, view.id));
   blocks.push(context(`${view.id} · requested ${escapeText(view.createdAt)}`));
-  const text = `${view.id}: ${escapeText(view.headline)}. ${escapeText(view.requester.name)} asks for ${escapeText(view.ports.join(', '))} on ${escapeText(view.vms.join(', '))}.`;
-  return { text, blocks };
+  const text = `${view.id}: ${escapeText(view.headline)}. ${escapeText(clipText(view.requester.name, 200))} asks for ${escapeText(view.ports.join(', '))} on ${escapeText(vmListText(view.vms))}.`;
+  return message(text, blocks);
 }
 
 // ---- thread replies and direct messages -------------------------------------------------------------
@@ -183,8 +260,27 @@ function noticeText(notice: Notice): string {
 }
 
 export function renderNotice(notice: Notice): SlackMessage {
-  const text = `${NOTICE_ICONS[notice.kind]} ${noticeText(notice)}`;
-  return { text, blocks: [section(text), ...actions('jit_notice', notice.actions ?? [], notice.requestId)] };
+  // A link is the bot's own (a step-up sign-in), so it is written as a Slack link, not escaped text.
+  const link = notice.link && /^https?:\/\/[^\s|<>]+$/.test(notice.link.url) ? ` <${notice.link.url}|${escapeText(notice.link.label)}>` : '';
+  const text = `${NOTICE_ICONS[notice.kind]} ${noticeText(notice)}${link}`;
+  return message(text, [section(text), ...actions('jit_notice', notice.actions ?? [], notice.requestId)]);
+}
+
+/**
+ * A message both the fallback `text` and the blocks of which fit Slack. Every message renderer ends
+ * here, so no caller has to remember the limits.
+ */
+function message(text: string, blocks: Block[]): SlackMessage {
+  return { text: clip(text, FALLBACK_TEXT_MAX), blocks: fitBlocks(blocks) };
+}
+
+/**
+ * The smallest form of a message: its fallback text in one section, no buttons. Sent when Slack
+ * refuses the full form, so a notice is never lost to a rendering problem.
+ */
+export function minimalMessage(m: SlackMessage): SlackMessage {
+  const text = clip(m.text, SECTION_MAX);
+  return { text, blocks: [{ type: 'section', text: md(text) }] };
 }
 
 // ---- answers to the person who typed or clicked (ephemeral) ------------------------------------------
@@ -209,8 +305,9 @@ function vmText(vm: VmView): string {
 function replyBlocks(reply: Reply): Block[] {
   switch (reply.kind) {
     case 'text':
-    case 'audit':
       return [section(escapeText(reply.text))];
+    case 'audit':
+      return [section(`${escapeText(reply.text)}${reply.link ? `\n${slackLink(reply.link, 'Download the CSV')}` : ''}`)];
     case 'error':
       return [section(`:warning: ${escapeText(reply.message)}`), ...(reply.usage ? [context(`Usage: ${code(reply.usage)}`)] : [])];
     case 'help':
@@ -230,8 +327,9 @@ function replyBlocks(reply: Reply): Block[] {
       ];
     case 'vms': {
       if (reply.vms.length === 0) return [section('There is no VM you may request.')];
-      const blocks = [section(`*VMs you may request* (${reply.vms.length})`), ...reply.vms.slice(0, VMS_MAX).map((vm) => section(vmText(vm)))];
-      if (reply.vms.length > VMS_MAX) blocks.push(context(`…and ${reply.vms.length - VMS_MAX} more.`));
+      const total = reply.page?.total ?? reply.vms.length;
+      const blocks = [section(`*VMs you may request* (${total})`), ...reply.vms.slice(0, MESSAGE_BLOCKS_MAX - 3).map((vm) => section(vmText(vm)))];
+      if (reply.page && (reply.page.pages > 1 || reply.page.filter !== null)) blocks.push(context(escapeText(vmPageText(reply.page, reply.vms.length))));
       return blocks;
     }
     case 'policy':
@@ -263,13 +361,13 @@ function replyText(reply: Reply): string {
 }
 
 export function renderReply(reply: Reply): SlackMessage {
-  return { text: replyText(reply), blocks: replyBlocks(reply) };
+  return message(replyText(reply), replyBlocks(reply));
 }
 
 /** What the clicker alone sees after a button. */
 export function renderActionResult(result: ActionResult): SlackMessage {
   const text = `${result.ok ? '' : ':warning: '}${escapeText(result.message)}`;
-  return { text, blocks: [section(text)] };
+  return message(text, [section(text)]);
 }
 
 // ---- the request form (modal) ------------------------------------------------------------------------
@@ -285,17 +383,22 @@ export function renderForm(form: FormView): Slack.ModalView {
     return { type: 'modal', title: plain(MODAL_TITLE), close: plain('Close'), blocks: [section('There is no VM you may request. An admin can add you to an access rule.')] };
   }
   const d = form.defaults;
-  const vmOptions = form.vms.slice(0, OPTIONS_MAX).map((vm) => option(vm.name, vm.name));
+  // The VM list comes from the bot as the person types (an external select): a static select shows
+  // at most 100 options and silently drops the rest.
+  const initialVms = (d.vm ?? (form.vms.length === 1 ? form.vms[0].name : ''))
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => form.vms.some((vm) => vm.name === x))
+    .map((x) => option(x, x));
   const portOptions = new Map<string, Option>();
   for (const vm of form.vms) for (const p of vm.ports) if (!portOptions.has(p.value)) portOptions.set(p.value, option(p.value, p.label));
   const ports = [...portOptions.values()].slice(0, OPTIONS_MAX);
   const durations = form.durations.slice(0, OPTIONS_MAX).map((x) => option(x.value, x.label));
-  const initialVm = vmOptions.find((o) => o.value === d.vm);
   const wantedPorts = new Set((d.port ?? '').split(',').map((s) => s.trim()));
   const initialPorts = ports.filter((o) => o.value !== undefined && wantedPorts.has(o.value));
   const initialDuration = durations.find((o) => o.value === d.duration);
-  const portsHint = form.vms.map((vm) => `${vm.name}: ${vm.ports.map((p) => p.label).join(', ') || 'none'}`).join(' · ');
-  const sourcesHint = form.vms.map((vm) => `${vm.name}: ${vm.sources.map((x) => (x === '*' ? 'any address' : x)).join(', ') || 'none'}`).join(' · ');
+  const portsHint = hintList(form.vms.map((vm) => `${vm.name}: ${vm.ports.map((p) => p.label).join(', ') || 'none'}`));
+  const sourcesHint = hintList(form.vms.map((vm) => `${vm.name}: ${vm.sources.map((x) => (x === '*' ? 'any address' : x)).join(', ') || 'none'}`));
   return {
     type: 'modal',
     callback_id: FORM_CALLBACK_ID,
@@ -306,8 +409,14 @@ export function renderForm(form: FormView): Slack.ModalView {
       {
         type: 'input',
         block_id: FORM_BLOCK_IDS.vm,
-        label: plain('VM'),
-        element: { type: 'static_select', action_id: FORM_ACTION_ID, options: vmOptions, ...(initialVm ? { initial_option: initialVm } : {}) },
+        label: plain(form.vms.length > 1 ? `VMs (${form.vms.length} you may request; type to search)` : 'VM'),
+        element: {
+          type: 'multi_external_select',
+          action_id: FORM_ACTION_ID,
+          min_query_length: 0,
+          placeholder: plain('Type part of a name, e.g. web-', 150),
+          ...(initialVms.length > 0 ? { initial_options: initialVms } : {}),
+        },
       },
       {
         type: 'input',
@@ -354,6 +463,22 @@ export function renderForm(form: FormView): Slack.ModalView {
   };
 }
 
+/** One hint line per VM for a handful of VMs; past that, the first few and a count. */
+function hintList(lines: string[]): string {
+  const shown = lines.slice(0, 8).join(' · ');
+  return lines.length > 8 ? `${shown} · …and ${lines.length - 8} more` : shown;
+}
+
+/**
+ * The VM choices for what the person has typed so far (a `block_suggestion`): at most 100, Slack's
+ * limit; when more match, they come as one group whose label says to type more.
+ */
+export function renderVmOptions(names: string[], total: number): { options: Option[] } | { option_groups: Array<{ label: PlainText; options: Option[] }> } {
+  const options = names.slice(0, OPTIONS_MAX).map((n) => option(n, n));
+  if (total <= options.length) return { options };
+  return { option_groups: [{ label: plain(`First ${options.length} of ${total}; type more of the name`, 75), options }] };
+}
+
 /** Shown at once on `/jit`, so the trigger is used while it is fresh; replaced by the form. */
 export function renderLoadingModal(): Slack.ModalView {
   return { type: 'modal', title: plain(MODAL_TITLE), close: plain('Cancel'), blocks: [section('Loading the request form…')] };
@@ -361,7 +486,7 @@ export function renderLoadingModal(): Slack.ModalView {
 
 /** The modal after a submission: the answer, without buttons (a modal has no reply channel for them). */
 export function renderReplyModal(reply: Reply): Slack.ModalView {
-  return { type: 'modal', title: plain(MODAL_TITLE), close: plain('Done'), blocks: replyBlocks(reply).filter((b) => b.type !== 'actions') };
+  return { type: 'modal', title: plain(MODAL_TITLE), close: plain('Done'), blocks: fitBlocks(replyBlocks(reply).filter((b) => b.type !== 'actions'), VIEW_BLOCKS_MAX) };
 }
 
 // ---- App Home ------------------------------------------------------------------------------------------
@@ -369,7 +494,7 @@ export function renderReplyModal(reply: Reply): Slack.ModalView {
 export function renderHome(home: HomeView, banner?: string): Slack.HomeView {
   return {
     type: 'home',
-    blocks: [
+    blocks: fitBlocks([
       { type: 'header', text: plain('Just-in-time access', 150) },
       ...(banner ? [section(escapeText(banner))] : []),
       section('*Open now*'),
@@ -381,6 +506,6 @@ export function renderHome(home: HomeView, banner?: string): Slack.HomeView {
       section('*Waiting for your approval*'),
       ...requestList('awaiting', home.awaiting, (v) => v.approverActions, HOME_LIST_MAX, 'Nothing waits for you.'),
       context('Type `/jit help` for the commands, or `/jit` alone for the request form.'),
-    ],
+    ], VIEW_BLOCKS_MAX),
   };
 }

@@ -57,7 +57,8 @@ type Stored<T> = T extends Date
       : T;
 
 function decodeApproval(a: Stored<Approval>): Approval {
-  return { ...a, at: toDate(a.at) };
+  const { stepUp, ...rest } = a;
+  return { ...rest, at: toDate(a.at), ...(stepUp ? { stepUp: { ...stepUp, authTime: toDate(stepUp.authTime) } } : {}) };
 }
 
 function decodeDecision(d: Stored<Decision>): Decision {

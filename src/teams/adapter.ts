@@ -44,6 +44,8 @@ export interface TeamsAdapterOptions {
   appType?: string;
   /** Required for SingleTenant and UserAssignedMSI; also limits the bot to this tenant's users. */
   tenantId?: string;
+  /** The Entra tenants served; activities from any other are refused before any lookup. Default: `tenantId`. */
+  tenants?: string[];
   localMode: boolean;
   logger: Logger;
   clock?: Clock;
@@ -95,10 +97,11 @@ export function createTeamsAdapter(opts: TeamsAdapterOptions): TeamsAdapter {
   });
   const adapter = new CloudAdapter(auth);
   const directory = new TeamsDirectory(opts.store, clock);
-  const identity = new TeamsIdentity(directory, clock, opts.localMode && !appId);
+  const identity = new TeamsIdentity(directory, clock, opts.localMode && !appId, log);
   const cards = new TeamsCards(opts.api, directory);
-  const bot = new JitTeamsBot({ api: opts.api, directory, identity, cards, logger: log, ...(opts.tenantId ? { tenantId: opts.tenantId } : {}) });
   const chat = new TeamsChat({ adapter, appId, api: opts.api, directory, cards, clock, logger: log, ...(opts.observer ? { observer: opts.observer } : {}) });
+  const tenants = opts.tenants?.length ? opts.tenants : opts.tenantId ? [opts.tenantId] : [];
+  const bot = new JitTeamsBot({ api: opts.api, directory, identity, cards, logger: log, tenants, personal: (actor, activity) => chat.sendToPerson(actor, activity) });
 
   adapter.onTurnError = async (ctx, err) => {
     log.error({ type: ctx.activity.type, ...errorFields(err) }, 'Teams turn failed');

@@ -1,14 +1,16 @@
 // Inbound Teams: messages carrying `jit …` words, card clicks (`Action.Execute` invokes, with an
 // `Action.Submit` fallback), and installs. Every decision is the api's; this turns Teams activities
 // into api calls and api answers into cards.
-import { ActivityTypes, TeamsActivityHandler, type AdaptiveCardInvokeResponse, type AdaptiveCardInvokeValue, type ConversationParameters, type InvokeResponse, type TurnContext } from 'botbuilder';
+import { ActivityTypes, TeamsActivityHandler, type Activity, type AdaptiveCardInvokeResponse, type AdaptiveCardInvokeValue, type ConversationParameters, type InvokeResponse, type TurnContext } from 'botbuilder';
 import type { JitApi } from '../app/api';
 import type { Logger } from '../app/logger';
 import { errorFields } from '../app/logger';
 import { ChatError, isJitError } from '../core/errors';
 import type { Actor } from '../core/types';
 import type { Reply, Verb } from '../core/views';
-import { actionVerb, formCard, formInputFrom, replyCard, type AdaptiveCardJson, type CardVerb } from '../cards/render';
+import { actionVerb, cardBytes, formCard, formInputFrom, minimalCard, replyCard, TEAMS_CARD_BUDGET_BYTES, type AdaptiveCardJson, type CardVerb } from '../cards/render';
+import { escapeCardMarkdown } from '../cards/markdown';
+import { clipText } from '../core/text';
 import { ADAPTIVE_CARD_CONTENT_TYPE, cardActivity, type TeamsCards } from './cards';
 import { connectorOf } from './chat';
 import { baseConversationId, kindOf, tenantOf, type TeamsDirectory } from './directory';
@@ -24,8 +26,10 @@ export interface JitTeamsBotOptions {
   identity: TeamsIdentity;
   cards: TeamsCards;
   logger: Logger;
-  /** When set, activities from any other Entra tenant are refused. */
-  tenantId?: string;
+  /** The Entra tenants served; when not empty, activities from any other tenant are refused. */
+  tenants: string[];
+  /** Sends to the person's 1:1 chat with the bot; false when Teams cannot reach them. */
+  personal(actor: Actor, activity: Partial<Activity>): Promise<boolean>;
 }
 
 /**
@@ -42,6 +46,12 @@ function cardResponse(card: AdaptiveCardJson): AdaptiveCardInvokeResponse {
 
 function errorResponse(statusCode: number, code: string, message: string): AdaptiveCardInvokeResponse {
   return { statusCode, type: 'application/vnd.microsoft.error', value: { code, message } as unknown as AdaptiveCardInvokeResponse['value'] };
+}
+
+/** What someone outside a request sees instead of it: its id and, after a click, the refusal. */
+function strangerCard(requestId: string, refusal?: string): AdaptiveCardJson {
+  const text = `You are not part of request ${requestId}.${refusal ? ` ${refusal}` : ''}`;
+  return replyCard({ kind: 'error', message: text });
 }
 
 function replySummary(reply: Reply): string {
@@ -93,8 +103,8 @@ export class JitTeamsBot extends TeamsActivityHandler {
   override async run(ctx: TurnContext): Promise<void> {
     // A turn answers within seconds or Teams re-sends it; SDK retries with back-off would outlast that.
     if (ctx.turnState.get(ctx.adapter.ConnectorClientKey)) connectorOf(ctx);
-    const tenant = tenantOf(ctx.activity);
-    if (this.o.tenantId && tenant !== this.o.tenantId) {
+    const tenant = tenantOf(ctx.activity)?.toLowerCase();
+    if (this.o.tenants.length > 0 && !(tenant && this.o.tenants.some((t) => t.toLowerCase() === tenant))) {
       this.o.logger.warn({ tenant: tenant ?? null, type: ctx.activity.type }, 'Teams activity from another tenant refused');
       if (ctx.activity.type === ActivityTypes.Invoke) {
         await ctx.sendActivity({ type: ActivityTypes.InvokeResponse, value: { status: 200, body: errorResponse(403, 'Forbidden', 'This bot serves another organisation.') } });
@@ -131,8 +141,11 @@ export class JitTeamsBot extends TeamsActivityHandler {
     } as ConversationParameters);
   }
 
+  /** A card as the answer; one over Teams' size budget goes as its minimal form instead of a 413. */
   private async sendCard(ctx: TurnContext, card: AdaptiveCardJson, summary: string): Promise<void> {
-    await ctx.sendActivity(cardActivity(card, summary));
+    const short = clipText(summary, 500);
+    const fits = cardBytes(card) <= TEAMS_CARD_BUDGET_BYTES;
+    await ctx.sendActivity(cardActivity(fits ? card : minimalCard('jitbot', `${short} The full answer is too long for Teams; narrow it down, e.g. jit vms web-.`), short));
   }
 
   private async handleMessage(ctx: TurnContext): Promise<void> {
@@ -151,6 +164,19 @@ export class JitTeamsBot extends TeamsActivityHandler {
       return;
     }
     const reply = await this.o.api.command(actor, text, { idempotencyKey: idempotencyKey(ctx) });
+    if (reply.kind === 'audit' && kindOf(ctx.activity) !== 'personal') {
+      // The signed link and the preview are the whole audit trail: never in a channel or group chat.
+      const sent = await this.o.personal(actor, cardActivity(replyCard(reply), replySummary(reply))).catch((err: unknown) => {
+        this.o.logger.warn(errorFields(err), 'could not send the audit trail to a 1:1 chat');
+        return false;
+      });
+      await ctx.sendActivity(
+        sent
+          ? 'Sent to you personally: the audit trail is in our 1:1 chat.'
+          : 'The audit trail goes only to a 1:1 chat, and I could not open one with you. Send `jit audit` to me directly.',
+      );
+      return;
+    }
     const card = replyCard(reply, reply.kind === 'submitted' ? { refreshUserIds: await this.o.cards.refreshUserIds(reply.request) } : {});
     await this.sendCard(ctx, card, replySummary(reply));
   }
@@ -176,7 +202,8 @@ export class JitTeamsBot extends TeamsActivityHandler {
     const requestId = typeof value.requestId === 'string' ? value.requestId : '';
     if (verb === 'refresh' || !requestId) return;
     const result = await this.o.api.act(actor, verb, requestId, { idempotencyKey: idempotencyKey(ctx) });
-    await ctx.sendActivity(result.message);
+    // Plain messages are markdown in Teams too; the answer may quote what someone typed.
+    await ctx.sendActivity(escapeCardMarkdown(result.message));
   }
 
   private async submitForm(ctx: TurnContext, actor: Actor, data: Record<string, unknown>): Promise<AdaptiveCardJson> {
@@ -226,13 +253,17 @@ export class JitTeamsBot extends TeamsActivityHandler {
       }
       const requestId = typeof data.requestId === 'string' ? data.requestId.trim() : '';
       if (!requestId) return errorResponse(400, 'BadRequest', 'The card names no request.');
+      const involved = await this.o.api.involved(actor, requestId);
       if (verb === 'refresh') {
         const view = await this.o.api.view(requestId);
         if (!view) return cardResponse(replyCard({ kind: 'error', message: `Request ${requestId} no longer exists.` }));
+        // A card forwarded or refreshed by someone outside the request shows them nothing of it.
+        if (!involved) return cardResponse(strangerCard(view.id));
         return cardResponse(await this.o.cards.cardFor(actor, view));
       }
       if (!REQUEST_VERBS.includes(verb)) return errorResponse(400, 'BadRequest', 'Unknown action.');
       const result = await this.o.api.act(actor, verb, requestId, { idempotencyKey: idempotencyKey(ctx) });
+      if (!involved) return cardResponse(strangerCard(requestId.toUpperCase(), result.message));
       const view = result.view ?? (await this.o.api.view(requestId));
       if (!view) return cardResponse(replyCard({ kind: 'error', message: result.message }));
       return cardResponse(await this.o.cards.cardFor(actor, view, { text: result.message, ok: result.ok }));
@@ -241,7 +272,8 @@ export class JitTeamsBot extends TeamsActivityHandler {
         // A refusal the api raised rather than returned: show it on the card, for this person only.
         this.o.logger.info({ verb, ...errorFields(err) }, 'Teams card action refused');
         const requestId = typeof data.requestId === 'string' ? data.requestId.trim() : '';
-        const view = requestId ? await this.o.api.view(requestId).catch(() => null) : null;
+        const involved = requestId ? await this.o.api.involved(actor, requestId).catch(() => false) : false;
+        const view = involved ? await this.o.api.view(requestId).catch(() => null) : null;
         return cardResponse(view ? await this.o.cards.cardFor(actor, view, { text: err.message, ok: false }) : replyCard({ kind: 'error', message: err.message }));
       }
       this.o.logger.error({ verb, ...errorFields(err) }, 'Teams card action failed');

@@ -7,6 +7,7 @@ import { CardFactory, type Activity, type Attachment } from 'botbuilder';
 import type { JitApi } from '../app/api';
 import type { Actor } from '../core/types';
 import type { RequestView } from '../core/views';
+import { clipText, summariseList, vmListText } from '../core/text';
 import { approvalCard, type AdaptiveCardJson } from '../cards/render';
 import type { TeamsDirectory } from './directory';
 
@@ -22,7 +23,7 @@ export function cardActivity(card: AdaptiveCardJson, summary: string): Partial<A
 }
 
 export function requestSummary(view: RequestView): string {
-  return `${view.requester.name} asks for ${view.ports.join(', ')} on ${view.vms.join(', ')}: ${view.headline}`;
+  return clipText(`${clipText(view.requester.name, 200)} asks for ${summariseList(view.ports)} on ${vmListText(view.vms)}: ${view.headline}`, 500);
 }
 
 function isRequester(actor: Actor, view: RequestView): boolean {

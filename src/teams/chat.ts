@@ -14,9 +14,10 @@ import type { Logger } from '../app/logger';
 import { errorFields } from '../app/logger';
 import type { CallOptions, ChatPort, Clock, MessageRef } from '../app/ports';
 import { ChatError } from '../core/errors';
+import { clipText } from '../core/text';
 import type { Actor, Route } from '../core/types';
 import type { Notice, RequestView } from '../core/views';
-import { noticeCard } from '../cards/render';
+import { cardBytes, minimalCard, noticeCard, TEAMS_CARD_BUDGET_BYTES, type AdaptiveCardJson } from '../cards/render';
 import { cardActivity, requestSummary, type TeamsCards } from './cards';
 import { baseConversationId, type StoredConversation, type TeamsDirectory } from './directory';
 import { TeamsChatError, toChatError } from './errors';
@@ -83,8 +84,40 @@ function threadId(post: TeamsPost): string {
   return post.conversation.conversation?.conversationType === 'channel' ? `${base};messageid=${post.activityId}` : base;
 }
 
+/**
+ * Teams refuses a message over ~100 KB (413) and a card it cannot take (400). Waiting will not change
+ * its answer, so the message goes again at once in its minimal form.
+ */
+export function refusedAsBuilt(err: unknown): boolean {
+  return err instanceof TeamsChatError && (err.status === 413 || err.status === 400);
+}
+
+/** A message in its full form, unless that is over budget, and the minimal form to fall back on. */
+export interface Outgoing {
+  full: Partial<Activity>;
+  minimal: Partial<Activity>;
+}
+
+function outgoing(card: AdaptiveCardJson, summary: string, minimal: { title: string; text: string }): Outgoing {
+  const small = cardActivity(minimalCard(minimal.title, minimal.text), summary);
+  return { full: cardBytes(card) > TEAMS_CARD_BUDGET_BYTES ? small : cardActivity(card, summary), minimal: small };
+}
+
 function requestOptions(opts?: CallOptions): RequestOptions {
   return { timeout: opts?.timeoutInMs ?? DEFAULT_CALL_TIMEOUT_MS, ...(opts?.abortSignal ? { abortSignal: opts.abortSignal } : {}) };
+}
+
+function cardMinimal(view: RequestView): { title: string; text: string } {
+  return { title: `JIT access request ${view.id}`, text: requestSummary(view) };
+}
+
+function noticeMinimal(notice: Notice): { title: string; text: string } {
+  return { title: `JIT access ${notice.requestId}`, text: notice.text };
+}
+
+/** What notifications and the chat list show; Teams keeps it short. */
+function noticeSummary(notice: Notice): string {
+  return clipText(notice.text, 500);
 }
 
 export interface TeamsChatOptions {
@@ -129,6 +162,17 @@ export class TeamsChat implements ChatPort {
     return result.value;
   }
 
+  /** `send` with the full form; when Teams refuses it as built, once more with the minimal form. */
+  private async withFallback<T>(out: Outgoing, send: (activity: Partial<Activity>) => Promise<T>, what: string): Promise<T> {
+    try {
+      return await send(out.full);
+    } catch (err) {
+      if (!refusedAsBuilt(err) || out.full === out.minimal) throw err;
+      this.o.logger.warn({ what, ...errorFields(err) }, 'Teams refused a message as built; sending its minimal form');
+      return send(out.minimal);
+    }
+  }
+
   /** Start a new thread in a channel, or post into a chat; the new root activity's id. */
   private async postRoot(target: StoredConversation, activity: Partial<Activity>, opts?: CallOptions): Promise<TeamsPost> {
     const conversation = { ...target.ref };
@@ -164,12 +208,12 @@ export class TeamsChat implements ChatPort {
       this.o.logger.info({ requestId: view.id, route: route.teams }, 'no Teams channel to post the approval card in; install the app in a team');
       return null;
     }
-    const activity = cardActivity(await this.o.cards.sharedCard(view), requestSummary(view));
+    const out = outgoing(await this.o.cards.sharedCard(view), requestSummary(view), cardMinimal(view));
     const posts: TeamsPost[] = [];
     const failures: ChatError[] = [];
     for (const target of targets) {
       try {
-        posts.push(await this.postRoot(target, activity, opts));
+        posts.push(await this.withFallback(out, (activity) => this.postRoot(target, activity, opts), 'approval card'));
       } catch (err) {
         const e = toChatError(err, 'post');
         failures.push(e);
@@ -182,13 +226,17 @@ export class TeamsChat implements ChatPort {
 
   async updateCard(ref: MessageRef, view: RequestView, opts?: CallOptions): Promise<void> {
     const posts = decodeMessageRef(ref);
-    const card = await this.o.cards.sharedCard(view);
+    const out = outgoing(await this.o.cards.sharedCard(view), requestSummary(view), cardMinimal(view));
     const errors: ChatError[] = [];
     for (const post of posts) {
-      const activity = { ...cardActivity(card, requestSummary(view)), id: post.activityId };
       try {
-        await this.call(post.conversation, 'update', (c) =>
-          c.conversations.updateActivity(baseConversationId(post.conversation.conversation!.id), post.activityId, activity, requestOptions(opts)),
+        await this.withFallback(
+          out,
+          (activity) =>
+            this.call(post.conversation, 'update', (c) =>
+              c.conversations.updateActivity(baseConversationId(post.conversation.conversation!.id), post.activityId, { ...activity, id: post.activityId }, requestOptions(opts)),
+            ),
+          'card update',
         );
       } catch (err) {
         errors.push(err as ChatError);
@@ -199,11 +247,15 @@ export class TeamsChat implements ChatPort {
 
   async replyInThread(ref: MessageRef, notice: Notice, opts?: CallOptions): Promise<void> {
     const posts = decodeMessageRef(ref);
-    const activity = cardActivity(noticeCard(notice, { teamsMention: true }), notice.text);
+    const out = outgoing(noticeCard(notice, { teamsMention: true }), noticeSummary(notice), noticeMinimal(notice));
     const errors: ChatError[] = [];
     for (const post of posts) {
       try {
-        await this.call(post.conversation, 'thread reply', (c) => c.conversations.sendToConversation(threadId(post), activity, requestOptions(opts)));
+        await this.withFallback(
+          out,
+          (activity) => this.call(post.conversation, 'thread reply', (c) => c.conversations.sendToConversation(threadId(post), activity, requestOptions(opts))),
+          'thread reply',
+        );
       } catch (err) {
         errors.push(err as ChatError);
       }
@@ -218,10 +270,16 @@ export class TeamsChat implements ChatPort {
    * reach them: never met, not installed, or blocked.
    */
   async notifyPerson(person: Actor, notice: Notice, opts?: CallOptions): Promise<boolean> {
+    return this.sendToPerson(person, outgoing(noticeCard(notice), noticeSummary(notice), noticeMinimal(notice)), { ...opts, requestId: notice.requestId });
+  }
+
+  /** Any activity to a person's 1:1 chat with the bot (opened when needed); false when Teams cannot reach them. */
+  async sendToPerson(person: Actor, message: Partial<Activity> | Outgoing, opts?: CallOptions & { requestId?: string }): Promise<boolean> {
+    // A bare activity has no smaller form to fall back to; a notice brings its own.
+    const out: Outgoing = 'full' in message && 'minimal' in message ? (message as Outgoing) : { full: message as Partial<Activity>, minimal: message as Partial<Activity> };
     const known = person.email ? await this.o.directory.personByEmail(person.email) : null;
     const userId = person.platform === 'teams' ? person.userId : known?.userId;
     const aadObjectId = person.aadObjectId ?? known?.aadObjectId;
-    const activity = cardActivity(noticeCard(notice), notice.text);
     let target = await this.o.directory.personalConversation({ ...(aadObjectId ? { aadObjectId } : {}), ...(userId ? { userId } : {}) });
     try {
       if (!target) {
@@ -230,11 +288,12 @@ export class TeamsChat implements ChatPort {
         if (!target) return false;
       }
       const conversationId = target.ref.conversation!.id;
-      await this.call(target.ref, 'direct message', (c) => c.conversations.sendToConversation(conversationId, activity, requestOptions(opts)));
+      const ref = target.ref;
+      await this.withFallback(out, (activity) => this.call(ref, 'direct message', (c) => c.conversations.sendToConversation(conversationId, activity, requestOptions(opts))), 'direct message');
       return true;
     } catch (err) {
       if (err instanceof TeamsChatError && (err.status === 403 || err.status === 404)) {
-        this.o.logger.info({ requestId: notice.requestId, ...errorFields(err) }, 'Teams cannot reach this person directly');
+        this.o.logger.info({ requestId: opts?.requestId ?? null, ...errorFields(err) }, 'Teams cannot reach this person directly');
         return false;
       }
       throw err;

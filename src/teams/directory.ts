@@ -11,7 +11,7 @@ export const KV = {
   conversations: 'teams.conversations',
   /** key: `aad:<objectId>` or `user:<29:…>` → the id of that person's 1:1 conversation with the bot. */
   personal: 'teams.personal',
-  /** key: Teams user id (`29:…`) → the member lookup, cached. */
+  /** key: memberKey (tenant + Entra object id, else the Teams user id) → the member lookup, cached. */
   members: 'teams.members',
   /** key: lower-cased email → the Teams user it belongs to. */
   people: 'teams.people',
@@ -48,6 +48,22 @@ export interface TeamsPerson {
   name: string;
   tenantId?: string;
   serviceUrl?: string;
+}
+
+/**
+ * Who a Teams user is, for the member cache: the tenant and Entra object id, which no other
+ * organisation can claim; the Teams user id only where there is no Entra id (the Emulator).
+ */
+export function memberKey(who: { tenantId?: string | undefined; aadObjectId?: string | undefined; userId: string }): string {
+  return who.tenantId && who.aadObjectId ? `aad:${who.tenantId.toLowerCase()}:${who.aadObjectId.toLowerCase()}` : `user:${who.userId}`;
+}
+
+/**
+ * Whether an email index entry and a member are the same person: the same Teams user id (Teams
+ * stamps it on every activity; nobody picks their own), or the same tenant and Entra object.
+ */
+export function samePerson(a: TeamsPerson, b: Pick<TeamsMember, 'userId' | 'aadObjectId' | 'tenantId'>): boolean {
+  return a.userId === b.userId || memberKey(a) === memberKey(b);
 }
 
 /** A channel's or chat's own id: Teams appends `;messageid=<root>` inside a thread. */
@@ -213,22 +229,35 @@ export class TeamsDirectory {
     if (aadObjectId) await this.store.setValue(KV.personal, `aad:${aadObjectId}`, id);
   }
 
-  async member(userId: string): Promise<TeamsMember | null> {
-    return this.store.getValue<TeamsMember>(KV.members, userId);
+  async member(key: string): Promise<TeamsMember | null> {
+    return this.store.getValue<TeamsMember>(KV.members, key);
   }
 
-  /** Remember a member lookup, and index a known email to this Teams user. */
-  async saveMember(member: TeamsMember, serviceUrl?: string): Promise<void> {
-    await this.store.setValue(KV.members, member.userId, member);
-    if (!member.email) return;
+  /**
+   * Remember a member lookup, and index its email to this Teams user. An email already indexed to
+   * someone else is not moved (`{ saved: false, owner }`) unless `replace` says a fresh lookup proved
+   * the previous owner no longer has it; the member is then remembered without the email.
+   */
+  async saveMember(member: TeamsMember, opts: { key?: string; serviceUrl?: string; replace?: boolean } = {}): Promise<{ saved: true } | { saved: false; owner: TeamsPerson }> {
+    const key = opts.key ?? memberKey(member);
+    if (member.email) {
+      const owner = await this.store.getValue<TeamsPerson>(KV.people, member.email);
+      if (owner && !samePerson(owner, member) && !opts.replace) {
+        await this.store.setValue(KV.members, key, { ...member, email: null });
+        return { saved: false, owner };
+      }
+    }
+    await this.store.setValue(KV.members, key, member);
+    if (!member.email) return { saved: true };
     const person: TeamsPerson = {
       userId: member.userId,
       name: member.name,
       ...(member.aadObjectId ? { aadObjectId: member.aadObjectId } : {}),
       ...(member.tenantId ? { tenantId: member.tenantId } : {}),
-      ...(serviceUrl ? { serviceUrl } : {}),
+      ...(opts.serviceUrl ? { serviceUrl: opts.serviceUrl } : {}),
     };
     await this.store.setValue(KV.people, member.email, person);
+    return { saved: true };
   }
 
   async personByEmail(email: string): Promise<TeamsPerson | null> {

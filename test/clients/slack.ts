@@ -207,11 +207,33 @@ export function viewSubmission(input: { user: string; values: Record<string, Rec
 export function formValues(input: { vm?: string; ports?: string[]; duration?: string; source?: string; reason?: string }): Record<string, Record<string, unknown>> {
   const select = (value: string | undefined) => ({ type: 'static_select', selected_option: value ? { text: { type: 'plain_text', text: value }, value } : null });
   return {
-    jit_vm: { value: select(input.vm) },
+    // The VM field is a multi_external_select: its options come from the bot as the person types.
+    jit_vm: { value: { type: 'multi_external_select', selected_options: (input.vm ? input.vm.split(',') : []).map((v) => ({ text: { type: 'plain_text', text: v }, value: v })) } },
     jit_ports: { value: { type: 'multi_static_select', selected_options: (input.ports ?? []).map((p) => ({ text: { type: 'plain_text', text: p }, value: p })) } },
     jit_duration: { value: select(input.duration) },
     jit_source: { value: { type: 'plain_text_input', value: input.source ?? null } },
     jit_reason: { value: { type: 'plain_text_input', value: input.reason ?? null } },
+  };
+}
+
+/**
+ * What Slack sends while someone types into an external select (`block_suggestion`), after Slack's
+ * documented options payload; answered with `{ options }` or `{ option_groups }` within 3 s.
+ */
+export function blockSuggestion(input: { user: string; value: string; blockId?: string; actionId?: string }): Record<string, unknown> {
+  return {
+    type: 'block_suggestion',
+    user: { id: input.user, username: input.user.slice(2).toLowerCase(), name: input.user.slice(2).toLowerCase(), team_id: 'T0JIT' },
+    container: { type: 'view', view_id: 'VFORM' },
+    api_app_id: 'A0JIT',
+    token: 'legacy-verification-token',
+    action_id: input.actionId ?? 'value',
+    block_id: input.blockId ?? 'jit_vm',
+    value: input.value,
+    team: { id: 'T0JIT', domain: 'jitbot-test' },
+    enterprise: null,
+    is_enterprise_install: false,
+    view: { id: 'VFORM', team_id: 'T0JIT', type: 'modal', callback_id: 'jit_request_form', private_metadata: '', blocks: [], state: { values: {} }, hash: '1596530361.3wRYuk3R', app_id: 'A0JIT', bot_id: 'B0BOT' },
   };
 }
 

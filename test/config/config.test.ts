@@ -105,4 +105,48 @@ describe('environment settings', () => {
     const socket = readSettings({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1-abc' });
     assert.equal(socket.slack?.appToken, 'xapp-1-abc');
   });
+
+  describe('against an insider (issue 12)', () => {
+    const SUB = '11111111-2222-3333-4444-555555555555';
+    const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+    const LINKS = { JITBOT_LINK_SECRET: 'a-shared-secret-of-enough-length-0123', JITBOT_PUBLIC_URL: 'https://jitbot.example.com' };
+    const teams = { MicrosoftAppId: '00000000-0000-0000-0000-00000000b07a', MicrosoftAppPassword: 'p' };
+
+    it('refuses a multi-tenant Teams bot without a tenant allow-list outside local mode', () => {
+      const lines = configError(() => readSettings({ AZURE_SUBSCRIPTION_ID: SUB, ...teams, MicrosoftAppType: 'MultiTenant', ...LINKS }));
+      assert.deepEqual(lines, [
+        'JITBOT_TEAMS_TENANTS: must list the Entra tenants the bot serves when MicrosoftAppType is MultiTenant (or set MicrosoftAppTenantId with SingleTenant)',
+      ]);
+    });
+
+    it('serves only MicrosoftAppTenantId for a single-tenant bot, the default once a tenant is named', () => {
+      const s = readSettings({ AZURE_SUBSCRIPTION_ID: SUB, ...teams, MicrosoftAppTenantId: TENANT, ...LINKS });
+      assert.equal(s.teams?.appType, 'SingleTenant');
+      assert.deepEqual(s.teams?.tenants, [TENANT]);
+    });
+
+    it('takes several tenants from JITBOT_TEAMS_TENANTS and refuses one that is not a GUID', () => {
+      const other = '9a27e7e0-0000-4000-8000-0000000000aa';
+      const s = readSettings({ AZURE_SUBSCRIPTION_ID: SUB, ...teams, MicrosoftAppType: 'MultiTenant', JITBOT_TEAMS_TENANTS: `${TENANT}, ${other}`, ...LINKS });
+      assert.deepEqual(s.teams?.tenants, [TENANT, other]);
+      assert.deepEqual(configError(() => readSettings({ AZURE_SUBSCRIPTION_ID: SUB, ...teams, JITBOT_TEAMS_TENANTS: 'contoso', ...LINKS })), [
+        'JITBOT_TEAMS_TENANTS: "contoso" is not a tenant id (a GUID); separate several with commas',
+      ]);
+    });
+
+    it('requires the link secret and the public URL, one line each, when links can be issued outside local mode', () => {
+      const lines = configError(() => readSettings({ AZURE_SUBSCRIPTION_ID: SUB, ...teams, MicrosoftAppTenantId: TENANT }));
+      assert.equal(lines.length, 2);
+      assert.match(lines[0], /^JITBOT_LINK_SECRET: must be set/);
+      assert.match(lines[1], /^JITBOT_PUBLIC_URL: must be set/);
+      assert.deepEqual(configError(() => readSettings({ AZURE_SUBSCRIPTION_ID: SUB, SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', JITBOT_PUBLIC_URL: LINKS.JITBOT_PUBLIC_URL })).length, 1);
+      // Slack alone takes the CSV as a file: no link, so nothing more is needed.
+      assert.equal(readSettings({ AZURE_SUBSCRIPTION_ID: SUB, SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's' }).localMode, false);
+    });
+
+    it('keeps local mode working with the Emulator and no tenant list', () => {
+      const s = readSettings({});
+      assert.deepEqual(s.teams?.tenants, []);
+    });
+  });
 });

@@ -224,8 +224,10 @@ describe('evaluateRequest', () => {
     assert.deepEqual(drafted(evaluate(request({ vms: ['web-*'] }), { policy })).vms, [web01]);
   });
 
-  it('explains a glob that matches only VMs the person may not request', () => {
-    assert.equal(refusal(evaluate(request({ vms: ['web-*'] }), { person: dave })).message, 'you may not request web-01 (rule web: requesters are group:dev, group:sre)');
+  it('answers a glob that matches only VMs the person may not see without naming any of them', () => {
+    const message = refusal(evaluate(request({ vms: ['web-*'] }), { person: dave })).message;
+    assert.equal(message, '"web-*" matches no VM you can request; see /jit vms for the list');
+    assert.doesNotMatch(message, /web-0\d/);
   });
 
   it('asks for VMs under different rules to be requested separately', () => {
@@ -304,7 +306,7 @@ describe('evaluateRequest', () => {
   it('refuses an explicit any-source unless the rule allows it', () => {
     assert.equal(
       refusal(evaluate(request({ vms: ['sql-01'], ports: [{ number: 3389, protocol: '*' }], source: '0.0.0.0/0' }))).message,
-      'rule sql does not open ports to any source (0.0.0.0/0); name your address with from <ip>',
+      'rule sql does not open ports to any source (0.0.0.0/0, 4,294,967,296 addresses: wider than /16 counts as any); name your address with from <ip>',
     );
   });
 

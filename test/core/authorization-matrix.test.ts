@@ -2,7 +2,7 @@
 // it and checked person by person against the VMs of its simulated subscription.
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { canDecide, evaluateRequest, findPerson, requestableVms } from '../../src/core/access';
+import { canDecide, evaluateRequest, extensionTerms, findPerson, isPartOf, maySeeVm, requestableVms } from '../../src/core/access';
 import type { RequestCommand } from '../../src/core/command';
 import { parseCommand } from '../../src/core/grammar';
 import { createRequest, transition } from '../../src/core/lifecycle';
@@ -181,6 +181,44 @@ describe('the authorization matrix of examples/local.yaml', () => {
       const r = evaluate('bob', 'rdp sql-01 1h from 203.0.113.7');
       assert.ok(!r.ok);
       assert.equal(r.error.code, 'config');
+    });
+  });
+
+  describe('against an insider (issue 12)', () => {
+    const seeing: Array<[string, string[]]> = [
+      ['alice', ['web-01', 'web-02', 'sql-01']],
+      ['bob', ['web-01', 'web-02', 'sql-01']],
+      ['carol', ['web-01', 'web-02', 'sql-01', 'build-01']],
+      ['dave', []],
+    ];
+    for (const [name, expected] of seeing) {
+      it(`${name} may see the grants on ${expected.length ? expected.join(', ') : 'no VM'}`, () => {
+        assert.deepEqual(vms.filter((vm) => maySeeVm(policy, person(name), vm)).map((v) => v.name), expected);
+      });
+    }
+
+    for (const source of ['0.0.0.0/1', '128.0.0.0/1', '::/1', '8000::/1']) {
+      it(`alice cannot open sql-01 from ${source}: rule sql does not allow any source`, () => {
+        const r = evaluate('alice', `rdp sql-01 1h from ${source}`);
+        assert.ok(!r.ok);
+        assert.match(r.error.message, /^rule sql does not open ports to any source/);
+      });
+    }
+
+    it('dave is part of no request, and alice, bob and carol are part of alice\'s', () => {
+      const r = requested('alice', 'ssh web-01 1h from 10.1.2.3');
+      assert.deepEqual(['alice', 'bob', 'carol', 'dave'].map((n) => isPartOf(policy, person(n), r)), [true, true, true, false]);
+    });
+
+    it('an extension past the rule maximum goes to the approvers even under an automatic rule', () => {
+      const auto: AccessPolicy = { ...policy, rules: policy.rules.map((r) => (r.name === 'web' ? { ...r, autoApprove: true, maxDurationMinutes: 60 } : r)) };
+      const e = evaluateRequest({ policy: auto, person: person('alice'), command: command('ssh web-01 1h from 10.1.2.3'), vms });
+      assert.ok(e.ok);
+      const created = createRequest({ id: 'RAUTO1', draft: e.draft, requester: actor('alice'), now: T0 }).request;
+      const open = transition(created, { type: 'opened', at: T0, endsAt: new Date(T0.getTime() + 3_600_000) });
+      assert.ok(open.ok);
+      const terms = extensionTerms({ policy: auto, request: open.next, minutes: 120, vms });
+      assert.ok(terms.ok && terms.autoApprove === false);
     });
   });
 });

@@ -37,6 +37,29 @@ export interface FakeMember {
   surname?: string;
 }
 
+/** Teams refuses a message over 100 KB counted as UTF-16 (DESIGN §8; issue 14). */
+export const TEAMS_MESSAGE_MAX_BYTES = 100 * 1024;
+
+/**
+ * What Teams answers to an activity it will not take: 413 when it is too large, 400 when a card
+ * attachment is not an Adaptive Card at all. Null when it fits.
+ */
+function activityRefusal(call: ConnectorCall): FakeResponse | null {
+  const sendsActivity = (call.method === 'POST' || call.method === 'PUT') && /^\/v3\/conversations(\/[^/]+\/activities(\/[^/]+)?)?$/.test(call.path);
+  if (!sendsActivity || !call.body || typeof call.body !== 'object') return null;
+  const activity = call.path === '/v3/conversations' ? call.body.activity : call.body;
+  if (!activity) return null;
+  if (JSON.stringify(activity).length * 2 > TEAMS_MESSAGE_MAX_BYTES) {
+    return { status: 413, body: { error: { code: 'MessageSizeTooBig', message: 'Message size too big.' } } };
+  }
+  for (const a of (activity.attachments as Array<{ contentType?: string; content?: { type?: string } }> | undefined) ?? []) {
+    if (a.contentType === 'application/vnd.microsoft.card.adaptive' && a.content?.type !== 'AdaptiveCard') {
+      return { status: 400, body: { error: { code: 'BadArgument', message: 'Unknown attachment type.' } } };
+    }
+  }
+  return null;
+}
+
 interface Override {
   match: (call: ConnectorCall) => boolean;
   response: FakeResponse;
@@ -52,7 +75,7 @@ export interface FakeBotConnector {
   readonly calls: ConnectorCall[];
   readonly members: Map<string, FakeMember>;
   /** Answer the next `times` matching calls with this instead (429 with Retry-After, 500, 403…). */
-  failNext(match: Partial<Pick<ConnectorCall, 'method'>> & { pathIncludes?: string }, response: FakeResponse, times?: number): void;
+  failNext(match: Partial<Pick<ConnectorCall, 'method'>> & { pathIncludes?: string; bodyIncludes?: string }, response: FakeResponse, times?: number): void;
   /** A channel token as the Bot Framework would sign it for this app and serviceUrl. */
   mintToken(claims: { audience: string; serviceUrl?: string; expiresInSec?: number }, opts?: { forgedKey?: boolean; kid?: string }): string;
   waitFor(predicate: (c: ConnectorCall) => boolean, timeoutMs?: number): Promise<ConnectorCall>;
@@ -102,6 +125,8 @@ export async function startFakeBotConnector(opts: { members?: FakeMember[] } = {
     }
     const p = call.path;
     let m: RegExpExecArray | null;
+    const refused = activityRefusal(call);
+    if (refused) return refused;
     if (call.method === 'GET' && p === '/openid/.well-known/openidconfiguration') {
       return { status: 200, body: { issuer, jwks_uri: `${base}/openid/keys`, id_token_signing_alg_values_supported: ['RS256'] } };
     }
@@ -170,7 +195,10 @@ export async function startFakeBotConnector(opts: { members?: FakeMember[] } = {
     members,
     failNext(match, response, times = 1) {
       overrides.push({
-        match: (c) => (!match.method || c.method === match.method) && (!match.pathIncludes || c.path.includes(match.pathIncludes)),
+        match: (c) =>
+          (!match.method || c.method === match.method) &&
+          (!match.pathIncludes || c.path.includes(match.pathIncludes)) &&
+          (!match.bodyIncludes || JSON.stringify(c.body ?? '').includes(match.bodyIncludes)),
         response,
         times,
       });

@@ -2,6 +2,7 @@
 // with its decoded arguments, and can be told to fail (ok:false, 429 with Retry-After, 500).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { messageRefusal, viewRefusal } from './slack-limits';
 
 export interface RecordedCall {
   method: string;
@@ -301,6 +302,8 @@ export class FakeSlackApi {
         };
       }
       case 'chat.postMessage': {
+        const refused = messageRefusal(a);
+        if (refused) return refused;
         const requested = String(a.channel ?? '');
         if (requested === '') return { ok: false, error: 'channel_not_found' };
         // Posting to a user id lands in the bot's DM with them, which has its own D… id.
@@ -311,6 +314,8 @@ export class FakeSlackApi {
         return { ok: true, channel, ts, message: { type: 'message', text: a.text, ts, bot_id: 'B0BOT' } };
       }
       case 'chat.update': {
+        const refused = messageRefusal(a);
+        if (refused) return refused;
         const message = this.message(String(a.channel), String(a.ts));
         if (!message) return { ok: false, error: 'message_not_found' };
         message.text = String(a.text ?? '');
@@ -319,16 +324,19 @@ export class FakeSlackApi {
         return { ok: true, channel: message.channel, ts: message.ts, text: message.text };
       }
       case 'chat.postEphemeral':
+        if (messageRefusal(a)) return messageRefusal(a);
         return { ok: true, message_ts: this.nextTs() };
       case 'conversations.open':
         return { ok: true, channel: { id: `D${String(a.users ?? '').split(',')[0].slice(1)}` } };
       case 'views.open':
       case 'views.update':
       case 'views.push': {
+        if (viewRefusal(a.view)) return viewRefusal(a.view);
         const id = typeof a.view_id === 'string' ? a.view_id : `V${this.nextTs().replace('.', '')}`;
         return { ok: true, view: { ...(a.view as object), id, hash: `h${this.nextTs()}` } };
       }
       case 'views.publish':
+        if (viewRefusal(a.view)) return viewRefusal(a.view);
         return { ok: true, view: { ...(a.view as object), id: `V${this.nextTs().replace('.', '')}`, hash: `h${this.nextTs()}` } };
       case 'files.getUploadURLExternal': {
         const fileId = `F${this.nextTs().replace('.', '')}`;

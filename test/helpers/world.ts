@@ -43,6 +43,15 @@ export interface TestWorld {
   close(): Promise<void>;
 }
 
+/** The example world plus `extra` web VMs (`web-101`…), copies of web-01, so `web-*` is a big glob. */
+export function bigWorldConfig(extra = 200): LoadedConfig {
+  const config = loadConfigFile(LOCAL_CONFIG);
+  const world = config.world!;
+  const web = world.vms.find((vm) => vm.name === 'web-01')!;
+  const more = Array.from({ length: extra }, (_, i) => ({ ...structuredClone(web), name: `web-${String(i + 101).padStart(3, '0')}` }));
+  return { ...config, world: { ...world, vms: [...world.vms, ...more] } };
+}
+
 export async function startWorld(opts: WorldOptions = {}): Promise<TestWorld> {
   const config = opts.config ?? loadConfigFile(LOCAL_CONFIG);
   if (!config.world) throw new Error('the test config needs an azure: section');

@@ -8,7 +8,8 @@ import type { JitApp } from '../../src/app/jit-app';
 import type { Actor } from '../../src/core/types';
 import type { TestStore } from '../../src/store';
 import { RecordingChat } from '../fakes/recording-chat';
-import { person, startWorld, type TestWorld } from '../helpers/world';
+import { loadConfigFile, type LoadedConfig } from '../../src/config/file';
+import { engines, LOCAL_CONFIG, MINUTE, person, startWorld, type TestWorld } from '../helpers/world';
 
 type Who = 'alice' | 'bob' | 'carol' | 'dave' | 'eve';
 const PEOPLE: Who[] = ['alice', 'bob', 'carol', 'dave', 'eve'];
@@ -191,6 +192,127 @@ describe('the authorization matrix, through the use cases', function () {
         const added = after.audit.slice(before.audit.length);
         assert.ok(added.length <= 1 && added.every((a) => a.type === 'command.refused' && a.actor === actorOf(who).email), `${who}: only the refusal is audited: ${JSON.stringify(added)}`);
       }
+    });
+  }
+});
+
+// Issue 12: the same rules against a determined insider, through the use cases, on each store engine.
+describe('the authorization matrix against an insider, through the use cases', function () {
+  this.timeout(120_000);
+
+  for (const engine of engines()) {
+    describe(`on ${engine}`, () => {
+      let world: TestWorld;
+
+      /** examples/local.yaml with rule web approving on its own up to an hour, and at most 2h30m in all. */
+      function insiderConfig(): LoadedConfig {
+        const base = loadConfigFile(LOCAL_CONFIG);
+        const rules = base.policy.rules.map((r) => (r.name === 'web' ? { ...r, autoApprove: true, maxDurationMinutes: 60, maxTotalMinutes: 150 } : r));
+        return { ...base, policy: { ...base.policy, rules } };
+      }
+
+      before(async () => {
+        world = await startWorld({ engine, config: insiderConfig() });
+        world.addChat(new RecordingChat());
+      });
+      after(async () => world?.close());
+
+      async function openWeb(minutes: string): Promise<string> {
+        const reply = await world.app.command(person('alice', 'slack'), `ssh web-01 ${minutes} from ${nextSource()} for insider`);
+        assert.equal(reply.kind, 'submitted', JSON.stringify(reply));
+        const id = (reply as Extract<typeof reply, { kind: 'submitted' }>).request.id;
+        await world.settle();
+        assert.equal(await stateOf(world.store as TestStore, id), 'active');
+        return id;
+      }
+
+      it('refuses 2h under rule max 1h, and 1h then extend 1h30m waits for an approver instead of opening', async () => {
+        const direct = await world.app.command(person('alice', 'slack'), `ssh web-01 2h from ${nextSource()}`);
+        assert.equal(direct.kind, 'error');
+        const id = await openWeb('1h');
+        const extend = await world.app.command(person('alice', 'slack'), `extend ${id} 1h30m`);
+        assert.equal(extend.kind, 'text', JSON.stringify(extend));
+        assert.match((extend as { text: string }).text, /Asked the approvers/);
+        await world.settle();
+        const r = await world.store.getRequest(id);
+        assert.equal(r?.extension?.opening, undefined, 'not approved automatically');
+        assert.equal(r?.endsAt?.getTime(), r!.openedAt!.getTime() + 60 * MINUTE, 'the port closes on time unless someone approves');
+        assert.equal((await world.app.act(person('bob', 'slack'), 'approve', id)).ok, true);
+        await world.settle();
+        assert.equal((await world.store.getRequest(id))?.endsAt?.getTime(), r!.openedAt!.getTime() + 150 * MINUTE);
+      });
+
+      it('refuses an extension past maxTotal even before anyone is asked, and changes nothing', async () => {
+        const id = await openWeb('1h');
+        const before = await world.store.getRequest(id);
+        const refused = await world.app.command(person('alice', 'slack'), `extend ${id} 2h`);
+        assert.equal(refused.kind, 'error');
+        assert.match((refused as { message: string }).message, /over the 2h30m maximum of rule web; ask for at most 1h30m/);
+        assert.deepEqual(await world.store.getRequest(id), before);
+      });
+
+      it('still opens an extension within the rule maximum automatically', async () => {
+        const id = await openWeb('30m');
+        const extend = await world.app.command(person('alice', 'slack'), `extend ${id} 30m`);
+        assert.match(JSON.stringify(extend), /Extending/);
+        await world.settle();
+        const r = await world.store.getRequest(id);
+        assert.equal(r?.endsAt?.getTime(), r!.openedAt!.getTime() + 60 * MINUTE);
+      });
+
+      for (const source of ['0.0.0.0/1', '128.0.0.0/1', '::/1', '8000::/1']) {
+        it(`refuses rdp sql-01 from ${source}: a one-bit prefix is any source`, async () => {
+          const reply = await world.app.command(person('alice', 'slack'), `rdp sql-01 1h from ${source} for wide`);
+          assert.equal(reply.kind, 'error');
+          assert.match((reply as { message: string }).message, /does not open ports to any source/);
+        });
+      }
+
+      it('shows who holds web-01 open to its requesters and admins, and to nobody else', async () => {
+        await openWeb('1h');
+        const seen = async (who: 'alice' | 'carol' | 'dave') => {
+          const reply = await world.app.command(person(who, 'slack'), 'policy web-01');
+          assert.equal(reply.kind, 'policy', JSON.stringify(reply));
+          return (reply as Extract<typeof reply, { kind: 'policy' }>).vm;
+        };
+        assert.ok((await seen('alice')).open.length > 0);
+        assert.ok((await seen('carol')).open.length > 0);
+        const outsider = await seen('dave');
+        assert.deepEqual(outsider.open, []);
+        assert.equal(outsider.lastAccess, null);
+        assert.doesNotMatch(JSON.stringify(outsider), /Alice|insider|10\.9\./);
+      });
+
+      it('never names a VM Dave may not see when his glob matches nothing', async () => {
+        const reply = await world.app.command(person('dave', 'slack'), 'ssh web-* 1h from 10.1.2.3');
+        assert.equal(reply.kind, 'error');
+        assert.doesNotMatch((reply as { message: string }).message, /web-0\d/);
+      });
+
+      it('shows a refused click nothing of a request the person is not part of', async () => {
+        const id = await openWeb('1h');
+        const dave = await world.app.act(person('dave', 'slack'), 'release', id);
+        assert.equal(dave.ok, false);
+        assert.equal(dave.view, null);
+        assert.equal(await world.app.involved(person('dave', 'slack'), id), false);
+        assert.equal(await world.app.involved(person('bob', 'slack'), id), true);
+        assert.equal(await world.app.involved(person('alice', 'slack'), id), true);
+      });
+
+      it('filters the audit trail by glob and by resource group as the grammar reads them', async () => {
+        await openWeb('1h');
+        const typed = await world.app.command(person('carol', 'slack'), 'audit web-* 1d');
+        assert.equal(typed.kind, 'audit', JSON.stringify(typed));
+        assert.ok((typed as Extract<typeof typed, { kind: 'audit' }>).rows > 0, '/jit audit web-* 1d finds web-01 events');
+        // Read without exporting, so the export's own audit line does not move the counts.
+        const rows = async (vm: string) => (await world.app.auditCsvFor({ vm, days: 1 })).rows;
+        const exact = await rows('web-01');
+        assert.ok(exact > 0);
+        assert.ok((await rows('web-*')) >= exact, 'a glob finds at least what one of its names does');
+        assert.equal(await rows('rg-web/web-01'), exact);
+        assert.equal(await rows('rg-web/web-*'), exact);
+        assert.equal(await rows('rg-data/web-01'), 0);
+      });
     });
   }
 });

@@ -13,7 +13,8 @@ import { createSlackAdapter, type SlackAdapter } from '../../src/slack';
 import type { TestStore } from '../../src/store';
 import { TEAMS_KV, createTeamsAdapter } from '../../src/teams';
 import { appHomeOpened, blockActions, encodeForm, FORM_CONTENT_TYPE, formValues, slackSignature, slashCommand, viewSubmission } from '../clients/slack';
-import { BOT, channelMessage, connectorMembers, executeInvoke, installationUpdateAdd, installPersonal, postActivity, users } from '../clients/teams';
+import { TENANT_ID, BOT, channelMessage, connectorMembers, executeInvoke, installationUpdateAdd, installPersonal, postActivity, users } from '../clients/teams';
+import { memberKey } from '../../src/teams/directory';
 import { startFakeBotConnector, type FakeBotConnector } from '../fakes/bot-connector';
 import { FakeSlackApi } from '../fakes/slack-api';
 import { person, startWorld, type TestWorld } from '../helpers/world';
@@ -216,7 +217,7 @@ describe('forged and replayed requests change nothing', function () {
       for (const ns of Object.values(TEAMS_KV)) assert.deepEqual(await world.store.listValues(ns), [], `${ns} is untouched`);
 
       // Authentic: Bob, whom Teams described earlier (cached), approves with a token the Bot Framework signed.
-      await world.store.setValue(TEAMS_KV.members, users.bob.id, { userId: users.bob.id, email: users.bob.email, aadObjectId: users.bob.aadObjectId, name: 'Bob', fetchedAt: world.clock.now().toISOString() });
+      await world.store.setValue(TEAMS_KV.members, memberKey({ tenantId: TENANT_ID, aadObjectId: users.bob.aadObjectId, userId: users.bob.id }), { userId: users.bob.id, email: users.bob.email, aadObjectId: users.bob.aadObjectId, tenantId: TENANT_ID, name: 'Bob', fetchedAt: world.clock.now().toISOString() });
       const ok = await postActivity(url, executeInvoke(at, users.bob, { verb: 'approve', data: { verb: 'approve', requestId: pendingId } }), { token: connector.mintToken({ audience: APP_ID }) });
       assert.equal(ok.status, 200);
       assert.equal(ok.body.statusCode, 200);

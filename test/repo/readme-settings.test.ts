@@ -47,7 +47,8 @@ function variablesInReadme(): Set<string> {
   const names = new Set<string>();
   for (const line of lines.slice(start + 2)) {
     if (!line.startsWith('|')) break;
-    const firstCell = line.split('|')[1] ?? '';
+    // Defaults are written in parentheses after a name: `MicrosoftAppType` (`SingleTenant`).
+    const firstCell = (line.split('|')[1] ?? '').replace(/\([^)]*\)/g, '');
     for (const m of firstCell.matchAll(/`([^`]+)`/g)) if (NAME.test(m[1]!)) names.add(m[1]!);
   }
   return names;

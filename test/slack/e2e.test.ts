@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { silentLogger } from '../../src/app/logger';
 import { createHttpServer, type HttpServer } from '../../src/server';
 import { createSlackAdapter, type SlackAdapter } from '../../src/slack';
-import { blockActions, formValues, slashCommand, SlackTestClient, viewSubmission, appHomeOpened } from '../clients/slack';
+import { blockActions, blockSuggestion, formValues, slashCommand, SlackTestClient, viewSubmission, appHomeOpened } from '../clients/slack';
 import { FakeSlackApi, type FakeMessage } from '../fakes/slack-api';
 import { MINUTE, startWorld, type TestWorld } from '../helpers/world';
 import { BOT_TOKEN, RecordingLogger, SIGNING_SECRET } from './support';
@@ -290,10 +290,15 @@ describe('Slack end to end (real app, store, Azure simulator)', function () {
     await command('U0ALICE', '', { fields });
     const [opened] = fake.callsTo('views.open');
     assert.equal(opened.args.trigger_id, fields.trigger_id);
-    const form = fake.callsTo('views.update')[0].args.view as { callback_id: string; blocks: Array<{ block_id: string; element: { options?: Array<{ value: string }> } }> };
+    const form = fake.callsTo('views.update')[0].args.view as { callback_id: string; blocks: Array<{ block_id: string; element: { type: string } }> };
     assert.equal(form.callback_id, 'jit_request_form');
-    const vmChoices = form.blocks.find((b) => b.block_id === 'jit_vm')?.element.options?.map((o) => o.value) ?? [];
+    assert.equal(form.blocks.find((b) => b.block_id === 'jit_vm')?.element.type, 'multi_external_select');
+    // The VM choices come from the bot as Alice types.
+    const suggested = await client.interactive(blockSuggestion({ user: 'U0ALICE', value: '' }));
+    const vmChoices = ((suggested.json as { options?: Array<{ value: string }> }).options ?? []).map((o) => o.value);
     assert.ok(vmChoices.includes('web-01') && vmChoices.includes('sql-01'), vmChoices.join(','));
+    const typed = await client.interactive(blockSuggestion({ user: 'U0ALICE', value: 'sql' }));
+    assert.deepEqual(((typed.json as { options?: Array<{ value: string }> }).options ?? []).map((o) => o.value), ['sql-01']);
 
     const wrong = await client.interactive(viewSubmission({ user: 'U0ALICE', values: formValues({ vm: 'web-01', ports: ['22'], duration: '1h', source: '192.168.1.10', reason: 'INC-8' }) }));
     const errors = (wrong.json as Ephemeral).errors ?? {};
@@ -337,5 +342,35 @@ describe('Slack end to end (real app, store, Azure simulator)', function () {
     assert.ok(upload, 'nothing was uploaded');
     assert.match(upload.content, new RegExp(id));
     assert.equal(fake.callsTo('files.completeUploadExternal')[0].args.channel_id, 'D0CAROL');
+  });
+
+  // ---- against an insider (issue 12) ----------------------------------------------------------
+
+  it('answers an audit typed in a channel with "sent to you personally" and no link, and sends the CSV to a DM', async () => {
+    await request('U0ALICE', 'ssh web-01 1h from 10.1.2.3 for INC-12');
+    const answer = await command('U0CAROL', 'audit web-* 1d');
+    assert.match(answer.text ?? '', /^Sent to you personally/);
+    assert.doesNotMatch(JSON.stringify(answer), /https?:\/\//);
+    const [upload] = fake.uploads;
+    assert.ok(upload && upload.content.includes('web-01'), 'the glob filter found the web-01 events');
+    assert.equal(fake.callsTo('files.completeUploadExternal')[0].args.channel_id, 'D0CAROL');
+  });
+
+  it('lets a person Slack did not know in within a minute of being added', async () => {
+    fake.addUser({ id: 'U0KATE', name: 'kate', realName: 'Kate' });
+    assert.match((await command('U0KATE', 'status')).text ?? '', /not in jitbot's access list/);
+    fake.addUser({ id: 'U0KATE', name: 'kate', realName: 'Kate', email: 'alice@example.com' });
+    world.clock.advance(30_000);
+    assert.match((await command('U0KATE', 'status')).text ?? '', /not in jitbot's access list/, 'still cached for now');
+    world.clock.advance(31_000);
+    assert.doesNotMatch((await command('U0KATE', 'status')).text ?? '', /not in jitbot's access list/);
+  });
+
+  // NFKC folds the full-width `ａ` onto `a`, as it folds the Kelvin sign onto `K`: such an address is refused.
+  it('treats a full-width look-alike of a known email as nobody, and folds case alone', async () => {
+    fake.addUser({ id: 'U0KELVIN', name: 'lookalike', realName: 'Alice', email: '\uFF41lice@example.com' });
+    fake.addUser({ id: 'U0CAROL2', name: 'carol2', realName: 'Carol', email: 'CAROL@EXAMPLE.COM' });
+    assert.match((await command('U0KELVIN', 'status')).text ?? '', /not in jitbot's access list/);
+    assert.doesNotMatch((await command('U0CAROL2', 'status')).text ?? '', /not in jitbot's access list/, 'case alone is folded');
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appHomeOpened, blockActions, formValues, slashCommand, viewSubmission } from '../clients/slack';
+import { appHomeOpened, blockActions, blockSuggestion, formValues, slashCommand, viewSubmission } from '../clients/slack';
 import { BOT_TOKEN, SAMPLE_VIEW, SIGNING_SECRET, StubApi, startSlackHarness, type SlackHarness } from './support';
 
 interface AckBody {
@@ -123,7 +123,7 @@ describe('Slack listeners (real Bolt, fake Web API, stand-in api)', () => {
       h.fake.failNext('views.open', 'expired_trigger_id');
       await h.client.command(slashCommand({ user_id: 'U0ALICE', text: '', response_url: h.fake.responseUrl('expired') }));
       const [answer] = h.fake.responsesTo('expired');
-      assert.match(String(answer.text), /Type `\/jit` again/);
+      assert.match(String(answer.text).replace(/\u200b/g, ''), /Type `\/jit` again/);
       assert.equal(api.calledWith('form').length, 0);
     });
 
@@ -149,7 +149,7 @@ describe('Slack listeners (real Bolt, fake Web API, stand-in api)', () => {
       h.fake.failNext('files.getUploadURLExternal', 'missing_scope');
       await h.client.command(slashCommand({ user_id: 'U0CAROL', text: 'audit', response_url: h.fake.responseUrl('noscope') }));
       const [answer] = h.fake.responsesTo('noscope');
-      assert.match(String(answer.text), /Could not send the audit CSV \(Slack said missing_scope\)/);
+      assert.match(String(answer.text).replace(/\u200b/g, ''), /Could not send the audit CSV \(Slack said missing_scope\)/);
       assert.equal(h.fake.uploads.length, 0);
     });
 
@@ -213,6 +213,30 @@ describe('Slack listeners (real Bolt, fake Web API, stand-in api)', () => {
   });
 
   describe('the request modal', () => {
+    it('offers the VMs matching what the person types, beyond the 100 a static select could hold', async () => {
+      api.vmNames = Array.from({ length: 340 }, (_, i) => `web-${String(i + 1).padStart(3, '0')}`);
+      const res = await h.client.interactive(blockSuggestion({ user: 'U0ALICE', value: 'web-33' }));
+      assert.equal(res.status, 200);
+      const body = res.json as { options: Array<{ text: { text: string }; value: string }> };
+      assert.deepEqual(body.options.map((o) => o.value), Array.from({ length: 10 }, (_, i) => `web-33${i}`));
+      assert.deepEqual(api.calledWith('vmChoices').at(-1)?.query, 'web-33');
+      const last = await h.client.interactive(blockSuggestion({ user: 'U0ALICE', value: 'web-340' }));
+      assert.deepEqual((last.json as { options: Array<{ value: string }> }).options.map((o) => o.value), ['web-340'], 'the last VM, past 300, can be chosen');
+    });
+
+    it('answers an empty query with the first 100 and says how many more there are', async () => {
+      api.vmNames = Array.from({ length: 340 }, (_, i) => `web-${String(i + 1).padStart(3, '0')}`);
+      const res = await h.client.interactive(blockSuggestion({ user: 'U0ALICE', value: '' }));
+      const body = res.json as { option_groups: Array<{ label: { text: string }; options: unknown[] }> };
+      assert.equal(body.option_groups[0].options.length, 100);
+      assert.equal(body.option_groups[0].label.text, 'First 100 of 340; type more of the name');
+    });
+
+    it('submits several VMs chosen in the search select as one comma-separated list', async () => {
+      await h.client.interactive(viewSubmission({ user: 'U0ALICE', values: formValues({ vm: 'web-01,web-250', ports: ['22'], duration: '1h' }) }));
+      assert.deepEqual(api.calledWith('submitForm')[0].input, { vm: 'web-01,web-250', ports: '22', duration: '1h' });
+    });
+
     it('submits the chosen values and replaces the modal with the answer', async () => {
       const res = await h.client.interactive(viewSubmission({ user: 'U0ALICE', values: formValues({ vm: 'web-01', ports: ['22', '3389'], duration: '1h', source: ' 10.1.2.3 ', reason: 'INC-4711' }) }));
       const body = res.json as AckBody;

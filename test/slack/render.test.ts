@@ -24,6 +24,8 @@ const pending: RequestView = {
   vms: ['sql-01'],
   ports: ['3389', '5986/TCP'],
   source: '203.0.113.7',
+  sourceSize: '1 address',
+  sourceWide: false,
   duration: '1h30m',
   reason: 'patching <!channel> & co',
   approvalsText: '1 of 2',
@@ -55,7 +57,7 @@ describe('Slack rendering', () => {
               md('*Requester*\n<@U0ALICE>'),
               md('*VMs*\n`sql-01`'),
               md('*Ports*\n`3389`, `5986/TCP`'),
-              md('*Source*\n`203.0.113.7`'),
+              md('*Source*\n`203.0.113.7` · 1 address'),
               md('*Duration*\n1h30m'),
               md('*Approvals*\n1 of 2 (Bob)'),
             ],
@@ -96,7 +98,7 @@ describe('Slack rendering', () => {
             md('*Requester*\n<@U0ALICE>'),
             md('*VMs*\n`sql-01`'),
             md('*Ports*\n`3389`, `5986/TCP`'),
-            md('*Source*\n`203.0.113.7`'),
+            md('*Source*\n`203.0.113.7` · 1 address'),
             md('*Duration*\n1h30m'),
             md('*Approvals*\n2 of 2 (Bob, Carol)'),
           ],
@@ -316,7 +318,12 @@ describe('Slack rendering', () => {
         submit: pt('Request'),
         close: pt('Cancel'),
         blocks: [
-          { type: 'input', block_id: 'jit_vm', label: pt('VM'), element: { type: 'static_select', action_id: 'value', options: [opt('web-01', 'web-01'), opt('sql-01', 'sql-01')], initial_option: opt('web-01', 'web-01') } },
+          {
+            type: 'input',
+            block_id: 'jit_vm',
+            label: pt('VMs (2 you may request; type to search)'),
+            element: { type: 'multi_external_select', action_id: 'value', min_query_length: 0, placeholder: pt('Type part of a name, e.g. web-'), initial_options: [opt('web-01', 'web-01')] },
+          },
           {
             type: 'input',
             block_id: 'jit_ports',
@@ -381,7 +388,16 @@ describe('Slack rendering', () => {
     assert.equal(verbOfActionId('jit_explode'), null);
   });
 
-  it('escapes only the three characters Slack treats as control', () => {
-    assert.equal(escapeText('a & <b> *c* _d_'), 'a &amp; &lt;b&gt; *c* _d_');
+  it('draws the audit download as a link the bot made, with the token intact', () => {
+    const m = renderReply({ kind: 'audit', csv: '', filename: 'a.csv', rows: 0, text: 'Audit trail (0 events).', link: 'https://jitbot.example/audit?t=a-_b|c' });
+    assert.match(JSON.stringify(m.blocks), /<https:\/\/jitbot.example\/audit\?t=a-_b%7Cc\|Download the CSV>/);
+  });
+
+  it('shows typed mrkdwn as typed: entities for & < >, and formatting marks that cannot pair', () => {
+    const zw = '\u200b';
+    assert.equal(escapeText('a & <b> *c* _d_'), `a &amp; &lt;b&gt; ${zw}*${zw}c${zw}*${zw} ${zw}_${zw}d${zw}_${zw}`);
+    assert.equal(escapeText('<https://evil.example|Approve>'), '&lt;https://evil.example|Approve&gt;');
+    assert.equal(escapeText('missing_scope web_01'), 'missing_scope web_01', 'marks inside a word cannot format and stay untouched');
+    assert.equal(escapeText('`rm -rf` ~x~').replace(/\u200b/g, ''), '`rm -rf` ~x~', 'the characters themselves still show');
   });
 });

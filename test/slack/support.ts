@@ -45,6 +45,7 @@ export type ApiCall =
   | { fn: 'command'; actor: Actor; text: string; opts?: CommandOptions }
   | { fn: 'act'; actor: Actor; verb: Verb; requestId: string; opts?: ActOptions }
   | { fn: 'form'; actor: Actor }
+  | { fn: 'vmChoices'; actor: Actor; query: string }
   | { fn: 'submitForm'; actor: Actor; input: FormInput; opts?: CommandOptions }
   | { fn: 'home'; actor: Actor };
 
@@ -56,6 +57,8 @@ export const SAMPLE_VIEW: RequestView = {
   vms: ['web-01'],
   ports: ['22/TCP'],
   source: '10.1.2.3',
+  sourceSize: '1 address',
+  sourceWide: false,
   duration: '1h',
   reason: 'INC-4711',
   approvalsText: '0 of 1',
@@ -107,6 +110,13 @@ export class StubApi implements JitApi {
     await this.pause();
     return this.actResult(verb, requestId, actor);
   }
+  /** Names the options handler offers; tests set as many as they like. */
+  vmNames: string[] = SAMPLE_FORM.vms.map((v) => v.name);
+  async vmChoices(actor: Actor, query: string, limit = 100): Promise<{ names: string[]; total: number }> {
+    this.calls.push({ fn: 'vmChoices', actor, query });
+    const names = this.vmNames.filter((n) => n.toLowerCase().includes(query.toLowerCase()));
+    return { names: names.slice(0, limit), total: names.length };
+  }
   async form(actor: Actor): Promise<{ ok: true; form: FormView } | { ok: false; reply: Reply }> {
     this.calls.push({ fn: 'form', actor });
     await this.pause();
@@ -127,6 +137,9 @@ export class StubApi implements JitApi {
   }
   async approverEmails(): Promise<string[]> {
     return [];
+  }
+  async involved(): Promise<boolean> {
+    return true;
   }
   knows(email: string | null): boolean {
     return email !== null && email.endsWith('@example.com');

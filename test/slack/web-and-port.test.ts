@@ -226,5 +226,54 @@ describe('Slack Web API calls', () => {
       fake.failNext('chat.postMessage', 'not_in_channel');
       assert.equal((await rejection(chat.postCard({ slack: 'C0PRIVATE' }, view))).retryable, false);
     });
+
+    it('the fake Slack refuses what real Slack refuses: a 3,001-character section, 51 blocks, a 40,001-character text', async () => {
+      const section = (text: string) => ({ type: 'section', text: { type: 'mrkdwn', text } });
+      const long = await rejection(slack.call('chat.postMessage', { channel: 'C1', text: 'x', blocks: [section('a'.repeat(3_001))] }));
+      assert.equal(slackErrorCode(long), 'invalid_blocks');
+      assert.match(long.message, /invalid_blocks/);
+      const many = await rejection(slack.call('chat.postMessage', { channel: 'C1', text: 'x', blocks: Array.from({ length: 51 }, () => section('a')) }));
+      assert.equal(slackErrorCode(many), 'invalid_blocks');
+      assert.equal(slackErrorCode(await rejection(slack.call('chat.postMessage', { channel: 'C1', text: 'a'.repeat(40_001) }))), 'msg_too_long');
+      await slack.call('chat.postMessage', { channel: 'C1', text: 'x', blocks: [section('a'.repeat(3_000))] });
+    });
+
+    it('posts a card, a thread reply and a direct message for 200 VMs and a 2,000-character reason within Slack limits', async () => {
+      const chat = createSlackChatPort(slack);
+      const vms = Array.from({ length: 200 }, (_, i) => `web-${String(i + 1).padStart(3, '0')}`);
+      const huge: RequestView = { ...view, vms, reason: 'R'.repeat(2_000), requester: { ...view.requester, name: 'N'.repeat(500) } };
+      const ref = await chat.postCard({ slack: 'C0JITAPPROVALS' }, huge);
+      assert.ok(ref);
+      await chat.updateCard(ref, huge);
+      const opened: Notice = { kind: 'opened', requestId: view.id, text: `Open until 13:00 UTC from 10.1.2.3: 22/TCP on ${vms.join(', ')} ${'x'.repeat(3_000)}`, mention: view.requester };
+      await chat.replyInThread(ref, opened);
+      assert.equal(await chat.notifyPerson({ platform: 'slack', userId: 'U0ALICE', email: 'alice@example.com', name: 'Alice' }, opened), true);
+      const { channel, ts } = readSlackMessageRef(ref);
+      const card = JSON.stringify(fake.message(channel, ts)?.blocks);
+      assert.match(card, /web-\* \(200 VMs\): web-001, web-002/, 'the VMs are summarised as their glob and count');
+      assert.match(card, /R{900,1000}…/, 'the reason is clipped on the card');
+      assert.equal(fake.thread(channel, ts).length, 1);
+      for (const post of fake.callsTo('chat.postMessage')) assert.equal(post.args.blocks === undefined || (post.args.blocks as unknown[]).length <= 50, true);
+    });
+
+    it('sends a notice again in its minimal form when Slack refuses it as built, so "open" is never lost', async () => {
+      const warnings: string[] = [];
+      const chat = createSlackChatPort(slack, { onMinimal: (method) => warnings.push(method) });
+      const opened: Notice = { kind: 'opened', requestId: view.id, text: 'Open until 13:00 UTC from 10.1.2.3: 22/TCP on web-01.', mention: view.requester };
+      fake.failNext('chat.postMessage', 'invalid_blocks');
+      assert.equal(await chat.notifyPerson({ platform: 'slack', userId: 'U0ALICE', email: 'alice@example.com', name: 'Alice' }, opened), true);
+      const [refused, minimal] = fake.callsTo('chat.postMessage');
+      assert.ok(refused && minimal, 'posted twice');
+      assert.match(String(minimal.args.text), /Open until 13:00 UTC/);
+      assert.deepEqual((minimal.args.blocks as Array<{ type: string }>).map((b) => b.type), ['section']);
+      assert.deepEqual(warnings, ['chat.postMessage']);
+      const ref = await chat.postCard({ slack: 'C0JITAPPROVALS' }, view);
+      assert.ok(ref);
+      fake.failNext('chat.update', 'msg_too_long');
+      await chat.updateCard(ref, { ...view, headline: 'Open until 13:00 UTC' });
+      assert.equal(fake.callsTo('chat.update').length, 2, 'the card update went again in its minimal form');
+      const { channel, ts } = readSlackMessageRef(ref);
+      assert.match(fake.message(channel, ts)?.text ?? '', /Open until 13:00 UTC/);
+    });
   });
 });

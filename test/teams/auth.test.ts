@@ -3,7 +3,8 @@ import * as sinon from 'sinon';
 import { ManualClock } from '../../src/app/clock';
 import type { Store } from '../../src/app/ports';
 import { TEAMS_KV } from '../../src/teams';
-import { BOT, executeInvoke, installationUpdateAdd, personalMessage, postActivity, users } from '../clients/teams';
+import { TENANT_ID, BOT, executeInvoke, installationUpdateAdd, personalMessage, postActivity, users } from '../clients/teams';
+import { memberKey } from '../../src/teams/directory';
 import { memoryKvStore, startTeamsHarness, type TeamsHarness } from './harness';
 import { StubApi } from './stub-api';
 
@@ -66,7 +67,7 @@ describe('Teams adapter with an app id: every activity needs a valid Bot Framewo
 
   it('should accept a token the Bot Framework signed for this bot and serviceUrl', async () => {
     // Bob's member lookup is cached, so the refresh needs no outbound (token-bearing) connector call.
-    await store.setValue(TEAMS_KV.members, users.bob.id, { userId: users.bob.id, email: users.bob.email, aadObjectId: users.bob.aadObjectId, name: 'Bob', fetchedAt: clock.now().toISOString() });
+    await store.setValue(TEAMS_KV.members, memberKey({ tenantId: TENANT_ID, aadObjectId: users.bob.aadObjectId, userId: users.bob.id }), { userId: users.bob.id, email: users.bob.email, aadObjectId: users.bob.aadObjectId, tenantId: TENANT_ID, name: 'Bob', fetchedAt: clock.now().toISOString() });
     const token = h.connector.mintToken({ audience: APP_ID });
     const res = await postActivity(h.url, executeInvoke({ serviceUrl: h.connector.url }, users.bob, { verb: 'refresh', data: { verb: 'refresh', requestId: 'R4K7QX' } }, { replyToId: '1001', trigger: 'automatic' }), { token });
     assert.equal(res.status, 200, JSON.stringify(h.logs));

@@ -3,6 +3,7 @@
 import type { AccessRequest, Actor } from '../../src/core/types';
 import { requestView, type FormView, type Notice, type NoticeKind, type Reply, type RequestView, type VmView } from '../../src/core/views';
 import { HELP_EXAMPLES, HELP_LINES } from '../../src/core/command';
+import { approvalCard, formCard, noticeCard, replyCard, type AdaptiveCardJson } from '../../src/cards/render';
 
 export const NOW = new Date('2026-11-21T12:00:00Z');
 const at = (min: number): Date => new Date(NOW.getTime() + min * 60_000);
@@ -59,7 +60,25 @@ export function sampleRequests(): Record<string, AccessRequest> {
     expired: baseRequest({ state: 'expired', approvals: [approval], openedAt: at(-61), endsAt: NOW, closedAt: NOW }),
     released: baseRequest({ state: 'released', approvals: [approval], openedAt: at(-30), endsAt: NOW, closedAt: NOW, releasedBy: alice }),
     auto: baseRequest({ state: 'active', autoApproved: true, openedAt: NOW, endsAt: at(60), requester: carol }),
+    hostile: baseRequest({ reason: HOSTILE_REASON, requester: { ...alice, name: 'Mallory **<b>boss</b>**' } }),
+    hostileDenied: baseRequest({ state: 'denied', denial: { by: bob, at: NOW, reason: HOSTILE_REASON }, closedAt: NOW }),
+    huge: baseRequest({ vms: manyVms(200), reason: LONG_REASON, ports: [{ number: 22, protocol: 'TCP' }, { number: 3389, protocol: '*' }] }),
   };
+}
+
+/** What an insider might type as a reason: a masked link, a tag with a handler, a crafted href, markdown. */
+export const HOSTILE_REASON =
+  '[Approve here](https://evil.example/login) <img src=x onerror=alert(1)> [x](https://a.example/"onmouseover="alert(1)) **urgent** _now_ <https://evil.example|Approve>\n# heading\n- item';
+
+/** 2,000 characters, as the size tests ask for. */
+export const LONG_REASON = `INC-4711 ${'restart the web tier and check the logs; '.repeat(60)}`.slice(0, 2_000);
+
+/** `web-001` … : VMs of a big glob. */
+export function manyVms(n: number): AccessRequest['vms'] {
+  return Array.from({ length: n }, (_, i) => {
+    const name = `web-${String(i + 1).padStart(3, '0')}`;
+    return { id: `/subscriptions/0/resourceGroups/rg-web/providers/Microsoft.Compute/virtualMachines/${name}`, name, resourceGroup: 'rg-web', location: 'westeurope' };
+  });
 }
 
 export function sampleViews(): Record<string, RequestView> {
@@ -73,18 +92,23 @@ export function sampleViews(): Record<string, RequestView> {
 const EVERY_NOTICE_KIND: Record<NoticeKind, true> = {
   submitted: true, approval: true, approved: true, denied: true, opened: true, failed: true, reminder: true,
   expired: true, released: true, cancelled: true, 'timed-out': true, 'extension-requested': true, extended: true,
-  'extension-denied': true, 'extension-failed': true, superseded: true,
+  'extension-denied': true, 'extension-failed': true, superseded: true, 'step-up': true,
 };
 const NOTICE_KINDS = Object.keys(EVERY_NOTICE_KIND) as NoticeKind[];
 
 export function sampleNotices(): Notice[] {
   const mention = { name: 'Alice', email: 'alice@example.com', platform: 'teams' as const, userId: '29:alice' };
-  return NOTICE_KINDS.map((kind) => ({
-    kind,
-    requestId: 'R4K7QX',
-    text: kind === 'reminder' ? 'Alice, your access to 22/TCP on web-01 ends at 12:59 UTC (in 10 min). Extend or release it now.' : `Notice ${kind} for 22/TCP on web-01`,
-    ...(kind === 'reminder' ? { mention, actions: ['extend' as const, 'release' as const] } : {}),
-  }));
+  return [
+    ...NOTICE_KINDS.map((kind) => ({
+      kind,
+      requestId: 'R4K7QX',
+      text: kind === 'reminder' ? 'Alice, your access to 22/TCP on web-01 ends at 12:59 UTC (in 10 min). Extend or release it now.' : `Notice ${kind} for 22/TCP on web-01`,
+      ...(kind === 'reminder' ? { mention, actions: ['extend' as const, 'release' as const] } : {}),
+      ...(kind === 'step-up' ? { link: { url: 'https://jitbot.example.com/step-up/abc', label: 'Sign in to approve' } } : {}),
+    })),
+    { kind: 'denied', requestId: 'R4K7QX', text: `Denied by Bob: ${HOSTILE_REASON}`, mention },
+    { kind: 'submitted', requestId: 'R4K7QX', text: `Alice asks for 22/TCP on web-* (200 VMs): web-001 …and 199 more: ${LONG_REASON}` },
+  ];
 }
 
 export const sampleVms: VmView[] = [
@@ -126,13 +150,33 @@ export function sampleReplies(): Reply[] {
     { kind: 'help', help: { commands: HELP_LINES.map((l) => ({ usage: l.usage, description: l.description })), examples: [...HELP_EXAMPLES] } },
     { kind: 'submitted', text: 'Request R4K7QX is waiting for approval.', request: v.pending },
     { kind: 'status', mine: [v.pending, v.active], awaiting: [v.pendingTwo] },
+    { kind: 'status', mine: Array.from({ length: 60 }, () => v.huge), awaiting: Array.from({ length: 60 }, () => v.hostile) },
     { kind: 'status', mine: [], awaiting: [] },
     { kind: 'vms', vms: sampleVms },
+    { kind: 'vms', vms: sampleVms, page: { filter: 'web-', page: 2, pages: 9, total: 170, pageSize: 20 } },
     { kind: 'vms', vms: [] },
     { kind: 'policy', vm: sampleVms[1] },
     { kind: 'audit', csv: 'at,type,request\n2026-11-21T12:00:00Z,request.created,R4K7QX\n', filename: 'jit-audit.csv', rows: 1, text: 'The audit trail has 1 row.' },
     { kind: 'audit', csv: 'at,type,request\n', filename: 'jit-audit.csv', rows: 0, text: 'No audit events.' },
+    { kind: 'audit', csv: 'at,type,request\n', filename: 'jit-audit.csv', rows: 0, text: 'Audit trail (last 7 days, 0 events); the download link is valid for 10 minutes.', link: 'https://jitbot.example/audit?t=a-_b' },
     { kind: 'form', form: sampleForm },
     { kind: 'form', form: { vms: [], durations: [], defaults: {} } },
   ];
+}
+
+/** Every card the bot can send, by name: each request state for each reader, each notice, each reply, the form. */
+export function everySampleCard(): Array<[string, AdaptiveCardJson]> {
+  const cards: Array<[string, AdaptiveCardJson]> = [];
+  for (const [k, v] of Object.entries(sampleViews())) {
+    cards.push([`approval/${k}/approver`, approvalCard(v, { forApprover: true, refreshUserIds: ['29:bob', '29:carol'] })]);
+    cards.push([`approval/${k}/requester`, approvalCard(v, { forApprover: false, forRequester: true, note: 'You cancelled it.', noteTone: 'good' })]);
+    cards.push([`approval/${k}/readonly`, approvalCard(v, { forApprover: false })]);
+  }
+  for (const [i, n] of sampleNotices().entries()) {
+    cards.push([`notice/${i}/${n.kind}`, noticeCard(n)]);
+    cards.push([`notice/${i}/${n.kind}/mention`, noticeCard(n, { teamsMention: true })]);
+  }
+  for (const [i, r] of sampleReplies().entries()) cards.push([`reply/${i}/${r.kind}`, replyCard(r)]);
+  cards.push(['form/errors', formCard(sampleForm, { values: { vm: 'web-01', ports: '22', source: '1.2.3.4' }, errors: { source: 'not allowed', duration: 'too long' } })]);
+  return cards;
 }

@@ -47,6 +47,8 @@ export async function startTeamsHarness(opts: {
   appId?: string;
   appPassword?: string;
   tenantId?: string;
+  /** The tenant allow-list, when it is more than `tenantId`. */
+  tenants?: string[];
   connector?: FakeBotConnector;
 }): Promise<TeamsHarness> {
   const connector = opts.connector ?? (await startFakeBotConnector({ members: connectorMembers() }));
@@ -61,6 +63,7 @@ export async function startTeamsHarness(opts: {
     logger,
     ...(opts.clock ? { clock: opts.clock } : {}),
     ...(opts.tenantId ? { tenantId: opts.tenantId, appType: 'SingleTenant' } : {}),
+    ...(opts.tenants ? { tenants: opts.tenants } : {}),
     ...(appId ? { botFrameworkSettings: { ToBotFromChannelOpenIdMetadataUrl: connector.openIdMetadataUrl } } : {}),
   });
   const http = createHttpServer({ logger, mounts: [(s) => teams.mount(s)] });

@@ -32,6 +32,10 @@ export class StubApi implements JitApi {
     this.calls.push({ method: 'act', actor, verb, requestId, ...(opts?.idempotencyKey ? { key: opts.idempotencyKey } : {}) });
     return this.actResult(actor, verb, requestId);
   }
+  async vmChoices(actor: Actor, query: string, limit = 100): Promise<{ names: string[]; total: number }> {
+    const names = sampleForm.vms.map((v) => v.name).filter((n) => n.includes(query));
+    return { names: names.slice(0, limit), total: names.length };
+  }
   async form(actor: Actor): Promise<{ ok: true; form: FormView } | { ok: false; reply: Reply }> {
     this.calls.push({ method: 'form', actor });
     return { ok: true, form: sampleForm };
@@ -50,6 +54,12 @@ export class StubApi implements JitApi {
   async approverEmails(requestId: string): Promise<string[]> {
     this.calls.push({ method: 'approverEmails', requestId });
     return this.approvers;
+  }
+  /** Emails the script treats as strangers to every request. */
+  strangers = new Set<string>();
+  async involved(actor: Actor, requestId: string): Promise<boolean> {
+    this.calls.push({ method: 'involved', actor, requestId });
+    return this.views.has(requestId) && !(actor.email !== null && this.strangers.has(actor.email));
   }
   knows(email: string | null): boolean {
     return email !== null && this.people.has(email);

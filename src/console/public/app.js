@@ -104,32 +104,26 @@
     return ms >= 0 ? 'in ' + text : text + ' ago';
   }
 
-  // ---- markdown (the subset Teams draws), escaped first ------------------------------------------
-
-  function escapeHtml(text) {
-    return String(text)
-      .replace(/&/g, '&amp;')
-      .replace(/</g, '&lt;')
-      .replace(/>/g, '&gt;')
-      .replace(/"/g, '&quot;')
-      .replace(/'/g, '&#39;');
-  }
-
-  var MARKDOWN_HINT = /\*\*|`|\[[^\]]+\]\(|(^|\s)_[^_]|<at>|https?:\/\//;
+  // ---- markdown, as Teams draws it ----------------------------------------------------------------
+  // Teams draws TextBlock and fact text as markdown; so does this page, with markdown-it and raw HTML
+  // off, so a card shows here what it shows there. The bot escapes every text it did not write
+  // (src/cards/markdown.ts); markdown-it refuses javascript: and data: links, and its output is built
+  // by its renderer, never by pasting strings, so no attribute can be smuggled into a link.
+  // The same options are in test/teams/card-text.ts.
+  var md = window.markdownit({ html: false, linkify: false, breaks: true });
+  var defaultLinkOpen =
+    md.renderer.rules.link_open ||
+    function (tokens, idx, options, env, self) {
+      return self.renderToken(tokens, idx, options);
+    };
+  md.renderer.rules.link_open = function (tokens, idx, options, env, self) {
+    tokens[idx].attrSet('target', '_blank');
+    tokens[idx].attrSet('rel', 'noopener noreferrer');
+    return defaultLinkOpen(tokens, idx, options, env, self);
+  };
 
   AC.AdaptiveCard.onProcessMarkdown = function (text, result) {
-    // Plain text stays plain: the renderer then sets it as text, newlines included.
-    if (!MARKDOWN_HINT.test(text)) return;
-    var html = escapeHtml(text)
-      .replace(/`([^`\n]+)`/g, '<code>$1</code>')
-      .replace(/\*\*([^*\n]+)\*\*/g, '<strong>$1</strong>')
-      .replace(/(^|\s)_([^_\n]+)_(?=$|[\s.,;:!?])/g, '$1<em>$2</em>')
-      .replace(/&lt;at&gt;([^&\n]+)&lt;\/at&gt;/g, '<span class="mention">@$1</span>')
-      .replace(/\[([^\]\n]+)\]\((https?:\/\/[^\s)]+|mailto:[^\s)]+)\)/g, '<a href="$2" target="_blank" rel="noopener noreferrer">$1</a>')
-      // Bare addresses become links, as Teams and Slack draw them (the audit download link).
-      .replace(/(^|[\s(])(https?:\/\/[^\s<()]+)/g, '$1<a href="$2" target="_blank" rel="noopener noreferrer">$2</a>')
-      .replace(/\n/g, '<br>');
-    result.outputHtml = '<p>' + html + '</p>';
+    result.outputHtml = md.render(text);
     result.didProcess = true;
   };
 
