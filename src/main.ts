@@ -120,7 +120,7 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       if (!config.world) throw new JitError('config', `${settings.configPath}: local mode needs an azure: section with the simulated VMs`);
       let simUrl = settings.simUrl;
       if (!simUrl) {
-        sim = await startAzureSim({ world: config.world, clock, port: settings.simPort, host: '127.0.0.1' });
+        sim = await startAzureSim({ world: config.world, clock, port: settings.simPort, host: '127.0.0.1', applyDelayMs: settings.simApplyDelayMs });
         closers.push(() => sim!.close());
         simUrl = sim.url;
       }
@@ -153,6 +153,7 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
             },
           }
         : {}),
+      applyDeadlineMs: settings.applyDeadlineMs,
     });
 
     metrics.feed({
@@ -224,6 +225,7 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
         { name: 'store', check: () => store.ping() },
         { name: 'azure', check: async () => void (await app.vms({ fresh: true })) },
       ],
+      readinessDetails: [{ name: 'defender', read: () => app.defender.detail() }],
     });
     let url = await http.listen(settings.port, settings.host);
     closers.push(() => http.close());
@@ -232,12 +234,16 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       closers.push(() => slack!.stop());
     }
     await app.reconcile();
+    // JIT without Defender for Servers Plan 2 cannot work: say so at start, not at the first request.
+    const defender = await app.defender.detail();
+    if (defender.available === false) log.warn({ plan: defender.plan }, defender.message);
+    else if (defender.available === null) log.warn({}, defender.message);
     app.start();
     closers.push(() => app.stop({ timeoutMs: settings.shutdownTimeoutMs }));
     // Draining first: the load balancer stops sending work before anything closes.
     closers.push(async () => http.setDraining());
 
-    if (opts.banner) printBanner(settings, url, sim);
+    if (opts.banner) printBanner(settings, url, sim, defender.message);
     log.info({ url, localMode: settings.localMode, platforms: app.platforms }, 'jitbot started');
     return { url, settings, app, store, clock, sim, close };
   } catch (err) {
@@ -246,7 +252,7 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
   }
 }
 
-function printBanner(settings: Settings, url: string, sim: AzureSim | null): void {
+function printBanner(settings: Settings, url: string, sim: AzureSim | null, defender: string): void {
   const on = (b: boolean) => (b ? 'on ' : 'off');
   const lines = [
     '',
@@ -255,6 +261,7 @@ function printBanner(settings: Settings, url: string, sim: AzureSim | null): voi
     ...(settings.localMode ? [`  Console        ${url}/   (choose who you are, type /jit help)`] : []),
     `  Data           ${settings.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : settings.dataDir}`,
     ...(sim ? [`  Azure          simulator at ${sim.url} (seeded from ${settings.configPath})`] : ['  Azure          real subscription']),
+    `  Defender       ${defender}`,
     `  Slack     ${on(Boolean(settings.slack))}  ${settings.slack ? `${url}/slack/events` : 'set SLACK_BOT_TOKEN + SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN)'}`,
     `  Teams     ${on(Boolean(settings.teams))}  ${settings.teams ? `${url}/api/messages${settings.teams.appId ? '' : ' (Bot Framework Emulator, no auth)'}` : 'set MicrosoftAppId + MicrosoftAppPassword'}`,
     '',

@@ -21,6 +21,16 @@ export interface HttpServerOptions {
   readinessTimeoutInMs?: number;
   /** Told of every request served (metrics), with the route as registered. */
   observeRequest?: RequestObserver;
+  /**
+   * Facts /readyz reports without failing on them (the Defender plan: JIT may be unavailable while
+   * the bot itself is ready to answer). Each provider never throws.
+   */
+  readinessDetails?: ReadinessDetail[];
+}
+
+export interface ReadinessDetail {
+  name: string;
+  read(): Promise<unknown>;
 }
 
 /** `route` is the path the route was registered with (`/api/requests/:id`), or `unmatched`. */
@@ -151,7 +161,8 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
       }),
     );
     const ok = results.every((r) => r.ok);
-    res.json(ok ? 200 : 503, { status: ok ? 'ready' : 'not ready', checks: results });
+    const details = await readDetails(opts.readinessDetails ?? [], opts.readinessTimeoutInMs ?? 3000);
+    res.json(ok ? 200 : 503, { status: ok ? 'ready' : 'not ready', checks: results, ...(details ? { details } : {}) });
   });
 
   if (opts.registry) {
@@ -187,4 +198,12 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
         (server.server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       }),
   };
+}
+
+async function readDetails(providers: readonly ReadinessDetail[], timeoutInMs: number): Promise<Record<string, unknown> | null> {
+  if (providers.length === 0) return null;
+  const entries = await Promise.all(
+    providers.map(async (p) => [p.name, await withTimeout(p.read(), timeoutInMs, p.name).catch((err: unknown) => ({ error: err instanceof Error ? err.message : String(err) }))] as const),
+  );
+  return Object.fromEntries(entries);
 }

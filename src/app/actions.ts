@@ -10,8 +10,9 @@ import type { AccessRequest, Actor, StepUpProof } from '../core/types';
 import { requestView, type ActionResult, type Verb } from '../core/views';
 import type { ActOptions } from './api';
 import { errorFields } from './logger';
+import type { Jobs } from './jobs';
 import { phaseOf, type ApprovalConfirmer, type StepUpPhase } from './step-up';
-import { UseCase, type AfterTransition } from './use-case';
+import { UseCase, type AfterTransition, type UseCaseContext } from './use-case';
 
 /** A step-up sign-in that proved an approval, and which approval it was for. */
 interface Proven {
@@ -20,6 +21,14 @@ interface Proven {
 }
 
 export class Actions extends UseCase implements ApprovalConfirmer {
+  constructor(
+    ctx: UseCaseContext,
+    /** Watches Azure apply what it accepted (a release is closed only once Azure has applied it). */
+    private readonly watcher: Pick<Jobs, 'watchApply' | 'confirmPayload'>,
+  ) {
+    super(ctx);
+  }
+
   /**
    * The approver's sign-in confirmed their click: record the approval with what the sign-in proved.
    * Rights are checked again, and the approval must still be the one the link was for.
@@ -184,13 +193,11 @@ export class Actions extends UseCase implements ApprovalConfirmer {
     if (current.state !== 'active') {
       return { ok: false, message: `${id} is not open (${current.state}); there is nothing to release.`, view: requestView(current, this.clock.now()) };
     }
-    // Close in Azure first: the request says "closed" only once Azure accepted it.
+    // Close in Azure first: the request says "released" only once Azure has applied the close.
     const started = Date.now();
+    const justification = this.justification(current, `release by ${actor.name}`);
     try {
-      await this.cloud.close(
-        { vms: current.vms, ports: current.ports, source: current.source, justification: this.justification(current, `release by ${actor.name}`) },
-        { timeoutInMs: this.cloudTimeoutInMs },
-      );
+      await this.cloud.close({ vms: current.vms, ports: current.ports, source: current.source, justification }, { timeoutInMs: this.cloudTimeoutInMs });
       this.observer.cloudCall('close', (Date.now() - started) / 1000, 'ok');
     } catch (err) {
       this.observer.cloudCall('close', (Date.now() - started) / 1000, 'error', err instanceof CloudError ? err.kind : 'unknown');
@@ -198,16 +205,13 @@ export class Actions extends UseCase implements ApprovalConfirmer {
       await this.store.appendAudit([this.auditEvent('azure.close', current, actor, { ok: false, error: reason })]);
       return { ok: false, message: `Could not release ${id}: ${reason}. The ports stay open until ${requestView(current, this.clock.now()).endsAt}.`, view: requestView(current, this.clock.now()) };
     }
-    const { next } = await this.apply(
-      id,
-      () => ({ type: 'release', by: actor, at: this.clock.now() }),
-      (n) => ({
-        cancelKinds: ['remind', 'expire', 'extend-open'],
-        audit: [this.auditEvent('azure.close', n, actor, { ok: true })],
-        announce: { card: true, thread: notices.releasedNotice(n), ...(n.requester.email !== person.email ? { dm: notices.releasedNotice(n) } : {}) },
-      }),
-    );
-    return { ok: true, message: `Released ${id}; Azure closes the ports within a minute.`, view: requestView(next, this.clock.now()) };
+    await this.store.appendAudit([this.auditEvent('azure.close', current, actor, { ok: true, accepted: true })]);
+    const settled = await this.watcher.watchApply(current, this.watcher.confirmPayload('close', justification, undefined, actor));
+    const next = await this.load(id);
+    const view = requestView(next, this.clock.now());
+    if (next.state === 'released') return { ok: true, message: `Released ${id}; Azure closes the ports within a minute.`, view };
+    if (!settled) return { ok: true, message: `Releasing ${id}: Azure accepted the close and is applying it; you will hear when it has.`, view };
+    return { ok: false, message: `Azure did not apply the release of ${id}; the ports stay open until ${view.endsAt ?? 'their end time'}.`, view };
   }
 
   private async extend(actor: Actor, person: Person, id: string, durationMinutes?: number): Promise<ActionResult> {

@@ -27,6 +27,8 @@ import type { ChatPort, Clock, Cloud, JobSpec, Store } from './ports';
 import { Scheduler } from './scheduler';
 import { StepUps, type StepUpOptions } from './step-up';
 import { UseCase, type UseCaseSettings } from './use-case';
+import { DefenderProbe } from './defender';
+import { nameLimitProblem } from '../core/azure-limits';
 import { formView, vmView } from './vm-views';
 
 export interface JitAppOptions extends UseCaseSettings {
@@ -60,6 +62,8 @@ export class JitApp extends UseCase implements JitApi {
   readonly scheduler: Scheduler;
   private readonly actions: Actions;
   private readonly jobs: Jobs;
+  /** Defender for Servers Plan 2 on the subscription (JIT needs it). */
+  readonly defender: DefenderProbe;
   /** Null when no sign-in provider is configured (then rules with stepUp refuse approvals). */
   readonly stepUps: StepUps | null;
 
@@ -79,8 +83,9 @@ export class JitApp extends UseCase implements JitApi {
       kick: async () => {},
     };
     super(ctx);
-    this.actions = new Actions(ctx);
     this.jobs = new Jobs(ctx);
+    this.actions = new Actions(ctx, this.jobs);
+    this.defender = new DefenderProbe(cloud, { timeoutInMs: this.cloudTimeoutInMs });
     this.stepUps = stepUp ? new StepUps(ctx, this.actions, stepUp) : null;
     if (this.stepUps) {
       const stepUps = this.stepUps;
@@ -218,11 +223,21 @@ export class JitApp extends UseCase implements JitApi {
   }
 
   private async request(actor: Actor, person: Person, command: RequestCommand): Promise<Reply> {
-    const vms = await this.vms();
+    const [vms, jit] = await Promise.all([this.vms(), this.defender.availability()]);
+    if (jit && !jit.available) {
+      await this.auditRefusal(actor, 'request', jit.message, command.vms);
+      return { kind: 'error', message: jit.message };
+    }
     const evaluated = evaluateRequest({ policy: this.policy, person, command, vms });
     if (!evaluated.ok) {
       await this.auditRefusal(actor, 'request', evaluated.error.message, command.vms);
       return errorReply(evaluated.error, USAGE.request);
+    }
+    // Azure would accept the initiate and fail seconds later, when it writes the NSG rule.
+    const tooLong = evaluated.draft.vms.map((vm) => nameLimitProblem(vm)).find((p) => p !== null);
+    if (tooLong) {
+      await this.auditRefusal(actor, 'request', tooLong, command.vms);
+      return { kind: 'error', message: `${tooLong}.` };
     }
     const request = await this.createFromDraft(actor, evaluated.draft);
     const view = requestView(request, this.clock.now());
@@ -353,6 +368,11 @@ export class JitApp extends UseCase implements JitApi {
     const resolved = resolveVmNames([command.vm], vms);
     if (!resolved.ok) return errorReply(resolved.error, USAGE.enable);
     const vm = resolved.vms[0];
+    const tooLong = nameLimitProblem(vm);
+    if (tooLong) {
+      await this.auditRefusal(actor, 'enable', tooLong, [vm.name]);
+      return { kind: 'error', message: `${tooLong}; rename the VM or put it in a JIT policy with a shorter name.` };
+    }
     const defaultPort = vm.os === 'windows' ? 3389 : 22;
     const ports = command.ports ?? [{ number: defaultPort, protocol: '*' as const }];
     const rules: PortRule[] = ports.map((p) => ({

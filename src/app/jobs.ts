@@ -1,5 +1,5 @@
-// What the scheduler runs: opening and extending in Azure, reminders, expiry, pending timeouts, and
-// every chat delivery (the outbox). Each handler re-reads the request and does nothing when the
+// What the scheduler runs: opening and extending in Azure and watching Azure apply it, reminders,
+// expiry, pending timeouts, and every chat delivery (the outbox). Each handler re-reads the request and does nothing when the
 // state has moved on, so a job run twice, or run late, is harmless.
 import { ChatError, CloudError, JitError } from '../core/errors';
 import * as notices from '../core/notices';
@@ -7,15 +7,24 @@ import type { AccessRequest, Actor, Platform } from '../core/types';
 import { requestView, type Notice } from '../core/views';
 import { errorFields } from './logger';
 import { announceJobs } from './outbox';
-import type { Job, JobKind, JobSpec, MessageRef } from './ports';
+import type { Job, JobKind, JobSpec, MessageRef, OpenResult } from './ports';
 import type { JobHandler } from './scheduler';
 import { UseCase } from './use-case';
+import { judgeApply, listPorts, pollDelayMs, type ApplyVerdict, type ConfirmPayload } from './apply-watch';
+import { formatUtc } from '../core/duration';
+import { sameEmail } from '../core/email';
+
+/** How long Azure may take to apply an accepted initiate before the bot calls it failed. */
+export const DEFAULT_APPLY_DEADLINE_MS = 120_000;
+/** Polls that find no trace of an accepted open before it is sent again. */
+const UNRECORDED_POLLS = 3;
 
 export class Jobs extends UseCase {
   handlers(): Record<JobKind, JobHandler> {
     return {
       open: (job) => this.runOpen(job),
       'extend-open': (job) => this.runExtendOpen(job),
+      confirm: (job) => this.runConfirm(job),
       remind: (job) => this.runRemind(job),
       expire: (job) => this.runExpire(job),
       'pending-timeout': (job) => this.runPendingTimeout(job),
@@ -43,7 +52,8 @@ export class Jobs extends UseCase {
 
   /**
    * At start: settle requests a previous process left half-way. An `opening` request whose initiate
-   * Azure already accepted becomes active without a second initiate; any other is opened by its job.
+   * Azure already accepted is watched until Azure applies it, without a second initiate; any other
+   * is opened by its job.
    */
   async reconcile(): Promise<{ settled: string[] }> {
     const settled: string[] = [];
@@ -51,8 +61,7 @@ export class Jobs extends UseCase {
       try {
         const endsAt = await this.acceptedEarlier(r);
         if (endsAt) {
-          await this.settleOpened(r, endsAt, 'found open in Azure after a restart');
-          settled.push(r.id);
+          if (await this.watchApply(r, this.confirmPayload('open', this.justification(r), endsAt), 'found accepted in Azure after a restart')) settled.push(r.id);
         } else {
           await this.store.scheduleJobs([{ kind: 'open', requestId: r.id, dueAt: this.clock.now(), key: `${r.id}:open` }]);
         }
@@ -65,16 +74,177 @@ export class Jobs extends UseCase {
     return { settled };
   }
 
-  private async settleOpened(r: AccessRequest, endsAt: Date, how: string): Promise<void> {
+  confirmPayload(what: ConfirmPayload['what'], justification: string, endsAt?: Date, by?: Actor): ConfirmPayload {
+    return {
+      what,
+      justification,
+      acceptedAt: this.clock.now().toISOString(),
+      ...(endsAt ? { endsAt: endsAt.toISOString() } : {}),
+      ...(by ? { by } : {}),
+      attempt: 0,
+    };
+  }
+
+  /**
+   * After Azure's 202: look once now (Azure may have written the rules already), and otherwise leave
+   * a durable `confirm` job that polls with backoff, so a restart loses nothing. True when settled.
+   */
+  async watchApply(r: AccessRequest, p: ConfirmPayload, how?: string): Promise<boolean> {
+    let verdict: ApplyVerdict;
+    try {
+      const records = await this.cloud.accessRecords(r.vms, { timeoutInMs: this.cloudTimeoutInMs });
+      verdict = judgeApply(records, r, p, this.clock.now());
+    } catch (err) {
+      // Asking failed, not the apply: keep asking until the deadline.
+      this.log.warn({ ...errorFields(err), requestId: r.id }, 'could not read whether Azure applied the request; will ask again');
+      verdict = { state: 'waiting', waiting: [] };
+    }
+    if (verdict.state === 'applied') {
+      await this.settleApplied(r, p, verdict, how);
+      return true;
+    }
+    const deadline = this.settings.applyDeadlineMs ?? DEFAULT_APPLY_DEADLINE_MS;
+    const waitedMs = this.clock.now().getTime() - new Date(p.acceptedAt).getTime();
+    if (verdict.state === 'failed' || waitedMs >= deadline) {
+      const reason =
+        verdict.state === 'failed'
+          ? verdict.reason
+          : `Azure accepted the request at ${formatUtc(new Date(p.acceptedAt), this.clock.now())} but had not applied ${verdict.waiting.length > 0 ? listPorts(verdict.waiting) : 'it'} after ${Math.round(deadline / 1000)} s`;
+      await this.settleApplyFailed(r, p, reason);
+      return true;
+    }
+    if (p.what === 'open' && verdict.unrecorded && p.attempt >= UNRECORDED_POLLS) {
+      // Azure lists an accepted initiate at once; none of it after several looks means it was lost
+      // (a simulator restarted without its state, a regional failover): send it again.
+      this.log.warn({ requestId: r.id }, 'Azure has no record of the accepted initiate; sending it again');
+      await this.store.scheduleJobs([{ kind: 'open', requestId: r.id, dueAt: this.clock.now(), key: `${r.id}:open:${p.acceptedAt}` }]);
+      this.kick();
+      return false;
+    }
+    const attempt = p.attempt + 1;
+    await this.store.scheduleJobs([
+      {
+        kind: 'confirm',
+        requestId: r.id,
+        dueAt: new Date(this.clock.now().getTime() + pollDelayMs(attempt)),
+        key: `${r.id}:confirm:${p.what}:${p.acceptedAt}:${attempt}`,
+        payload: { ...p, attempt } as unknown as Record<string, unknown>,
+      },
+    ]);
+    return false;
+  }
+
+  private async runConfirm(job: Job): Promise<void> {
+    const p = job.payload as unknown as ConfirmPayload;
+    const r = await this.store.getRequest(job.requestId ?? '');
+    if (!r) return;
+    // Nothing waits any more when the request moved on (expired, released, or settled elsewhere).
+    const waiting = p.what === 'open' ? r.state === 'opening' : p.what === 'extend' ? r.state === 'active' && r.extension?.opening === true : r.state === 'active';
+    if (!waiting) return;
+    await this.watchApply(r, p);
+  }
+
+  private async settleApplied(r: AccessRequest, p: ConfirmPayload, v: Extract<ApplyVerdict, { state: 'applied' }>, how?: string): Promise<void> {
+    const now = () => this.clock.now();
+    const conflictIsFine = (err: unknown) => {
+      if (!(err instanceof JitError && err.code === 'conflict')) throw err;
+    };
+    if (p.what === 'open') {
+      const endsAt = v.endsAt ?? new Date(p.endsAt ?? now().toISOString());
+      const approvedAt = r.approvals.length > 0 ? r.approvals[r.approvals.length - 1].at : r.createdAt;
+      await this.apply(
+        r.id,
+        () => ({ type: 'opened', at: now(), endsAt, ...(v.connect.length > 0 ? { connect: v.connect } : {}) }),
+        (n) => ({
+          audit: [this.auditEvent(how ? 'azure.reconciled' : 'azure.applied', n, null, { endsAt: endsAt.toISOString(), ...(how ? { how } : {}) })],
+          schedule: this.grantJobs(n),
+          announce: { card: true, thread: notices.openedNotice(n, now()), dm: notices.openedNotice(n, now()) },
+        }),
+      ).then(async ({ next }) => {
+        this.observer.opened((now().getTime() - approvedAt.getTime()) / 1000, 'ok');
+        // This grant may end older ones on the same ports, and newer ones may already have ended it.
+        const newer = (await Promise.all(v.replacedBy.map((id) => this.store.getRequest(id)))).filter((x): x is AccessRequest => x !== null);
+        for (const opened of [next, ...newer]) {
+          await this.settleSuperseded(opened).catch((err: unknown) => this.log.warn({ ...errorFields(err), requestId: opened.id }, 'could not check older grants on the same ports'));
+        }
+      }, conflictIsFine);
+      return;
+    }
+    if (p.what === 'extend') {
+      const endsAt = v.endsAt ?? new Date(p.endsAt ?? now().toISOString());
+      await this.apply(
+        r.id,
+        () => ({ type: 'extended', at: now(), endsAt }),
+        (n) => ({
+          audit: [this.auditEvent('azure.applied', n, null, { extension: true, endsAt: endsAt.toISOString() })],
+          cancelKinds: ['remind', 'expire'],
+          schedule: this.grantJobs(n),
+          announce: { card: true, thread: notices.extendedNotice(n, now()), dm: notices.extendedNotice(n, now()) },
+        }),
+      ).catch(conflictIsFine);
+      return;
+    }
+    const by = p.by ?? r.requester;
     await this.apply(
       r.id,
-      () => ({ type: 'opened', at: this.clock.now(), endsAt }),
+      () => ({ type: 'release', by, at: now() }),
       (n) => ({
-        audit: [this.auditEvent('azure.reconciled', n, null, { endsAt: endsAt.toISOString(), how })],
-        schedule: this.grantJobs(n),
-        announce: { card: true, thread: notices.openedNotice(n, this.clock.now()), dm: notices.openedNotice(n, this.clock.now()) },
+        cancelKinds: ['remind', 'expire', 'extend-open'],
+        audit: [this.auditEvent('azure.close', n, by, { ok: true, applied: true })],
+        announce: { card: true, thread: notices.releasedNotice(n), ...(sameEmail(n.requester.email, by.email) ? {} : { dm: notices.releasedNotice(n) }) },
       }),
-    );
+    ).catch(conflictIsFine);
+  }
+
+  private async settleApplyFailed(r: AccessRequest, p: ConfirmPayload, reason: string): Promise<void> {
+    const now = () => this.clock.now();
+    this.log.warn({ requestId: r.id, what: p.what, reason }, 'Azure did not apply an accepted request');
+    if (p.what === 'open') {
+      // Whatever did apply is closed again, so "failed" never leaves a port open.
+      let note = '';
+      try {
+        await this.cloud.close(
+          { vms: r.vms, ports: r.ports, source: r.source, justification: `closing after a failed apply: ${this.justification(r)}`.slice(0, 500) },
+          { timeoutInMs: this.cloudTimeoutInMs },
+        );
+      } catch (err) {
+        this.log.warn({ ...errorFields(err), requestId: r.id }, 'could not close ports after a failed apply');
+        note = ` Some ports may stay open until ${p.endsAt ? formatUtc(new Date(p.endsAt), now()) : 'their end time'}.`;
+      }
+      const approvedAt = r.approvals.length > 0 ? r.approvals[r.approvals.length - 1].at : r.createdAt;
+      await this.apply(
+        r.id,
+        () => ({ type: 'open-failed', at: now(), reason: `${reason}.${note}` }),
+        (n) => ({
+          audit: [this.auditEvent('azure.applied', n, null, { ok: false, error: reason })],
+          cancelKinds: ['remind', 'expire', 'pending-timeout'],
+          announce: { card: true, thread: notices.failedNotice(n), dm: notices.failedNotice(n) },
+        }),
+      ).then(
+        () => this.observer.opened((now().getTime() - approvedAt.getTime()) / 1000, 'failed'),
+        (err: unknown) => {
+          if (!(err instanceof JitError && err.code === 'conflict')) throw err;
+        },
+      );
+      return;
+    }
+    if (p.what === 'extend') {
+      await this.apply(
+        r.id,
+        () => ({ type: 'extend-failed', at: now(), reason }),
+        (n) => ({
+          audit: [this.auditEvent('azure.applied', n, null, { ok: false, extension: true, error: reason })],
+          announce: { card: true, thread: notices.extensionFailedNotice(n, reason), dm: notices.extensionFailedNotice(n, reason) },
+        }),
+      ).catch((err: unknown) => {
+        if (!(err instanceof JitError && err.code === 'conflict')) throw err;
+      });
+      return;
+    }
+    const note = notices.releaseFailedNotice(r, reason, now());
+    await this.store.appendAudit([this.auditEvent('azure.close', r, p.by ?? null, { ok: false, applied: false, error: reason })]);
+    await this.store.scheduleJobs(announceJobs(r, this.platforms, { thread: note, dm: note }, now()).map((j) => ({ ...j, key: `${j.key}:release-failed:${p.acceptedAt}` })));
+    this.kick();
   }
 
   private async runOpen(job: Job): Promise<void> {
@@ -86,29 +256,19 @@ export class Jobs extends UseCase {
       // An earlier attempt may have reached Azure before its process died: do not open twice.
       const endsAtEarlier = await this.acceptedEarlier(r).catch(() => null);
       if (endsAtEarlier) {
-        await this.settleOpened(r, endsAtEarlier, 'an earlier attempt had opened it');
+        await this.watchApply(r, this.confirmPayload('open', this.justification(r), endsAtEarlier), 'an earlier attempt had reached Azure');
         return;
       }
     }
     const endsAt = new Date(now.getTime() + r.durationMinutes * 60_000);
     const started = Date.now();
+    let result: OpenResult;
     try {
-      const result = await this.cloud.open(
+      result = await this.cloud.open(
         { vms: r.vms, ports: r.ports, source: r.source, endsAt, justification: this.justification(r) },
         { timeoutInMs: this.cloudTimeoutInMs },
       );
       this.observer.cloudCall('initiate', (Date.now() - started) / 1000, 'ok');
-      await this.apply(
-        r.id,
-        () => ({ type: 'opened', at: this.clock.now(), endsAt: result.endsAt }),
-        (n) => ({
-          audit: [this.auditEvent('azure.initiate', n, null, { ok: true, endsAt: result.endsAt.toISOString(), azureRequestId: result.azureRequestId ?? null })],
-          schedule: this.grantJobs(n),
-          announce: { card: true, thread: notices.openedNotice(n, this.clock.now()), dm: notices.openedNotice(n, this.clock.now()) },
-        }),
-      );
-      this.observer.opened((this.clock.now().getTime() - approvedAt.getTime()) / 1000, 'ok');
-      await this.settleSuperseded(r).catch((err: unknown) => this.log.warn({ ...errorFields(err), requestId: r.id }, 'could not check older grants on the same ports'));
     } catch (err) {
       if (err instanceof JitError && err.code === 'conflict') return;
       const cloudErr = err instanceof CloudError ? err : null;
@@ -134,7 +294,14 @@ export class Jobs extends UseCase {
         }),
       );
       this.observer.opened((this.clock.now().getTime() - approvedAt.getTime()) / 1000, 'failed');
+      return;
     }
+    // Accepted is not open: the request stays `opening` until Azure shows the ports Initiated. Should
+    // this fail, the job's retry finds the accepted initiate in Azure (acceptedEarlier) and watches it.
+    await this.store.appendAudit([
+      this.auditEvent('azure.initiate', r, null, { ok: true, accepted: true, endsAt: result.endsAt.toISOString(), azureRequestId: result.azureRequestId ?? null }),
+    ]);
+    await this.watchApply(r, this.confirmPayload('open', this.justification(r), result.endsAt));
   }
 
   /**
@@ -208,22 +375,11 @@ export class Jobs extends UseCase {
     if (!r || r.state !== 'active' || !r.extension?.opening || !r.endsAt) return;
     const endsAt = new Date(r.endsAt.getTime() + r.extension.durationMinutes * 60_000);
     const started = Date.now();
+    const justification = this.justification(r, `extension of ${r.id}`);
+    let result: OpenResult;
     try {
-      const result = await this.cloud.extend(
-        { vms: r.vms, ports: r.ports, source: r.source, endsAt, justification: this.justification(r, `extension of ${r.id}`) },
-        { timeoutInMs: this.cloudTimeoutInMs },
-      );
+      result = await this.cloud.extend({ vms: r.vms, ports: r.ports, source: r.source, endsAt, justification }, { timeoutInMs: this.cloudTimeoutInMs });
       this.observer.cloudCall('initiate', (Date.now() - started) / 1000, 'ok');
-      await this.apply(
-        r.id,
-        () => ({ type: 'extended', at: this.clock.now(), endsAt: result.endsAt }),
-        (n) => ({
-          audit: [this.auditEvent('azure.initiate', n, null, { ok: true, extension: true, endsAt: result.endsAt.toISOString() })],
-          cancelKinds: ['remind', 'expire'],
-          schedule: this.grantJobs(n),
-          announce: { card: true, thread: notices.extendedNotice(n, this.clock.now()), dm: notices.extendedNotice(n, this.clock.now()) },
-        }),
-      );
     } catch (err) {
       if (err instanceof JitError && err.code === 'conflict') return;
       const cloudErr = err instanceof CloudError ? err : null;
@@ -238,7 +394,10 @@ export class Jobs extends UseCase {
           announce: { card: true, thread: notices.extensionFailedNotice(n, reason), dm: notices.extensionFailedNotice(n, reason) },
         }),
       );
+      return;
     }
+    await this.store.appendAudit([this.auditEvent('azure.initiate', r, null, { ok: true, accepted: true, extension: true, endsAt: result.endsAt.toISOString() })]);
+    await this.watchApply(r, this.confirmPayload('extend', justification, result.endsAt));
   }
 
   private async runRemind(job: Job): Promise<void> {

@@ -1,4 +1,5 @@
 // The ports the use cases drive. Adapters implement them; nothing here names Slack, Teams or Azure.
+import type { DefenderPlan } from '../core/azure-limits';
 import type { AccessRequest, AuditEvent, Platform, PortRule, PortSpec, RequestState, Route, Vm, VmRef, Actor } from '../core/types';
 import type { Notice, RequestView } from '../core/views';
 import type { SignInClaims } from '../core/step-up';
@@ -42,9 +43,13 @@ export interface CloudAccessRecord {
   source: string;
   startedAt: Date;
   endsAt: Date;
-  /** `Initiated`, `Expired`, `NewerRequestInitiated`, … */
+  /** `Initiating` (accepted, NSG not written yet), `Initiated`, `Expired`, `NewerRequestInitiated`, … */
   status: string;
+  /** Azure's own reason next to the status, when it gives one (the words of a failed apply). */
+  statusReason?: string;
   justification?: string;
+  /** Behind Azure Firewall: where people connect (the firewall's public address and mapped port). */
+  connectTo?: { address: string; port: number };
 }
 
 export interface Cloud {
@@ -58,8 +63,10 @@ export interface Cloud {
   close(spec: Omit<OpenSpec, 'endsAt'>, opts?: CallOptions): Promise<void>;
   /** Put a VM under JIT with these port rules, keeping every other VM's rules in the policy. */
   enable(vm: VmRef, rules: PortRule[], opts?: CallOptions): Promise<Vm>;
-  /** Azure's request history for the VMs (reconcile after a restart). */
+  /** Azure's request history for the VMs: whether an initiate has been applied yet, reconcile. */
   accessRecords(vms: VmRef[], opts?: CallOptions): Promise<CloudAccessRecord[]>;
+  /** The subscription's Defender for Servers plan (JIT needs Plan 2). */
+  defenderPlan(opts?: CallOptions): Promise<DefenderPlan>;
 }
 
 // ---- Chat -------------------------------------------------------------------------------------
@@ -111,6 +118,7 @@ export interface SignInPort {
 export type JobKind =
   | 'open' // initiate after approval
   | 'extend-open' // initiate the later end time after an extension is approved
+  | 'confirm' // poll Azure until it has applied an accepted initiate (open, extend, close); payload: ConfirmPayload
   | 'remind' // warn the requester before endsAt
   | 'expire' // endsAt reached
   | 'pending-timeout' // nobody decided in time

@@ -20,6 +20,8 @@ export interface UseCaseSettings {
   cloudTimeoutInMs?: number;
   /** After this long since approval, a port that still would not open makes the request fail. */
   openDeadlineMs?: number;
+  /** After Azure accepted an initiate, how long it may take to apply it before the request fails. */
+  applyDeadlineMs?: number;
   /** Signed download links for audit CSVs (Teams and the console cannot take a file upload). */
   auditLink?: (query: { vm?: string; days: number; email: string }) => string | undefined;
 }

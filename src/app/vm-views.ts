@@ -1,10 +1,12 @@
 // View models for VMs and the request form, from Azure's view of a VM plus the bot's own rules.
 import { formatDuration, formatUtc } from '../core/duration';
 import type { AccessRule } from '../core/policy';
+import { nameLimitProblem } from '../core/azure-limits';
 import type { AccessRequest, Vm } from '../core/types';
 import { formatPort, type FormView, type FormInput, type VmView } from '../core/views';
 
 export function vmView(vm: Vm, ctx: { rule: AccessRule | null; lastAccess: Date | null; active: AccessRequest[]; now: Date }): VmView {
+  const problem = nameLimitProblem(vm);
   return {
     name: vm.name,
     resourceGroup: vm.resourceGroup,
@@ -22,6 +24,7 @@ export function vmView(vm: Vm, ctx: { rule: AccessRule | null; lastAccess: Date 
     open: ctx.active
       .filter((r) => r.state === 'active' && r.endsAt)
       .map((r) => `${r.ports.map(formatPort).join(', ')} from ${r.source} until ${formatUtc(r.endsAt as Date, ctx.now)} (${r.requester.name}, ${r.id})`),
+    ...(problem ? { warning: problem } : {}),
   };
 }
 

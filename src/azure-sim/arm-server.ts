@@ -95,6 +95,10 @@ export class ArmServer {
       .filter((s) => s !== '')
       .map(safeDecode);
     if (segments[0]?.toLowerCase() === '_sim') {
+      if (segments[1] === 'control' && segments.length === 2) {
+        this.send(req, res, await this.control(req), undefined, false);
+        return;
+      }
       this.send(req, res, this.inspect(segments.slice(1), url, req.method ?? 'GET'), undefined, false);
       return;
     }
@@ -165,6 +169,13 @@ export class ArmServer {
       if (resourceGroup !== undefined) state.requireResourceGroup(resourceGroup);
     };
 
+    if (provider === 'microsoft.security' && lower[i] === 'pricings' && resourceGroup === undefined && segments.length === i + 2) {
+      requirePricingApiVersion(url);
+      requireMethod(method, ['GET']);
+      checkScope();
+      return { status: 200, body: state.getPricing(segments[i + 1]) };
+    }
+
     if (provider === 'microsoft.security') {
       let location: string | undefined;
       if (lower[i] === 'locations' && segments[i + 1] !== undefined) {
@@ -214,6 +225,42 @@ export class ArmServer {
     throw notFound();
   }
 
+  /**
+   * POST /_sim/control `{ applyDelayMs?, applyFailure?: { vm, message|null }, defender? }`: changes
+   * what later calls see, for tests run from outside the process and for trying things locally.
+   */
+  private async control(req: IncomingMessage): Promise<Reply> {
+    try {
+      if ((req.method ?? 'GET').toUpperCase() !== 'POST') throw new ArmError(405, 'MethodNotAllowed', 'POST a JSON body to /_sim/control.', { Allow: 'POST' });
+      const body = parseJson(await readBody(req));
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('The control body must be a JSON object.');
+      const { applyDelayMs, applyFailure, defender } = body as Record<string, unknown>;
+      const { state } = this.deps;
+      if (applyDelayMs !== undefined) {
+        if (typeof applyDelayMs !== 'number' || !Number.isFinite(applyDelayMs) || applyDelayMs < 0) throw badRequest('applyDelayMs must be a number of milliseconds, 0 or more.');
+        state.setApplyDelay(applyDelayMs);
+      }
+      if (applyFailure !== undefined) {
+        const f = applyFailure as { vm?: unknown; message?: unknown } | null;
+        if (!f || typeof f.vm !== 'string' || (f.message !== null && typeof f.message !== 'string')) {
+          throw badRequest('applyFailure must be { "vm": "<name>", "message": "<words>" or null }.');
+        }
+        state.setApplyFailure(f.vm, f.message as string | null);
+      }
+      if (defender !== undefined) {
+        const d = defender as { pricingTier?: unknown; subPlan?: unknown } | null;
+        if (!d || (d.pricingTier !== 'Free' && d.pricingTier !== 'Standard') || (d.subPlan !== undefined && typeof d.subPlan !== 'string')) {
+          throw badRequest('defender must be { "pricingTier": "Free" | "Standard", "subPlan"?: "P1" | "P2" }.');
+        }
+        state.setDefender({ pricingTier: d.pricingTier, ...(typeof d.subPlan === 'string' ? { subPlan: d.subPlan } : {}) });
+      }
+      return { status: 204 };
+    } catch (err) {
+      if (err instanceof ArmError) return toReply(err);
+      throw err;
+    }
+  }
+
   private inspect(segments: string[], url: URL, method: string): Reply {
     try {
       if (method !== 'GET') throw new ArmError(405, 'MethodNotAllowed', 'The simulator inspection routes only answer GET.');
@@ -233,7 +280,7 @@ export class ArmServer {
       if (segments[0] === 'guard' && segments.length === 1) {
         return { status: 200, body: { value: this.deps.guards() } };
       }
-      throw new ArmError(404, 'NotFound', 'Simulator routes: /_sim/nsg/{vm}, /_sim/check?vm=&port=&source=, /_sim/guard.');
+      throw new ArmError(404, 'NotFound', 'Simulator routes: /_sim/nsg/{vm}, /_sim/check?vm=&port=&source=, /_sim/guard, POST /_sim/control.');
     } catch (err) {
       if (err instanceof ArmError) return toReply(err);
       throw err;
@@ -358,6 +405,21 @@ function requireJitApiVersion(url: URL): string {
   if (!(JIT_API_VERSIONS as readonly string[]).includes(apiVersion)) {
     throw badRequest(
       `The resource type 'jitNetworkAccessPolicies' does not support api-version '${apiVersion}'. The supported api-versions are '${JIT_API_VERSIONS.join(', ')}'.`,
+      'InvalidApiVersionParameter',
+    );
+  }
+  return apiVersion;
+}
+
+/** The api-versions of Microsoft.Security/pricings that read `pricingTier` and `subPlan`. */
+const PRICING_API_VERSIONS = ['2022-03-01', '2023-01-01', '2024-01-01'];
+
+function requirePricingApiVersion(url: URL): string {
+  const apiVersion = url.searchParams.get('api-version');
+  if (!apiVersion) throw missingApiVersion();
+  if (!PRICING_API_VERSIONS.includes(apiVersion)) {
+    throw badRequest(
+      `The resource type 'pricings' does not support api-version '${apiVersion}'. The supported api-versions are '${PRICING_API_VERSIONS.join(', ')}'.`,
       'InvalidApiVersionParameter',
     );
   }

@@ -13,6 +13,17 @@ export const DEFAULT_SIM_PORT = 3979;
 export interface CliEnv {
   JITBOT_CONFIG?: string;
   JITBOT_SIM_PORT?: string;
+  JITBOT_SIM_APPLY_DELAY_MS?: string;
+}
+
+/** Local mode's default: long enough to see "Opening…", short enough not to wait for. */
+export const DEFAULT_APPLY_DELAY_MS = 3_000;
+
+function readDelay(text: string | undefined): number {
+  if (text === undefined || text.trim() === '') return DEFAULT_APPLY_DELAY_MS;
+  const ms = Number(text);
+  if (!/^\d+$/.test(text.trim()) || ms > 600_000) throw new Error(`JITBOT_SIM_APPLY_DELAY_MS: "${text}" is not a whole number of milliseconds from 0 to 600000`);
+  return ms;
 }
 
 /** examples/local.yaml of this package, found from here whether we run from src/ or dist/src/. */
@@ -56,7 +67,13 @@ export async function startFromEnv(env: CliEnv): Promise<{ sim: AzureSim; worldF
   } catch (err) {
     throw new Error(`${worldFile}: ${isJitError(err) ? err.message : String(err)}`);
   }
-  const sim = await startAzureSim({ world, clock: new AdjustableClock(), port: readPort(env.JITBOT_SIM_PORT), host: '127.0.0.1' });
+  const sim = await startAzureSim({
+    world,
+    clock: new AdjustableClock(),
+    port: readPort(env.JITBOT_SIM_PORT),
+    host: '127.0.0.1',
+    applyDelayMs: readDelay(env.JITBOT_SIM_APPLY_DELAY_MS),
+  });
   return { sim, worldFile };
 }
 

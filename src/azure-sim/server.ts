@@ -11,7 +11,8 @@ import type { SimWorld } from './world';
 export type { AccessCheck, NsgRule } from './state';
 export type { SimFaults, SimFault, SimRequestLogEntry } from './arm-server';
 export type { GuardListener } from './guard';
-export type { SimVm, SimWorld } from './world';
+export type { SimDefender, SimFirewall, SimVm, SimWorld } from './world';
+import type { SimDefender } from './world';
 
 export interface AzureSimOptions {
   world: SimWorld;
@@ -25,6 +26,11 @@ export interface AzureSimOptions {
   pageSize?: number;
   /** Recorded as `requestor` on initiated requests (Azure records the caller's identity). */
   requestor?: string;
+  /**
+   * How long after answering an initiate with 202 the NSG rules are written (ports say `Initiating`
+   * until then). Default 0; local mode sets a few seconds so the gap is visible.
+   */
+  applyDelayMs?: number;
 }
 
 export interface AzureSim {
@@ -41,11 +47,17 @@ export interface AzureSim {
   guards(): GuardListener[];
   /** Recent ARM calls, oldest first (at most 1000). */
   readonly requestLog: readonly SimRequestLogEntry[];
+  /** For initiates from now on (also `POST /_sim/control {"applyDelayMs": …}`). */
+  setApplyDelay(ms: number): void;
+  /** Later initiates for the VM fail when Azure writes the NSG rule; null ends that. */
+  setApplyFailure(vmName: string, message: string | null): void;
+  /** The Defender for Servers plan the pricing API reports. */
+  setDefender(defender: SimDefender): void;
 }
 
 export async function startAzureSim(opts: AzureSimOptions): Promise<AzureSim> {
   const host = opts.host ?? '127.0.0.1';
-  const state = new SimState(opts.world, opts.clock, opts.requestor ?? 'jitbot@sim.local');
+  const state = new SimState(opts.world, opts.clock, opts.requestor ?? 'jitbot@sim.local', { applyDelayMs: opts.applyDelayMs ?? 0 });
   const guards = opts.world.guard ? new PortGuards({ host, check: (vm, port, source) => state.check(vm, port, source) }) : null;
   const syncGuards = async () => {
     if (guards) await guards.ensure(state.protectedPorts());
@@ -97,5 +109,8 @@ export async function startAzureSim(opts: AzureSimOptions): Promise<AzureSim> {
     get requestLog() {
       return arm.requestLog;
     },
+    setApplyDelay: (ms) => state.setApplyDelay(ms),
+    setApplyFailure: (vmName, message) => state.setApplyFailure(vmName, message),
+    setDefender: (defender) => state.setDefender(defender),
   };
 }

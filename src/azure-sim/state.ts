@@ -1,6 +1,7 @@
 // The simulated subscription: JIT policies with their request history, the VMs Compute lists, and a
 // network security group per VM derived from both. Request statuses and NSG rules are computed from
-// the clock when read, so moving the clock is all it takes for access to expire.
+// the clock when read, so moving the clock is all it takes for an initiate to be applied (Azure
+// writes the NSG rule seconds after its 202) and for access to expire.
 import type { Clock } from '../app/ports';
 import { normalizeSource, prefixContains } from '../core/cidr';
 import { toIsoDuration } from '../core/duration';
@@ -18,7 +19,7 @@ import {
   sameName,
   vmId,
 } from './arm';
-import type { SimWorld } from './world';
+import type { SimDefender, SimFirewall, SimWorld } from './world';
 
 /** One rule of a VM's simulated network security group (inbound only; JIT touches nothing else). */
 export interface NsgRule {
@@ -60,15 +61,26 @@ interface StoredRequestPort {
   number: number;
   allowedSourceAddressPrefix: string;
   endTimeUtc: Date;
+  /** Behind Azure Firewall: the DNAT port on the firewall's public address. */
+  mappedPort?: number;
+}
+
+interface StoredRequestVm {
+  id: string;
+  ports: StoredRequestPort[];
+  /** Set when writing the NSG rule fails: Azure's words, shown once the apply time has come. */
+  failure?: string;
 }
 
 interface StoredRequest {
   /** Order of arrival: with a clock that stands still, start times alone cannot order requests. */
   seq: number;
   startTimeUtc: Date;
+  /** When Azure has written the NSG rules: until then every port says `Initiating`. */
+  appliesAt: Date;
   requestor: string;
   justification?: string;
-  virtualMachines: Array<{ id: string; ports: StoredRequestPort[] }>;
+  virtualMachines: StoredRequestVm[];
 }
 
 interface StoredPolicy {
@@ -88,9 +100,26 @@ interface VmRecord {
   os: OsType;
   tags: Record<string, string>;
   privateIp: string;
+  firewall?: SimFirewall;
 }
 
-type PortStatus = { status: 'Initiated'; statusReason: 'UserRequested' } | { status: 'Revoked'; statusReason: 'Expired' | 'NewerRequestInitiated' };
+/**
+ * `Initiating` until the apply time, then `Initiated`, `Revoked` or, when writing the NSG rule
+ * failed, `Failed` with the reason in statusReason. Azure documents no failed status (the spec's
+ * enum is Initiated/Revoked, modelled as a string); this is the simulator's stand-in for it.
+ */
+type PortStatus =
+  | { status: 'Initiating' | 'Initiated'; statusReason: 'UserRequested' }
+  | { status: 'Revoked'; statusReason: 'Expired' | 'NewerRequestInitiated' }
+  | { status: 'Failed'; statusReason: string };
+
+/** Azure's documented limit on the policy name plus the VM name, enforced when the rule is written. */
+export const MAX_POLICY_AND_VM_NAME = 56;
+
+export interface SimApplyOptions {
+  /** How long after an initiate the NSG rules are in place (0: at once). */
+  applyDelayMs?: number;
+}
 
 const MIN_MAX_DURATION_MS = 5 * 60_000;
 const MAX_MAX_DURATION_MS = 24 * 3_600_000;
@@ -117,13 +146,21 @@ export class SimState {
   private readonly policies = new Map<string, StoredPolicy>();
   private seq = 0;
   private readonly changeListeners = new Set<() => void>();
+  private applyDelayMs: number;
+  /** VM name (lower case) → the words every later initiate for it fails with. */
+  private readonly applyFailures = new Map<string, string>();
+  private defender: SimDefender;
 
   constructor(
     world: SimWorld,
     private readonly clock: Clock,
     private readonly requestor: string,
+    opts: SimApplyOptions = {},
   ) {
     this.subscriptionId = world.subscriptionId;
+    this.applyDelayMs = Math.max(0, opts.applyDelayMs ?? 0);
+    this.defender = world.defender ?? { pricingTier: 'Standard', subPlan: 'P2' };
+    for (const vm of world.vms) if (vm.applyFails) this.applyFailures.set(vm.name.toLowerCase(), vm.applyFails);
     this.vms = world.vms.map((vm, i) => ({
       id: vmId(world.subscriptionId, vm.resourceGroup, vm.name),
       name: vm.name,
@@ -132,6 +169,7 @@ export class SimState {
       os: vm.os,
       tags: { ...vm.tags },
       privateIp: `10.0.${Math.floor(i / 250)}.${(i % 250) + 4}`,
+      ...(vm.firewall ? { firewall: vm.firewall } : {}),
     }));
     this.resourceGroups = new Set(world.vms.map((vm) => vm.resourceGroup.toLowerCase()));
     for (const vm of world.vms) {
@@ -147,8 +185,46 @@ export class SimState {
             : { allowedSourceAddressPrefixes: [...rule.allowedSourcePrefixes] }),
           maxRequestAccessDuration: toIsoDuration(rule.maxDurationMinutes),
         })),
+        ...(vm.firewall ? { publicIpAddress: vm.firewall.publicIpAddress } : {}),
       });
     }
+  }
+
+  // ---- Controls (tests and local mode) ------------------------------------------------------------
+
+  /** Applies to initiates from now on; those already accepted keep the apply time they were given. */
+  setApplyDelay(ms: number): void {
+    this.applyDelayMs = Math.max(0, ms);
+  }
+
+  /** Later initiates for the VM fail at apply time with these words; null makes them succeed again. */
+  setApplyFailure(vmName: string, message: string | null): void {
+    this.requireVm(vmName);
+    if (message === null) this.applyFailures.delete(vmName.toLowerCase());
+    else this.applyFailures.set(vmName.toLowerCase(), message);
+  }
+
+  setDefender(defender: SimDefender): void {
+    this.defender = { ...defender };
+  }
+
+  // ---- Defender for Cloud pricing -----------------------------------------------------------------
+
+  /** GET …/providers/Microsoft.Security/pricings/{name}: only the servers plan is simulated. */
+  getPricing(name: string): object {
+    if (!sameName(name, 'VirtualMachines')) {
+      throw new ArmError(404, 'PricingNotFound', `The pricing '${name}' is not simulated; only VirtualMachines (Defender for Servers) is.`);
+    }
+    return {
+      id: `/subscriptions/${this.subscriptionId}/providers/Microsoft.Security/pricings/VirtualMachines`,
+      name: 'VirtualMachines',
+      type: 'Microsoft.Security/pricings',
+      properties: {
+        pricingTier: this.defender.pricingTier,
+        ...(this.defender.subPlan ? { subPlan: this.defender.subPlan } : {}),
+        freeTrialRemainingTime: 'PT0S',
+      },
+    };
   }
 
   /** Called after every policy write (the guard opens listeners for newly protected ports). */
@@ -217,6 +293,7 @@ export class SimState {
     const request: StoredRequest = {
       seq: ++this.seq,
       startTimeUtc: now,
+      appliesAt: new Date(now.getTime() + this.applyDelayMs),
       requestor: this.requestor,
       ...(typeof body.justification === 'string' ? { justification: body.justification } : {}),
       virtualMachines: [],
@@ -265,9 +342,11 @@ export class SimState {
             `source '${requested}' for port ${number} of virtual machine '${vmName}' is not within the allowed source prefixes (${allowed.join(', ')})`,
           );
         }
-        ports.push({ number, allowedSourceAddressPrefix: requested, endTimeUtc });
+        const mappedPort = policyVm.publicIpAddress ? this.mappedPort(policyVm.id, number) : undefined;
+        ports.push({ number, allowedSourceAddressPrefix: requested, endTimeUtc, ...(mappedPort !== undefined ? { mappedPort } : {}) });
       }
-      request.virtualMachines.push({ id: policyVm.id, ports });
+      const failure = this.applyFailure(policy, policyVm.id);
+      request.virtualMachines.push({ id: policyVm.id, ports, ...(failure ? { failure } : {}) });
     }
     policy.requests.push(request);
     this.trimHistory(policy);
@@ -278,9 +357,10 @@ export class SimState {
           number: p.number,
           allowedSourceAddressPrefix: p.allowedSourceAddressPrefix,
           endTimeUtc: p.endTimeUtc.toISOString(),
-          // Azure answers before its NSG change is applied; the stored history says Initiated.
+          // Azure answers before its NSG change is applied, even when that takes no time at all.
           status: 'Initiating',
           statusReason: 'UserRequested',
+          ...(p.mappedPort !== undefined ? { mappedPort: p.mappedPort } : {}),
         })),
       })),
       startTimeUtc: request.startTimeUtc.toISOString(),
@@ -332,7 +412,7 @@ export class SimState {
         for (const requestVm of request.virtualMachines) {
           if (!sameName(requestVm.id, vm.id)) continue;
           for (const port of requestVm.ports) {
-            if (this.portStatus(policy, request, requestVm.id, port, now).status !== 'Initiated') continue;
+            if (this.portStatus(policy, request, requestVm, port, now).status !== 'Initiated') continue;
             const protocol = policyVm?.ports.find((p) => p.number === port.number)?.protocol ?? '*';
             allow.push({
               name: `SecurityCenter-JITRule-${hashInt(`${request.seq}|${port.number}`) >>> 0}-${hexTag(`allow|${vm.id}|${request.seq}|${port.number}`)}`,
@@ -466,9 +546,6 @@ export class SimState {
       if (out.some((v) => sameName(v.id, vm.id))) {
         throw badRequest(`Virtual machine '${vm.name}' appears twice in the policy.`, 'InvalidRequestContent');
       }
-      if (name.length + vm.name.length > 56) {
-        throw badRequest(`The policy name '${name}' together with the virtual machine name '${vm.name}' must not exceed 56 characters.`);
-      }
       for (const other of this.policies.values()) {
         const sameTarget = sameName(other.resourceGroup, resourceGroup) && other.location === location && sameName(other.name, name);
         if (!sameTarget && other.virtualMachines.some((v) => sameName(v.id, vm.id))) {
@@ -484,7 +561,9 @@ export class SimState {
         if (numbers.has(p.number)) throw badRequest(`Port ${p.number} appears twice for virtual machine '${vm.name}'.`, 'InvalidRequestContent');
         numbers.add(p.number);
       }
-      out.push({ id: vm.id, ports, ...(typeof vmBody.publicIpAddress === 'string' ? { publicIpAddress: vmBody.publicIpAddress } : {}) });
+      // Azure fills in the firewall's address for a VM behind one, whatever the client sent.
+      const publicIpAddress = vm.firewall?.publicIpAddress ?? (typeof vmBody.publicIpAddress === 'string' ? vmBody.publicIpAddress : undefined);
+      out.push({ id: vm.id, ports, ...(publicIpAddress ? { publicIpAddress } : {}) });
     }
     return out;
   }
@@ -493,23 +572,48 @@ export class SimState {
    * A port of a request is superseded when a later request for the same VM and port arrived while it
    * was still open, and expired once the clock passes its end.
    */
-  private portStatus(policy: StoredPolicy, request: StoredRequest, vmIdText: string, port: StoredRequestPort, now: Date): PortStatus {
+  private portStatus(policy: StoredPolicy, request: StoredRequest, requestVm: StoredRequestVm, port: StoredRequestPort, now: Date): PortStatus {
+    if (now.getTime() < request.appliesAt.getTime()) return { status: 'Initiating', statusReason: 'UserRequested' };
+    if (requestVm.failure !== undefined) return { status: 'Failed', statusReason: requestVm.failure };
+    // A newer request replaces this one once Azure has written the newer rule, not before.
     const superseded = policy.requests.some(
       (later) =>
         later.seq > request.seq &&
         later.startTimeUtc.getTime() < port.endTimeUtc.getTime() &&
-        later.virtualMachines.some((v) => sameName(v.id, vmIdText) && v.ports.some((p) => p.number === port.number)),
+        now.getTime() >= later.appliesAt.getTime() &&
+        later.virtualMachines.some((v) => sameName(v.id, requestVm.id) && v.failure === undefined && v.ports.some((p) => p.number === port.number)),
     );
     if (superseded) return { status: 'Revoked', statusReason: 'NewerRequestInitiated' };
     if (now.getTime() >= port.endTimeUtc.getTime()) return { status: 'Revoked', statusReason: 'Expired' };
     return { status: 'Initiated', statusReason: 'UserRequested' };
   }
 
+  /**
+   * Why writing the NSG rule for this VM will fail, if it will. Azure checks the 56-character limit
+   * on policy name plus VM name here, not when the policy is saved.
+   */
+  private applyFailure(policy: StoredPolicy, vmIdText: string): string | undefined {
+    const vm = this.vms.find((v) => sameName(v.id, vmIdText));
+    if (!vm) return undefined;
+    if (policy.name.length + vm.name.length > MAX_POLICY_AND_VM_NAME) {
+      return `The policy name '${policy.name}' together with the virtual machine name '${vm.name}' exceeds ${MAX_POLICY_AND_VM_NAME} characters, so the network security group rule could not be created.`;
+    }
+    return this.applyFailures.get(vm.name.toLowerCase());
+  }
+
+  private mappedPort(vmIdText: string, port: number): number | undefined {
+    const vm = this.vms.find((v) => sameName(v.id, vmIdText));
+    if (!vm?.firewall) return undefined;
+    const mapped = vm.firewall.mappedPorts[port];
+    if (mapped !== undefined) return mapped;
+    return port + 50_000 <= 65_535 ? port + 50_000 : port;
+  }
+
   private trimHistory(policy: StoredPolicy): void {
     const now = this.clock.now();
     while (policy.requests.length > MAX_REQUESTS_PER_POLICY) {
       const index = policy.requests.findIndex((r) =>
-        r.virtualMachines.every((v) => v.ports.every((p) => this.portStatus(policy, r, v.id, p, now).status !== 'Initiated')),
+        r.virtualMachines.every((v) => v.ports.every((p) => !/^Initiat/.test(this.portStatus(policy, r, v, p, now).status))),
       );
       if (index < 0) return;
       policy.requests.splice(index, 1);
@@ -533,7 +637,8 @@ export class SimState {
               number: p.number,
               allowedSourceAddressPrefix: p.allowedSourceAddressPrefix,
               endTimeUtc: p.endTimeUtc.toISOString(),
-              ...this.portStatus(policy, r, v.id, p, now),
+              ...this.portStatus(policy, r, v, p, now),
+              ...(p.mappedPort !== undefined ? { mappedPort: p.mappedPort } : {}),
             })),
           })),
           startTimeUtc: r.startTimeUtc.toISOString(),

@@ -1,10 +1,11 @@
 // The `azure:` section of a world file (examples/local.yaml) → SimWorld. Every mistake names its
 // place in the file (`azure.vms[2].jit[0].max`) so a wrong world fails at start with one clear line.
+import { isIP } from 'node:net';
 import { describeSourceProblem, normalizeSource } from '../core/cidr';
 import { MAX_DURATION_MINUTES, MIN_DURATION_MINUTES, parseDuration } from '../core/duration';
 import { JitError } from '../core/errors';
 import type { OsType, PortRule, Protocol } from '../core/types';
-import type { SimVm, SimWorld } from './world';
+import type { SimDefender, SimFirewall, SimVm, SimWorld } from './world';
 
 const SUBSCRIPTION_ID = /^[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}$/i;
 const RESOURCE_GROUP = /^[-\w._()]{1,90}$/;
@@ -45,7 +46,39 @@ export function worldFromYaml(doc: unknown): SimWorld {
     if (earlier !== undefined) fail(`azure.vms[${i}].name`, `"${vm.name}" is already used by ${earlier} in resource group ${vm.resourceGroup}`);
     seen.set(k, `azure.vms[${i}]`);
   });
-  return { subscriptionId, guard: azure.guard === true, vms };
+  const defender = azure.defender === undefined ? undefined : readDefender(azure.defender);
+  return { subscriptionId, guard: azure.guard === true, vms, ...(defender ? { defender } : {}) };
+}
+
+/** `defender: { tier: Standard, subPlan: P2 }` or `defender: { tier: Free }`. */
+function readDefender(value: unknown): SimDefender {
+  if (!isRecord(value)) fail('azure.defender', 'must be a map like { tier: Standard, subPlan: P2 }');
+  const tier = requireString(value.tier, 'azure.defender.tier');
+  if (tier !== 'Free' && tier !== 'Standard') fail('azure.defender.tier', `"${tier}" is not Free or Standard`);
+  if (value.subPlan === undefined) return { pricingTier: tier };
+  const subPlan = requireString(value.subPlan, 'azure.defender.subPlan');
+  if (!/^P[12]$/.test(subPlan)) fail('azure.defender.subPlan', `"${subPlan}" is not P1 or P2`);
+  return { pricingTier: tier, subPlan };
+}
+
+/** `firewall: { publicIp: 203.0.113.50, ports: { 22: 50022 } }`. */
+function readFirewall(value: unknown, path: string): SimFirewall {
+  if (!isRecord(value)) fail(path, 'must be a map like { publicIp: 203.0.113.50, ports: { 22: 50022 } }');
+  const publicIpAddress = requireString(value.publicIp, `${path}.publicIp`);
+  if (isIP(publicIpAddress) === 0) {
+    fail(`${path}.publicIp`, `"${publicIpAddress}" is not an IP address`);
+  }
+  const mappedPorts: Record<number, number> = {};
+  if (value.ports !== undefined) {
+    if (!isRecord(value.ports)) fail(`${path}.ports`, 'must map VM ports to firewall ports, like { 22: 50022 }');
+    for (const [from, to] of Object.entries(value.ports)) {
+      const vmPort = Number(from);
+      if (!Number.isInteger(vmPort) || vmPort < 1 || vmPort > 65535) fail(`${path}.ports.${from}`, 'is not a port number');
+      if (typeof to !== 'number' || !Number.isInteger(to) || to < 1 || to > 65535) fail(`${path}.ports.${from}`, `${JSON.stringify(to)} is not a port number`);
+      mappedPorts[vmPort] = to;
+    }
+  }
+  return { publicIpAddress, mappedPorts };
 }
 
 function readVm(value: unknown, path: string): SimVm {
@@ -76,7 +109,10 @@ function readVm(value: unknown, path: string): SimVm {
       ports.add(rule.number);
     });
   }
-  return { name, resourceGroup, location, os, tags, jit };
+  const firewall = value.firewall === undefined ? undefined : readFirewall(value.firewall, `${path}.firewall`);
+  let applyFails: string | undefined;
+  if (value.applyFails !== undefined) applyFails = requireString(value.applyFails, `${path}.applyFails`);
+  return { name, resourceGroup, location, os, tags, jit, ...(firewall ? { firewall } : {}), ...(applyFails ? { applyFails } : {}) };
 }
 
 function readRule(value: unknown, path: string): PortRule {

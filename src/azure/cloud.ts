@@ -10,6 +10,7 @@ import type { CallOptions, Cloud, CloudAccessRecord, Clock, OpenResult, OpenSpec
 import { systemClock } from '../app/ports';
 import { normalizeSource } from '../core/cidr';
 import { formatUtc } from '../core/duration';
+import type { DefenderPlan } from '../core/azure-limits';
 import { CloudError, JitError } from '../core/errors';
 import type { PortRule, Vm, VmRef } from '../core/types';
 import { toCloudError, type ErrorContext } from './errors';
@@ -280,6 +281,13 @@ export class AzureCloud implements Cloud {
       ),
     );
     return accessRecordsFromPolicies(lists.flat(), vms);
+  }
+
+  defenderPlan(opts?: CallOptions): Promise<DefenderPlan> {
+    return this.run({ action: 'read', scope: 'the Defender for Servers plan' }, opts, async (call) => {
+      const pricing = await this.security.pricings.get('VirtualMachines', call.security);
+      return { pricingTier: pricing.pricingTier ?? 'Free', ...(pricing.subPlan ? { subPlan: pricing.subPlan } : {}) };
+    });
   }
 
   // ---- internals ----------------------------------------------------------------------------------

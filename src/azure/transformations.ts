@@ -185,10 +185,12 @@ export function accessRecordsFromPolicies(policies: readonly JitNetworkAccessPol
   const wanted = new Map(vms.map((vm) => [vmKey(vm.id), vm] as const));
   const records: CloudAccessRecord[] = [];
   for (const policy of policies) {
+    const firewalls = new Map((policy.virtualMachines ?? []).filter((v) => v.publicIpAddress).map((v) => [vmKey(v.id), v.publicIpAddress!] as const));
     for (const request of policy.requests ?? []) {
       for (const requestVm of request.virtualMachines ?? []) {
         const vm = wanted.get(vmKey(requestVm.id));
         if (!vm) continue;
+        const address = firewalls.get(vmKey(requestVm.id));
         for (const port of requestVm.ports ?? []) {
           records.push({
             vmId: vm.id,
@@ -197,7 +199,9 @@ export function accessRecordsFromPolicies(policies: readonly JitNetworkAccessPol
             startedAt: new Date(request.startTimeUtc),
             endsAt: new Date(port.endTimeUtc),
             status: statusWord(port.status, port.statusReason),
+            ...(port.statusReason ? { statusReason: port.statusReason } : {}),
             ...(request.justification ? { justification: request.justification } : {}),
+            ...(address && port.mappedPort !== undefined ? { connectTo: { address, port: port.mappedPort } } : {}),
           });
         }
       }

@@ -158,6 +158,7 @@ const NOTICE_LOOK: Record<NoticeKind, { title: string; tone: Tone }> = {
   extended: { title: 'Access extended', tone: 'good' },
   'extension-denied': { title: 'Extension denied', tone: 'attention' },
   'extension-failed': { title: 'Extension failed', tone: 'attention' },
+  'release-failed': { title: 'Release failed', tone: 'attention' },
   superseded: { title: 'Access replaced in Azure', tone: 'warning' },
   'step-up': { title: 'Sign in to approve', tone: 'accent' },
 };
@@ -211,6 +212,7 @@ function vmData(vm: VmView): { name: string; where: string; facts: Array<{ title
   if (vm.approvals !== null) facts.push({ title: 'Approvals', value: `${vm.approvals} needed` });
   facts.push({ title: 'Last access', value: vm.lastAccess ?? 'never' });
   if (vm.open.length) facts.push({ title: 'Open now', value: clipText(vm.open.join('; '), CARD_LINE_MAX) });
+  if (vm.warning) facts.push({ title: 'Cannot open', value: clipText(vm.warning, CARD_LINE_MAX) });
   return { name: vm.name, where: `${vm.resourceGroup} · ${vm.location} · ${vm.os === 'windows' ? 'Windows' : 'Linux'}`, facts };
 }
 

@@ -13,6 +13,10 @@ export interface Settings {
   configPath: string;
   databaseUrl?: string;
   simPort: number;
+  /** Local mode: how long the simulator takes to apply an initiate (Azure takes seconds). */
+  simApplyDelayMs: number;
+  /** How long Azure may take to apply an accepted initiate before the request fails. */
+  applyDeadlineMs: number;
   logLevel: string;
   /** Base URL people reach the bot on (signed audit download links). */
   publicUrl?: string;
@@ -56,6 +60,8 @@ const envSchema = z.object({
   JITBOT_DATA_DIR: optional,
   JITBOT_CONFIG: optional,
   JITBOT_SIM_PORT: wholeNumber(0, 65535),
+  JITBOT_SIM_APPLY_DELAY_MS: wholeNumber(0, 600_000),
+  JITBOT_AZURE_APPLY_DEADLINE_MS: wholeNumber(1_000, 3_600_000),
   JITBOT_AZURE_SIM_URL: optional.pipe(z.url('must be a URL').optional()),
   JITBOT_PUBLIC_URL: optional.pipe(z.url('must be a URL').optional()),
   JITBOT_LINK_SECRET: optional,
@@ -186,6 +192,8 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
     configPath,
     ...(e.DATABASE_URL ? { databaseUrl: e.DATABASE_URL } : {}),
     simPort: e.JITBOT_SIM_PORT ?? 3979,
+    simApplyDelayMs: e.JITBOT_SIM_APPLY_DELAY_MS ?? 3_000,
+    applyDeadlineMs: e.JITBOT_AZURE_APPLY_DEADLINE_MS ?? 120_000,
     // Local mode's terminal shows the banner; only warnings and errors join it unless asked.
     logLevel: e.LOG_LEVEL ?? (localMode ? 'warn' : 'info'),
     ...(e.JITBOT_PUBLIC_URL ? { publicUrl: e.JITBOT_PUBLIC_URL } : {}),

@@ -2,6 +2,7 @@
 // with the path that holds it, so a broken file is fixed in one pass.
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseDuration, MAX_DURATION_MINUTES, MIN_DURATION_MINUTES } from '../core/duration';
 import { JitError } from '../core/errors';
@@ -125,7 +126,22 @@ const simVm = z
     os: z.enum(['linux', 'windows']),
     tags: z.record(z.string(), z.string()).default({}),
     jit: z.array(portRule).optional(),
+    /** Behind Azure Firewall: the firewall's public address and its DNAT ports per VM port. */
+    firewall: z
+      .object({
+        publicIp: z.string().trim().refine((v) => isIP(v) !== 0, 'must be an IP address'),
+        ports: z.record(z.string().regex(/^\d{1,5}$/, 'must be a port number'), z.number().int().min(1).max(65535)).default({}),
+      })
+      .strict()
+      .optional(),
+    /** Simulator only: every initiate for this VM fails when Azure writes the NSG rule, with these words. */
+    applyFails: z.string().trim().min(1).optional(),
   })
+  .strict();
+
+/** The Defender for Servers plan the simulator reports; JIT needs Standard with P2. */
+const simDefender = z
+  .object({ tier: z.enum(['Free', 'Standard']), subPlan: z.enum(['P1', 'P2']).optional() })
   .strict();
 
 const fileSchema = z
@@ -146,6 +162,7 @@ const fileSchema = z
         subscriptionId: z.string().trim().default('00000000-0000-0000-0000-000000000000'),
         guard: z.boolean().default(false),
         vms: z.array(simVm).default([]),
+        defender: simDefender.optional(),
       })
       .strict()
       .optional(),
@@ -231,7 +248,12 @@ export function configFromDocument(doc: unknown, source = 'config'): LoadedConfi
           os: v.os,
           tags: v.tags,
           jit: v.jit ? v.jit.map(toPortRule) : null,
+          ...(v.firewall
+            ? { firewall: { publicIpAddress: v.firewall.publicIp, mappedPorts: Object.fromEntries(Object.entries(v.firewall.ports).map(([k, to]) => [Number(k), to])) } }
+            : {}),
+          ...(v.applyFails ? { applyFails: v.applyFails } : {}),
         })),
+        ...(c.azure.defender ? { defender: { pricingTier: c.azure.defender.tier, ...(c.azure.defender.subPlan ? { subPlan: c.azure.defender.subPlan } : {}) } } : {}),
       }
     : null;
   return { policy, world };

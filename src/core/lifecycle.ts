@@ -5,7 +5,7 @@ import type { RequestDraft } from './access';
 import { formatDuration, formatUtc, MAX_DURATION_MINUTES, MIN_DURATION_MINUTES } from './duration';
 import { sameEmail } from './email';
 import { JitError } from './errors';
-import type { AccessRequest, Actor, Approval, AuditEvent, StepUpProof, VmRef } from './types';
+import type { AccessRequest, Actor, Approval, AuditEvent, ConnectDetail, StepUpProof, VmRef } from './types';
 import { formatPort } from './views';
 
 export type LifecycleEvent =
@@ -14,7 +14,7 @@ export type LifecycleEvent =
   | { type: 'deny'; by: Actor; at: Date; reason?: string }
   | { type: 'cancel'; by: Actor; at: Date }
   | { type: 'timeout'; at: Date }
-  | { type: 'opened'; at: Date; endsAt: Date }
+  | { type: 'opened'; at: Date; endsAt: Date; connect?: ConnectDetail[] }
   | { type: 'open-failed'; at: Date; reason: string }
   | { type: 'expire'; at: Date }
   /** After Azure accepted the close. */
@@ -210,7 +210,8 @@ function timeout(r: AccessRequest, e: Extract<LifecycleEvent, { type: 'timeout' 
 function opened(r: AccessRequest, e: Extract<LifecycleEvent, { type: 'opened' }>): Outcome {
   if (r.state !== 'opening') return conflict(`${r.id} is ${r.state}, not opening; nothing was waiting for Azure`);
   const details = { endsAt: e.endsAt.toISOString(), ports: r.ports.map(formatPort), source: r.source };
-  return moved(r, { state: 'active', openedAt: e.at, endsAt: e.endsAt }, [auditOf(r, 'request.opened', e.at, null, details)]);
+  const connect = e.connect && e.connect.length > 0 ? { connect: e.connect } : {};
+  return moved(r, { state: 'active', openedAt: e.at, endsAt: e.endsAt, ...connect }, [auditOf(r, 'request.opened', e.at, null, { ...details, ...connect })]);
 }
 
 function openFailed(r: AccessRequest, e: Extract<LifecycleEvent, { type: 'open-failed' }>): Outcome {

@@ -2,7 +2,7 @@
 import { formatDuration, formatUtc } from './duration';
 import type { AccessRequest, Actor } from './types';
 import { clipText, summariseList, vmListText } from './text';
-import { formatPort, personView, type Notice, type NoticeKind } from './views';
+import { connectLines, formatPort, personView, type Notice, type NoticeKind } from './views';
 
 /** Longest reason a notice quotes; the audit keeps the whole text. */
 const NOTICE_REASON_MAX = 300;
@@ -30,7 +30,8 @@ export function approvalNotice(r: AccessRequest, by: Actor): Notice {
 
 export function approvedNotice(r: AccessRequest): Notice {
   const by = r.autoApproved ? 'automatically by rule' : `by ${r.approvals.map((a) => a.by.name).join(' and ')}`;
-  return notice(r, 'approved', `Approved ${by}; opening ${what(r)}.`);
+  // Azure writes the rules seconds after it accepts them: "open" comes in its own notice once it has.
+  return notice(r, 'approved', `Approved ${by}; opening ${what(r)}…`);
 }
 
 export function deniedNotice(r: AccessRequest): Notice {
@@ -40,7 +41,10 @@ export function deniedNotice(r: AccessRequest): Notice {
 
 export function openedNotice(r: AccessRequest, now: Date): Notice {
   const until = r.endsAt ? formatUtc(r.endsAt, now) : 'the end time';
-  return notice(r, 'opened', `Open until ${until} from ${r.source}: ${what(r)}.`, { mention: personView(r.requester) });
+  const via = connectLines(r);
+  // Every VM behind the firewall has its own line; a glob over many is summarised like the VM list.
+  const connect = via.length > 0 ? ` Connect through Azure Firewall: ${summariseList(via, { maxItems: 10, maxChars: 600 })}.` : '';
+  return notice(r, 'opened', `Open until ${until} from ${r.source}: ${what(r)}.${connect}`, { mention: personView(r.requester) });
 }
 
 export function failedNotice(r: AccessRequest): Notice {
@@ -102,6 +106,14 @@ export function supersededNotice(r: AccessRequest, by: AccessRequest, lost: stri
   const lostText = summariseList(lost);
   const ended = all ? 'Your access has ended' : `Your access to ${lostText} has ended; the rest stays open`;
   return notice(r, 'superseded', `Azure replaced ${lostText} with ${by.requester.name}'s request ${by.id} (from ${by.source}). ${ended}.`, {
+    mention: personView(r.requester),
+  });
+}
+
+/** Azure did not apply the close: the grant stays as it was, and the requester must know. */
+export function releaseFailedNotice(r: AccessRequest, reason: string, now: Date): Notice {
+  const until = r.endsAt ? formatUtc(r.endsAt, now) : 'its end time';
+  return notice(r, 'release-failed', `Could not release ${r.id}: ${clipText(reason.trim().replace(/\.+$/, ''), 600)}. The ports stay open until ${until}.`, {
     mention: personView(r.requester),
   });
 }

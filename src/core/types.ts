@@ -104,6 +104,15 @@ export interface Route {
   teams?: string;
 }
 
+/** Behind Azure Firewall, people connect to the firewall's public address on a mapped port. */
+export interface ConnectDetail {
+  vm: string;
+  /** The VM's port. */
+  port: number;
+  address: string;
+  mappedPort: number;
+}
+
 export interface AccessRequest {
   /** Short, human-typable id (`R4K7QX`). */
   id: string;
@@ -135,6 +144,8 @@ export interface AccessRequest {
   extension?: Extension;
   /** Who released early. */
   releasedBy?: Actor;
+  /** Where to connect, for ports behind Azure Firewall (set when Azure shows the ports open). */
+  connect?: ConnectDetail[];
   autoApproved?: boolean;
 }
 

@@ -40,6 +40,8 @@ export interface RequestView {
   decision: string | null;
   /** `14:05 UTC`, once open. */
   endsAt: string | null;
+  /** Behind Azure Firewall, where to connect: `22 on web-fw-01 at 203.0.113.50:50022`. */
+  connect?: string[];
   failure: string | null;
   /** Pending extension: `+1h, 0 of 1 approvals`. */
   extension: string | null;
@@ -68,6 +70,7 @@ export type NoticeKind =
   | 'extended'
   | 'extension-denied'
   | 'extension-failed'
+  | 'release-failed'
   | 'superseded'
   | 'step-up';
 
@@ -104,6 +107,8 @@ export interface VmView {
   lastAccess: string | null;
   /** Active grants on this VM right now: `22/TCP from 10.1.2.3 until 14:05 UTC`. */
   open: string[];
+  /** Why Azure cannot open this VM (its policy and VM names are over Azure's 56-character limit). */
+  warning?: string;
 }
 
 /** Which slice of the VMs a `vms` reply shows: `/jit vms web- page 2`. */
@@ -190,6 +195,11 @@ function namesOf(actors: Array<{ by: Actor }>): string[] {
   return actors.map((a) => a.by.name);
 }
 
+/** `22 on web-fw-01 at 203.0.113.50:50022`: the address and port a person types, per VM port. */
+export function connectLines(r: AccessRequest): string[] {
+  return (r.connect ?? []).map((c) => `${c.port} on ${c.vm} at ${c.address.includes(':') ? `[${c.address}]` : c.address}:${c.mappedPort}`);
+}
+
 /** `Bob, MFA; Carol`: who approved, and who proved it with a fresh sign-in and a second factor. */
 function approversText(approvals: readonly Approval[]): string {
   const anyStepUp = approvals.some((a) => a.stepUp);
@@ -202,9 +212,12 @@ export function headlineFor(r: AccessRequest, now: Date): string {
     case 'pending':
       return `Waiting for approval (${approvals})`;
     case 'opening':
-      return 'Approved, opening ports…';
-    case 'active':
-      return r.endsAt ? `Open until ${formatUtc(r.endsAt, now)}` : 'Open';
+      return 'Approved; opening… (waiting for Azure to apply the rules)';
+    case 'active': {
+      const open = r.endsAt ? `Open until ${formatUtc(r.endsAt, now)}` : 'Open';
+      const via = connectLines(r);
+      return via.length > 0 ? `${open}; connect to ${via.join(', ')}` : open;
+    }
     case 'denied':
       return `Denied by ${r.denial?.by.name ?? 'an approver'}`;
     case 'cancelled':
@@ -253,9 +266,12 @@ export function requestView(r: AccessRequest, now: Date): RequestView {
     approvedByText: approversText(r.approvals),
     decision: decisionFor(r, now),
     endsAt: r.endsAt && (r.state === 'active' || r.state === 'expired' || r.state === 'released') ? formatUtc(r.endsAt, now) : null,
+    connect: r.state === 'active' ? connectLines(r) : [],
     failure: r.failure ?? null,
     extension: r.extension
-      ? `+${formatDuration(r.extension.durationMinutes)}, ${r.extension.approvals.length} of ${r.requiredApprovals} approvals`
+      ? r.extension.opening
+        ? `+${formatDuration(r.extension.durationMinutes)}, extending… (waiting for Azure to apply it)`
+        : `+${formatDuration(r.extension.durationMinutes)}, ${r.extension.approvals.length} of ${r.requiredApprovals} approvals`
       : null,
     approverActions,
     requesterActions,

@@ -58,6 +58,7 @@ const NOTICE_ICONS: Readonly<Record<NoticeKind, string>> = {
   extended: ':unlock:',
   'extension-denied': ':no_entry:',
   'extension-failed': ':x:',
+  'release-failed': ':x:',
   superseded: ':warning:',
   'step-up': ':closed_lock_with_key:',
 };
@@ -299,6 +300,7 @@ function vmText(vm: VmView): string {
   facts.push(vm.lastAccess ? `last access ${escapeText(vm.lastAccess)}` : 'never opened by the bot');
   lines.push(facts.join(' · '));
   if (vm.open.length > 0) lines.push(`Open now: ${escapeText(vm.open.join('; '))}`);
+  if (vm.warning) lines.push(`:warning: ${escapeText(vm.warning)}`);
   return clip(lines.join('\n'), 2_900);
 }
 

@@ -62,7 +62,7 @@ describe('Azure cloud against the simulator', () => {
   }
 
   it('lists every VM across pages with its OS, tags and JIT rules, and null for a VM without JIT', () => {
-    assert.deepEqual([...vms.keys()], ['build-01', 'sql-01', 'web-01', 'web-02']);
+    assert.deepEqual([...vms.keys()], ['build-01', 'sql-01', 'web-01', 'web-02', 'web-fw-01']);
     assert.deepEqual(vm('web-01'), {
       id: web01Id,
       name: 'web-01',
@@ -97,9 +97,10 @@ describe('Azure cloud against the simulator', () => {
     const policy = await arm(sim.url, 'GET', `${policyPath('rg-web')}?api-version=2020-01-01`);
     assert.deepEqual(
       policy.body.properties.virtualMachines.map((v: { id: string }) => v.id.split('/').pop()),
-      ['web-01', 'web-02'],
-      'one policy, both VMs, in their order',
+      ['web-01', 'web-02', 'web-fw-01'],
+      'one policy, every VM, in their order',
     );
+    assert.equal(policy.body.properties.virtualMachines[2].publicIpAddress, '203.0.113.50', "the firewall VM keeps its firewall's address");
     assert.ok(sim.nsg('web-02').some((r) => r.access === 'Deny' && r.destinationPortRange === '2222'), 'the new port is denied by default');
   });
 

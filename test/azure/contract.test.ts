@@ -201,6 +201,7 @@ describe('Azure JIT REST vectors through the client', () => {
         startedAt: new Date('2018-05-17T08:06:45.569Z'),
         endsAt: new Date('2018-05-17T09:06:45.569Z'),
         status: 'Initiated',
+        statusReason: 'UserRequested',
         justification: 'testing a new version of the product',
       },
     ]);

@@ -58,7 +58,7 @@ describe('Azure simulator port guard', () => {
   });
 
   it('listens on a loopback port for every protected VM port and none for a VM without JIT', () => {
-    assert.deepEqual(sim.guards().map((g) => `${g.vmName}:${g.port}`).sort(), ['sql-01:3389', 'sql-01:5986', 'web-01:22', 'web-02:22']);
+    assert.deepEqual(sim.guards().map((g) => `${g.vmName}:${g.port}`).sort(), ['sql-01:3389', 'sql-01:5986', 'web-01:22', 'web-02:22', 'web-fw-01:22']);
     assert.equal(sim.guardPort('build-01', 22), undefined);
   });
 

@@ -67,8 +67,13 @@ describe('Azure simulator over HTTP', () => {
     assert.ok(first.body.nextLink.startsWith(`${sim.url}/subscriptions/`));
     const second = await arm(sim.url, 'GET', first.body.nextLink.slice(sim.url.length));
     assert.equal(second.body.value.length, 2);
-    assert.equal(second.body.nextLink, undefined);
-    assert.deepEqual([...first.body.value, ...second.body.value].map((v: { name: string }) => v.name).sort(), ['build-01', 'sql-01', 'web-01', 'web-02']);
+    const third = await arm(sim.url, 'GET', second.body.nextLink.slice(sim.url.length));
+    assert.equal(third.body.value.length, 1);
+    assert.equal(third.body.nextLink, undefined);
+    assert.deepEqual(
+      [...first.body.value, ...second.body.value, ...third.body.value].map((v: { name: string }) => v.name).sort(),
+      ['build-01', 'sql-01', 'web-01', 'web-02', 'web-fw-01'],
+    );
     const proxied = await arm(sim.url, 'GET', listPath, undefined, { 'x-forwarded-host': 'management.azure.com', 'x-forwarded-proto': 'https' });
     assert.ok(proxied.body.nextLink.startsWith('https://management.azure.com/subscriptions/'));
     assert.match(proxied.body.nextLink, /api-version=2024-07-01/);
@@ -152,6 +157,100 @@ describe('Azure simulator over HTTP', () => {
     assert.equal((await status()).status, 'Initiated');
     clock.advance(1);
     assert.deepEqual([(await status()).status, (await status()).statusReason], ['Revoked', 'Expired']);
+  });
+
+  describe('applying an initiate later, as Azure does', () => {
+    const status = async (index = 0) => (await arm(sim.url, 'GET', `${policyPath('rg-web')}${V}`)).body.properties.requests[index].virtualMachines[0].ports[0];
+
+    it('keeps the ports Initiating and the NSG closed until the apply delay has passed, then Initiated and open', async () => {
+      sim.setApplyDelay(5_000);
+      const answer = await arm(sim.url, 'POST', `${policyPath('rg-web')}/initiate${V}`, initiateBody('web-01', 'rg-web', 22, HOUR, '10.1.2.3'));
+      assert.equal(answer.status, 202);
+      assert.equal((await status()).status, 'Initiating');
+      assert.equal(sim.check('web-01', 22, '10.1.2.3').allowed, false, 'no allow rule before Azure applied it');
+      clock.advance(4_999);
+      assert.equal((await status()).status, 'Initiating');
+      clock.advance(1);
+      assert.deepEqual([(await status()).status, (await status()).statusReason], ['Initiated', 'UserRequested']);
+      assert.equal(sim.check('web-01', 22, '10.1.2.3').allowed, true);
+    });
+
+    it('leaves an older grant open until the newer request on the same port is applied', async () => {
+      await arm(sim.url, 'POST', `${policyPath('rg-web')}/initiate${V}`, initiateBody('web-01', 'rg-web', 22, HOUR, '10.1.2.3'));
+      sim.setApplyDelay(3_000);
+      await arm(sim.url, 'POST', `${policyPath('rg-web')}/initiate${V}`, initiateBody('web-01', 'rg-web', 22, HOUR, '10.1.2.4'));
+      assert.equal((await status(0)).status, 'Initiated', 'the newer one is not written yet');
+      assert.equal(sim.check('web-01', 22, '10.1.2.3').allowed, true);
+      clock.advance(3_000);
+      assert.equal((await status(0)).statusReason, 'NewerRequestInitiated');
+      assert.equal(sim.check('web-01', 22, '10.1.2.4').allowed, true);
+    });
+
+    it('fails a VM told to fail at apply time: 202 first, then Failed with the reason, and nothing opens', async () => {
+      sim.setApplyDelay(2_000);
+      sim.setApplyFailure('web-01', 'The network security group nsg-web could not be updated.');
+      const answer = await arm(sim.url, 'POST', `${policyPath('rg-web')}/initiate${V}`, initiateBody('web-01', 'rg-web', 22, HOUR, '10.1.2.3'));
+      assert.equal(answer.status, 202, 'Azure accepts the request before it finds out');
+      assert.equal((await status()).status, 'Initiating');
+      clock.advance(2_000);
+      assert.deepEqual([(await status()).status, (await status()).statusReason], ['Failed', 'The network security group nsg-web could not be updated.']);
+      assert.equal(sim.check('web-01', 22, '10.1.2.3').allowed, false);
+      sim.setApplyFailure('web-01', null);
+      await arm(sim.url, 'POST', `${policyPath('rg-web')}/initiate${V}`, initiateBody('web-01', 'rg-web', 22, HOUR, '10.1.2.3'));
+      clock.advance(2_000);
+      assert.equal((await status(1)).status, 'Initiated', 'a later request succeeds again');
+      assert.equal((await status(0)).status, 'Failed', 'the failed one stays failed');
+    });
+
+    it('takes the same controls over POST /_sim/control, and refuses a malformed one', async () => {
+      const control = await arm(sim.url, 'POST', '/_sim/control', { applyDelayMs: 1_000, applyFailure: { vm: 'web-01', message: 'NSG is locked.' } });
+      assert.equal(control.status, 204);
+      await arm(sim.url, 'POST', `${policyPath('rg-web')}/initiate${V}`, initiateBody('web-01', 'rg-web', 22, HOUR, '10.1.2.3'));
+      assert.equal((await status()).status, 'Initiating');
+      clock.advance(1_000);
+      assert.equal((await status()).statusReason, 'NSG is locked.');
+      const bad = await arm(sim.url, 'POST', '/_sim/control', { applyDelayMs: -1 });
+      assert.equal(bad.status, 400);
+      assert.match(bad.body.error.message, /applyDelayMs/);
+    });
+
+    it('accepts a policy whose name and VM name exceed 56 characters, and fails it when the NSG rule is written', async () => {
+      const name = 'jit-policy-for-the-build-agents-of-the-ci-pipeline'; // 50 characters; with build-01, 58
+      const put = await arm(sim.url, 'PUT', `${policyPath('rg-ci', name)}${V}`, {
+        properties: { virtualMachines: [{ id: vmResourceId('rg-ci', 'build-01'), ports: [{ number: 22, protocol: 'TCP', maxRequestAccessDuration: 'PT1H' }] }] },
+      });
+      assert.equal(put.status, 200, 'Azure saves the policy');
+      const initiate = await arm(sim.url, 'POST', `${policyPath('rg-ci', name)}/initiate${V}`, initiateBody('build-01', 'rg-ci', 22, HOUR, '10.1.2.3'));
+      assert.equal(initiate.status, 202);
+      const port = (await arm(sim.url, 'GET', `${policyPath('rg-ci', name)}${V}`)).body.properties.requests[0].virtualMachines[0].ports[0];
+      assert.equal(port.status, 'Failed');
+      assert.match(port.statusReason, /together with the virtual machine name 'build-01' exceeds 56 characters/);
+      assert.equal(sim.check('build-01', 22, '10.1.2.3').allowed, false);
+    });
+  });
+
+  it('gives a VM behind Azure Firewall its public address on the policy and a mapped port on each request', async () => {
+    const policy = await arm(sim.url, 'GET', `${policyPath('rg-web')}${V}`);
+    const fw = policy.body.properties.virtualMachines.find((v: { id: string }) => v.id.endsWith('/web-fw-01'));
+    assert.equal(fw.publicIpAddress, '203.0.113.50');
+    const answer = await arm(sim.url, 'POST', `${policyPath('rg-web')}/initiate${V}`, initiateBody('web-fw-01', 'rg-web', 22, HOUR, '10.1.2.3'));
+    assert.equal(answer.body.virtualMachines[0].ports[0].mappedPort, 50022);
+    const stored = (await arm(sim.url, 'GET', `${policyPath('rg-web')}${V}`)).body.properties.requests[0].virtualMachines[0].ports[0];
+    assert.equal(stored.mappedPort, 50022);
+  });
+
+  it('serves the Defender for Servers pricing at subscription scope, as the world says', async () => {
+    const path = `/subscriptions/${SUB}/providers/Microsoft.Security/pricings/VirtualMachines?api-version=2022-03-01`;
+    const plan = await arm(sim.url, 'GET', path);
+    assert.equal(plan.status, 200);
+    assert.equal(plan.body.type, 'Microsoft.Security/pricings');
+    assert.deepEqual([plan.body.properties.pricingTier, plan.body.properties.subPlan], ['Standard', 'P2']);
+    sim.setDefender({ pricingTier: 'Free' });
+    const free = await arm(sim.url, 'GET', path);
+    assert.equal(free.body.properties.pricingTier, 'Free');
+    assert.equal(free.body.properties.subPlan, undefined);
+    const badVersion = await arm(sim.url, 'GET', path.replace('2022-03-01', '2020-01-01'));
+    assert.equal(badVersion.status, 400);
   });
 
   it('marks an open request NewerRequestInitiated when a newer one for the same VM and port arrives, and leaves other ports alone', async () => {

@@ -27,8 +27,10 @@ describe('World file azure section', () => {
     assert.equal(world.guard, false);
     assert.deepEqual(
       world.vms.map((vm) => vm.name),
-      ['web-01', 'web-02', 'sql-01', 'build-01'],
+      ['web-01', 'web-02', 'sql-01', 'build-01', 'web-fw-01'],
     );
+    assert.deepEqual(world.vms[4].firewall, { publicIpAddress: '203.0.113.50', mappedPorts: { 22: 50022 } });
+    assert.deepEqual(world.defender, { pricingTier: 'Standard', subPlan: 'P2' });
     assert.deepEqual(world.vms[0], {
       name: 'web-01',
       resourceGroup: 'rg-web',
@@ -42,6 +44,12 @@ describe('World file azure section', () => {
       { number: 5986, protocol: 'TCP', allowedSourcePrefixes: ['*'], maxDurationMinutes: 60 },
     ]);
     assert.equal(world.vms[3].jit, null);
+  });
+
+  it('refuses a firewall without an IP address and a Defender tier Azure does not have, naming the place', () => {
+    const vm = { name: 'a', resourceGroup: 'rg', location: 'westeurope', os: 'linux' };
+    assert.throws(() => worldFromYaml({ azure: { vms: [{ ...vm, firewall: { publicIp: 'fw.example' } }] } }), /azure\.vms\[0\]\.firewall\.publicIp: "fw\.example" is not an IP address/);
+    assert.throws(() => worldFromYaml({ azure: { vms: [vm], defender: { tier: 'Premium' } } }), /azure\.defender\.tier: "Premium" is not Free or Standard/);
   });
 
   it("fills Azure's portal defaults for a port rule that names only the port", () => {

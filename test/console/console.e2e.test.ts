@@ -27,7 +27,7 @@ describe('the web console in headless Chromium', function () {
   before(async function () {
     dataDir = await mkdtemp(path.join(tmpdir(), 'jitbot-console-'));
     bot = await startBot(
-      { PORT: '0', JITBOT_DATA_DIR: dataDir, JITBOT_SIM_PORT: '0', JITBOT_CONFIG: LOCAL_CONFIG },
+      { PORT: '0', JITBOT_DATA_DIR: dataDir, JITBOT_SIM_PORT: '0', JITBOT_SIM_APPLY_DELAY_MS: '0', JITBOT_CONFIG: LOCAL_CONFIG },
       { logger: silentLogger, cwd: REPO_ROOT },
     );
     browser = await chromium.launch({

@@ -54,14 +54,14 @@ describe('the authorization matrix of examples/local.yaml', () => {
   it('has the people, rules and VMs the matrix relies on', () => {
     assert.deepEqual(policy.people.map((p) => p.name), ['Alice', 'Bob', 'Carol', 'Dave']);
     assert.deepEqual(policy.rules.map((r) => r.name), ['web', 'sql']);
-    assert.deepEqual(vms.map((v) => v.name), ['web-01', 'web-02', 'sql-01', 'build-01']);
+    assert.deepEqual(vms.map((v) => v.name), ['web-01', 'web-02', 'sql-01', 'build-01', 'web-fw-01']);
   });
 
   describe('who may request what', () => {
     const matrix: Array<[string, string[]]> = [
-      ['alice', ['web-01', 'web-02', 'sql-01']],
-      ['bob', ['web-01', 'web-02', 'sql-01']],
-      ['carol', ['web-01', 'web-02', 'sql-01']],
+      ['alice', ['web-01', 'web-02', 'sql-01', 'web-fw-01']],
+      ['bob', ['web-01', 'web-02', 'sql-01', 'web-fw-01']],
+      ['carol', ['web-01', 'web-02', 'sql-01', 'web-fw-01']],
       ['dave', []],
     ];
     for (const [name, expected] of matrix) {
@@ -186,9 +186,9 @@ describe('the authorization matrix of examples/local.yaml', () => {
 
   describe('against an insider (issue 12)', () => {
     const seeing: Array<[string, string[]]> = [
-      ['alice', ['web-01', 'web-02', 'sql-01']],
-      ['bob', ['web-01', 'web-02', 'sql-01']],
-      ['carol', ['web-01', 'web-02', 'sql-01', 'build-01']],
+      ['alice', ['web-01', 'web-02', 'sql-01', 'web-fw-01']],
+      ['bob', ['web-01', 'web-02', 'sql-01', 'web-fw-01']],
+      ['carol', ['web-01', 'web-02', 'sql-01', 'build-01', 'web-fw-01']],
       ['dave', []],
     ];
     for (const [name, expected] of seeing) {

@@ -83,7 +83,8 @@ export class BotProcess {
 export async function spawnBot(name: string, env: Record<string, string>, timeoutMs = 60_000): Promise<BotProcess> {
   const proc = spawn(process.execPath, ['--disable-warning=DEP0111', '--import', 'tsx', BOT_FIXTURE], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', ...env },
+    // Azure's apply delay is not what these tests are about: the simulator applies at once.
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', JITBOT_SIM_APPLY_DELAY_MS: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   const bot = new BotProcess(name, proc);

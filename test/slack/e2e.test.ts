@@ -344,6 +344,36 @@ describe('Slack end to end (real app, store, Azure simulator)', function () {
     assert.equal(fake.callsTo('files.completeUploadExternal')[0].args.channel_id, 'D0CAROL');
   });
 
+  it('shows "opening" on the card until Azure applies the rule, then "Open until" with the firewall address to connect to', async () => {
+    world.sim.setApplyDelay(8_000);
+    const { id, card } = await request('U0ALICE', 'ssh web-fw-01 1h from 10.1.2.3 for INC-11');
+    const answer = await click('U0BOB', 'approve', id);
+    assert.match(answer.text ?? '', /opening the ports now/);
+    assert.match(textOf(cardOf(id)), /opening… \(waiting for Azure to apply the rules\)/);
+    assert.ok(fake.thread(APPROVALS, card.ts).some((m) => m.text.includes('Approved by Bob; opening 22/TCP on web-fw-01…')));
+    assert.ok(!fake.thread(APPROVALS, card.ts).some((m) => m.text.includes('Open until')), 'nothing says open while Azure is applying');
+    assert.equal(open('web-fw-01', 22, '10.1.2.3'), false);
+    await world.advance(10_000);
+    assert.equal((await world.store.getRequest(id))?.state, 'active');
+    assert.match(textOf(cardOf(id)), /Open until \d\d:\d\d UTC; connect to 22 on web-fw-01 at 203\.0\.113\.50:50022/);
+    const opened = fake.thread(APPROVALS, card.ts).find((m) => m.text.includes('Open until'));
+    assert.ok(opened && opened.text.includes('Connect through Azure Firewall: 22 on web-fw-01 at 203.0.113.50:50022'), opened?.text);
+  });
+
+  it('tells the thread and the requester when Azure fails to apply an approved request', async () => {
+    world.sim.setApplyDelay(3_000);
+    world.sim.setApplyFailure('web-01', 'The network security group nsg-web-01 is locked.');
+    const { id, card } = await request('U0ALICE', 'ssh web-01 1h from 10.1.2.3 for INC-12');
+    await click('U0BOB', 'approve', id);
+    await world.advance(4_000);
+    assert.equal((await world.store.getRequest(id))?.state, 'failed');
+    assert.match(textOf(cardOf(id)), /Failed: ports were not opened/);
+    assert.deepEqual(actionIdsOf(cardOf(id)), []);
+    assert.ok(fake.thread(APPROVALS, card.ts).some((m) => m.text.includes('Azure could not apply port 22 on web-01: The network security group nsg-web-01 is locked')));
+    assert.ok(!fake.thread(APPROVALS, card.ts).some((m) => m.text.includes('Open until')));
+    assert.ok(fake.channelMessages('D0ALICE').some((m) => m.text.includes('Could not open 22/TCP on web-01')), 'the requester hears it directly');
+  });
+
   // ---- against an insider (issue 12) ----------------------------------------------------------
 
   it('answers an audit typed in a channel with "sent to you personally" and no link, and sends the CSV to a DM', async () => {

@@ -92,7 +92,7 @@ export function sampleViews(): Record<string, RequestView> {
 const EVERY_NOTICE_KIND: Record<NoticeKind, true> = {
   submitted: true, approval: true, approved: true, denied: true, opened: true, failed: true, reminder: true,
   expired: true, released: true, cancelled: true, 'timed-out': true, 'extension-requested': true, extended: true,
-  'extension-denied': true, 'extension-failed': true, superseded: true, 'step-up': true,
+  'extension-denied': true, 'extension-failed': true, 'release-failed': true, superseded: true, 'step-up': true,
 };
 const NOTICE_KINDS = Object.keys(EVERY_NOTICE_KIND) as NoticeKind[];
 

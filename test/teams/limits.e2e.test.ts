@@ -50,7 +50,7 @@ describe('Teams messages stay within Teams limits (real app, fake Bot Connector)
   }
 
   // The grammar takes reasons up to MAX_REASON_LENGTH; 2,000-character ones are drawn in card-safety.test.ts.
-  it('carries a request for 202 VMs with the longest reason the grammar takes to open, every message under the limit', async () => {
+  it('carries a request for 203 VMs with the longest reason the grammar takes to open, every message under the limit', async () => {
     const { cardId } = await requestAndApprove(`jit ssh web-* 1h from 10.1.2.3 for ${LONG_REASON.slice(0, MAX_REASON_LENGTH)}`);
     assert.equal(world.sim.check('web-250', 22, '10.1.2.3').allowed, true, 'the 150th VM of the glob is open');
     for (const c of connector.calls.filter((x) => x.method !== 'GET')) {
@@ -59,7 +59,7 @@ describe('Teams messages stay within Teams limits (real app, fake Bot Connector)
       assert.ok(JSON.stringify(activity).length * 2 < TEAMS_MESSAGE_MAX_BYTES, `${c.method} ${c.path} fits`);
     }
     const card = cardTexts(cardOf(connector.calls.find((c) => c.path === '/v3/conversations')!.body.activity));
-    assert.ok(card.some((t) => /^VMs: web-\* \(202 VMs\): web-01, web-02, /.test(t)), card.join('\n'));
+    assert.ok(card.some((t) => /^VMs: web-\* \(203 VMs\): web-01, web-02, /.test(t)), card.join('\n'));
     const thread = connector.calls.filter((c) => c.method === 'POST' && c.path === `/v3/conversations/${CHANNEL_ID};messageid=${cardId}/activities`);
     assert.ok(thread.some((c) => /Access open/.test(JSON.stringify(c.body))), 'the thread says the ports are open');
     const dms = connector.calls.filter((c) => c.method === 'POST' && c.path === `/v3/conversations/${personalConversationId(users.alice)}/activities`);
