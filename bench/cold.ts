@@ -2,11 +2,12 @@
 // build) to the first 200 from /readyz (store answers, Azure, here its embedded simulator, answers).
 // Local mode as a new user runs it (no Slack or Teams settings), first on an empty data directory
 // (PGlite's initdb and the migrations run) and then on the one that start left (a restart); then
-// PostgreSQL, on a fresh schema (migrations) and again on it.
+// PostgreSQL, on a fresh schema (migrations) and again on it. Each start is then left alone for a few
+// seconds and its resident memory read again: what a bot waiting for its next command costs.
 import { join } from 'node:path';
 import { Pool } from 'pg';
 import type { BenchContext } from './lib/context';
-import { freePort, spawnBot } from './lib/procs';
+import { freePort, sleep, spawnBot } from './lib/procs';
 import { median, round } from './lib/stats';
 import { PG_URL } from './expiry';
 
@@ -17,15 +18,33 @@ export interface ColdCase {
   medianMs: number;
   /** RSS of the process right after it answered ready. */
   rssMb: number;
+  /** RSS after IDLE_MS with no traffic (median). */
+  idleRssMb?: number;
+  /** The process's peak RSS (VmHWM) by then (median). */
+  peakRssMb?: number;
 }
 
-async function startOnce(ctx: BenchContext, name: string, env: Record<string, string>): Promise<{ ms: number; rssMb: number }> {
+// Long enough for start-up's garbage to be collected and the maintenance ANALYZE to have run.
+const IDLE_MS = 5_000;
+
+interface Sample {
+  ms: number;
+  rssMb: number;
+  idleRssMb: number;
+  peakRssMb: number;
+}
+
+async function startOnce(ctx: BenchContext, name: string, env: Record<string, string>): Promise<Sample> {
   const port = await freePort();
   const simPort = await freePort();
   const bot = spawnBot({ name, port, env: { JITBOT_CONFIG: ctx.configPath, JITBOT_SIM_PORT: String(simPort), ...env }, logDir: ctx.outDir });
   try {
-    const ms = await bot.waitReady('/readyz', 60_000, 5);
-    return { ms, rssMb: bot.memory().rss };
+    // Generous: a first start on a busy machine can take a minute, and a timeout would lose the whole run.
+    const ms = await bot.waitReady('/readyz', 180_000, 5);
+    const rssMb = bot.memory().rss;
+    await sleep(IDLE_MS);
+    const idle = bot.memory();
+    return { ms, rssMb, idleRssMb: idle.rss, peakRssMb: idle.peakRss };
   } finally {
     await bot.stop();
   }
@@ -35,14 +54,22 @@ export async function runColdBench(ctx: BenchContext): Promise<ColdCase[]> {
   const repeats = ctx.quick ? 2 : 3;
   ctx.log(`Cold start: ${repeats} starts per case`);
   const cases: ColdCase[] = [];
-  const record = (name: string, samples: Array<{ ms: number; rssMb: number }>) => {
-    const c = { name, runs: samples.map((s) => round(s.ms, 0)), medianMs: round(median(samples.map((s) => s.ms)), 0), rssMb: round(median(samples.map((s) => s.rssMb)), 0) };
-    ctx.log(`    ${name.padEnd(34)} ${c.medianMs} ms (runs ${c.runs.join(', ')}), RSS ${c.rssMb} MB`);
+  const record = (name: string, samples: Sample[]) => {
+    const mb = (pick: (s: Sample) => number) => round(median(samples.map(pick)), 0);
+    const c = {
+      name,
+      runs: samples.map((s) => round(s.ms, 0)),
+      medianMs: round(median(samples.map((s) => s.ms)), 0),
+      rssMb: mb((s) => s.rssMb),
+      idleRssMb: mb((s) => s.idleRssMb),
+      peakRssMb: mb((s) => s.peakRssMb),
+    };
+    ctx.log(`    ${name.padEnd(34)} ${c.medianMs} ms (runs ${c.runs.join(', ')}), RSS ${c.rssMb} MB, idle ${c.idleRssMb} MB, peak ${c.peakRssMb} MB`);
     cases.push(c);
   };
 
-  const fresh: Array<{ ms: number; rssMb: number }> = [];
-  const again: Array<{ ms: number; rssMb: number }> = [];
+  const fresh: Sample[] = [];
+  const again: Sample[] = [];
   for (let i = 0; i < repeats; i++) {
     const dataDir = join(ctx.outDir, `cold-pglite-${i}`);
     fresh.push(await startOnce(ctx, `cold-pglite-first-${i}`, { JITBOT_DATA_DIR: dataDir }));
@@ -51,8 +78,8 @@ export async function runColdBench(ctx: BenchContext): Promise<ColdCase[]> {
   record('PGlite, first start (initdb)', fresh);
   record('PGlite, restart', again);
 
-  const pgFresh: Array<{ ms: number; rssMb: number }> = [];
-  const pgAgain: Array<{ ms: number; rssMb: number }> = [];
+  const pgFresh: Sample[] = [];
+  const pgAgain: Sample[] = [];
   for (let i = 0; i < repeats; i++) {
     const schema = `jitbench_cold_${Date.now().toString(36)}_${i}`;
     const pool = new Pool({ connectionString: PG_URL, max: 1 });

@@ -38,7 +38,7 @@ export function countCards(ctx: BenchContext): { count(): number; lastAt(): numb
 export async function startSlackBot(ctx: BenchContext, name: string, extraEnv: Record<string, string | undefined> = {}): Promise<Child> {
   const port = await freePort();
   const bot = spawnBot({ name, port, env: botEnv(ctx, join(ctx.outDir, `${name}-data`), extraEnv), logDir: ctx.outDir, nodeFlags: ctx.botNodeFlags });
-  await bot.waitReady('/readyz', 60_000, 20);
+  await bot.waitReady('/readyz', 180_000, 20);
   return bot;
 }
 

@@ -1,6 +1,7 @@
 // Composition root: read settings once, pick implementations, start, and shut down gracefully.
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
+import path from 'node:path';
 import pino from 'pino';
 import { AdjustableClock } from './app/clock';
 import { JitApp } from './app/jit-app';
@@ -16,11 +17,11 @@ import { localOriginGuard } from './console/origin-guard';
 import { JitError } from './core/errors';
 import { anyRuleNeedsStepUp } from './core/step-up';
 import { createAuditLinks } from './ops/audit-links';
-import { createOidcSignIn } from './sign-in/oidc';
 import { mountStepUp } from './sign-in/routes';
 import { createMetrics } from './ops/metrics';
 import { createHttpServer, type Mount } from './server';
-import { createSlackAdapter, type SlackAdapter } from './slack';
+import type { SlackAdapter } from './slack';
+import { fromMeUrl, mountFromMe } from './web/from-me';
 import { openStore } from './store';
 import { createTeamsAdapter } from './teams';
 
@@ -120,7 +121,8 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       if (!config.world) throw new JitError('config', `${settings.configPath}: local mode needs an azure: section with the simulated VMs`);
       let simUrl = settings.simUrl;
       if (!simUrl) {
-        sim = await startAzureSim({ world: config.world, clock, port: settings.simPort, host: '127.0.0.1', applyDelayMs: settings.simApplyDelayMs });
+        // The simulated Azure keeps its state beside the bot's, so a restart finds both as they were.
+        sim = await startAzureSim({ world: config.world, clock, port: settings.simPort, host: '127.0.0.1', applyDelayMs: settings.simApplyDelayMs, stateFile: path.join(settings.dataDir, 'azure-sim.json') });
         closers.push(() => sim!.close());
         simUrl = sim.url;
       }
@@ -137,12 +139,15 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       logger: log,
       observer: metrics,
       owner: `${hostname()}-${process.pid}`,
+      // Outside local mode only a public URL is one the requester's browser can reach.
+      ...(settings.publicUrl || settings.localMode ? { addressLink: (id: string, token: string) => fromMeUrl(settings.publicUrl ?? url, id, token) } : {}),
       // Outside local mode a link is issued only where every replica can verify it and people can reach it.
       ...(settings.localMode || (settings.linkSecret && settings.publicUrl) ? { auditLink: (q: Parameters<typeof auditLinks.sign>[0]) => auditLinks.sign(q) } : {}),
       ...(settings.stepUp
         ? {
             stepUp: {
-              signIn: createOidcSignIn({
+              // openid-client is loaded only where step-up is configured.
+              signIn: (require('./sign-in/oidc') as typeof import('./sign-in/oidc')).createOidcSignIn({
                 issuer: settings.stepUp.issuer,
                 clientId: settings.stepUp.clientId,
                 ...(settings.stepUp.clientSecret ? { clientSecret: settings.stepUp.clientSecret } : {}),
@@ -162,13 +167,19 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       schedulerLagMs: () => app.scheduler.recentMaxLagMs(),
     });
 
-    const mounts: Mount[] = [auditLinks.mount((q) => app.auditCsvFor(q))];
+    const mounts: Mount[] = [
+      auditLinks.mount((q) => app.auditCsvFor(q)),
+      mountFromMe({ api: app, trustedProxies: settings.trustedProxies, logger: log.child({ route: 'from-me' }) }),
+    ];
     if (app.stepUps) {
       const stepUps = app.stepUps;
       mounts.push(mountStepUp({ begin: (t) => stepUps.begin(t), finish: (q) => stepUps.finish(q), logger: log.child({ route: 'step-up' }) }));
     }
     let slack: SlackAdapter | null = null;
     if (settings.slack) {
+      // Loaded only when configured: Bolt and the Slack SDK are start-up time and memory that a
+      // Teams-only or local bot would carry for nothing.
+      const { createSlackAdapter } = require('./slack') as typeof import('./slack');
       slack = createSlackAdapter({
         api: app,
         botToken: settings.slack.botToken,

@@ -7,7 +7,7 @@ import { CloudError, JitError, isJitError } from '../core/errors';
 import * as notices from '../core/notices';
 import type { Person } from '../core/policy';
 import type { AccessRequest, Actor, StepUpProof } from '../core/types';
-import { requestView, type ActionResult, type Verb } from '../core/views';
+import { extensionRoomMinutes, hoursAndMinutes, requestView, type ActionResult, type Verb } from '../core/views';
 import type { ActOptions } from './api';
 import { errorFields } from './logger';
 import type { Jobs } from './jobs';
@@ -69,7 +69,7 @@ export class Actions extends UseCase implements ApprovalConfirmer {
       switch (verb) {
         case 'approve':
         case 'deny':
-          return await this.decide(actor, person, verb, id);
+          return await this.decide(actor, person, verb, id, undefined, opts.reason);
         case 'cancel':
           return await this.cancel(actor, person, id);
         case 'release':
@@ -84,7 +84,9 @@ export class Actions extends UseCase implements ApprovalConfirmer {
     }
   }
 
-  private async decide(actor: Actor, person: Person, verb: 'approve' | 'deny', id: string, proven?: Proven): Promise<ActionResult> {
+  private async decide(actor: Actor, person: Person, verb: 'approve' | 'deny', id: string, proven?: Proven, reason?: string): Promise<ActionResult> {
+    // A reason is one short line of the approver's words; control characters never reach a card.
+    const why = reason?.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim().slice(0, 500) || undefined;
     const current = await this.load(id);
     const rights = canDecide(this.policy, person, current);
     if (!rights.ok) {
@@ -104,7 +106,7 @@ export class Actions extends UseCase implements ApprovalConfirmer {
         const again = canDecide(this.policy, person, r);
         if (!again.ok) return new JitError('not_allowed', again.reason);
         const at = this.clock.now();
-        if (verb === 'deny') return { type: 'deny', by: actor, at };
+        if (verb === 'deny') return { type: 'deny', by: actor, at, ...(why ? { reason: why } : {}) };
         if (stepUpRequired(this.policy, person, r)) {
           if (!proven) return new JitError('not_allowed', `rule ${r.rule} needs a fresh sign-in with a second factor before your approval counts`);
           const moved = phaseProblem(r, proven.phase);
@@ -113,7 +115,7 @@ export class Actions extends UseCase implements ApprovalConfirmer {
         }
         return { type: 'approve', by: actor, at };
       },
-      (n, p) => this.afterDecision(n, p, actor),
+      (n, p) => this.afterDecision(n, p, actor, why),
     );
     this.observer.decision(verb, 'ok');
     if (prev.state === 'pending' && next.state !== 'pending') {
@@ -133,14 +135,15 @@ export class Actions extends UseCase implements ApprovalConfirmer {
 
   private decisionMessage(prev: AccessRequest, next: AccessRequest, verb: 'approve' | 'deny'): string {
     const onExtension = prev.state === 'active' && prev.extension !== undefined;
-    if (verb === 'deny') return onExtension ? `You denied the extension of ${next.id}.` : `You denied ${next.id}.`;
+    const because = verb === 'deny' && next.denial?.reason ? `: ${next.denial.reason}` : '.';
+    if (verb === 'deny') return onExtension ? `You denied the extension of ${next.id}.` : `You denied ${next.id}${because}`;
     if (onExtension) {
       return next.extension?.opening ? `You approved the extension of ${next.id}; extending now.` : `You approved the extension of ${next.id} (${next.extension?.approvals.length ?? 0} of ${next.requiredApprovals}).`;
     }
     return next.state === 'opening' ? `You approved ${next.id}; opening the ports now.` : `You approved ${next.id} (${next.approvals.length} of ${next.requiredApprovals}); it needs another approver.`;
   }
 
-  private afterDecision(next: AccessRequest, prev: AccessRequest, by: Actor): AfterTransition {
+  private afterDecision(next: AccessRequest, prev: AccessRequest, by: Actor, reason?: string): AfterTransition {
     const now = this.clock.now();
     if (prev.state === 'active') {
       // A decision on an extension.
@@ -148,7 +151,7 @@ export class Actions extends UseCase implements ApprovalConfirmer {
         return { schedule: [{ kind: 'extend-open', requestId: next.id, dueAt: now, key: `${next.id}:v${next.version}:extend-open` }], announce: { card: true } };
       }
       if (!next.extension && prev.extension) {
-        const n = notices.extensionDeniedNotice(next, by);
+        const n = notices.extensionDeniedNotice(next, by, reason);
         return { announce: { card: true, thread: n, dm: n } };
       }
       return { announce: { card: true, thread: notices.approvalNotice({ ...next, approvals: next.extension?.approvals ?? [] }, by) } };
@@ -220,7 +223,9 @@ export class Actions extends UseCase implements ApprovalConfirmer {
       await this.auditRefusal(actor, 'extend', 'not the requester', current.vms.map((v) => v.name), id);
       return { ok: false, message: `Only ${current.requester.name}, who holds ${id}, can ask to extend it.`, view: requestView(current, this.clock.now()) };
     }
-    const minutes = durationMinutes ?? current.durationMinutes;
+    // The one-click Extend asks for the request's own duration, or for what is left of the maximum.
+    const room = extensionRoomMinutes(current, this.clock.now());
+    const minutes = durationMinutes ?? (room !== null && room >= 5 ? Math.min(current.durationMinutes, room) : current.durationMinutes);
     const limitProblem = await this.extensionProblem(current, minutes);
     if (limitProblem) return { ok: false, message: limitProblem, view: requestView(current, this.clock.now()) };
     const terms = extensionTerms({ policy: this.policy, request: current, minutes, vms: await this.vms() });
@@ -257,7 +262,8 @@ export class Actions extends UseCase implements ApprovalConfirmer {
       for (const p of r.ports) {
         const rule = vm?.jit?.find((x) => x.number === p.number);
         if (rule && fromNow > rule.maxDurationMinutes) {
-          return `Extending by ${minutes}m would keep port ${p.number} on ${ref.name} open ${fromNow}m from now, over its ${rule.maxDurationMinutes}m maximum; ask for at most ${Math.max(0, rule.maxDurationMinutes - Math.ceil((r.endsAt.getTime() - now.getTime()) / 60_000))}m.`;
+          const most = Math.max(0, rule.maxDurationMinutes - Math.ceil((r.endsAt.getTime() - now.getTime()) / 60_000));
+          return `Extending by ${minutes}m would keep port ${p.number} on ${ref.name} open ${fromNow}m from now, over its ${rule.maxDurationMinutes}m maximum; ask for at most ${most}m (${hoursAndMinutes(most)}).`;
         }
       }
     }

@@ -10,8 +10,10 @@ export interface CommandOptions {
 
 export interface ActOptions {
   idempotencyKey?: string;
-  /** For `extend` from a button: how much more time (defaults to the request's own duration). */
+  /** For `extend` from a button: how much more time (defaults to the request's own duration, or what is left of the maximum). */
   durationMinutes?: number;
+  /** For `deny`: why, shown to the requester and in the thread. */
+  reason?: string;
 }
 
 export type FormSubmitResult =

@@ -9,6 +9,8 @@ import { HELP_EXAMPLES, HELP_LINES, USAGE, type Command, type RequestCommand } f
 import { parseDuration } from '../core/duration';
 import { CloudError, JitError, isJitError } from '../core/errors';
 import { parseCommand } from '../core/grammar';
+import { FROM_ME } from '../core/cidr';
+import * as notices from '../core/notices';
 import { quoteWord } from '../core/text';
 import type { RequestDraft } from '../core/access';
 import { createRequest } from '../core/lifecycle';
@@ -17,6 +19,7 @@ import type { AccessPolicy } from '../core/policy';
 import type { AccessRequest, Actor, PortRule, Vm } from '../core/types';
 import { requestView, type ActionResult, type FormField, type FormInput, type FormView, type Reply, type Verb } from '../core/views';
 import { Actions } from './actions';
+import { ADDRESS_LINK_MS, AddressCapture, hashToken, newAddressToken, type AddressOutcome, type AddressPage } from './address';
 import type { ActOptions, CommandOptions, FormSubmitResult, HomeView, JitApi } from './api';
 import { auditCsv } from './audit-csv';
 import { Jobs } from './jobs';
@@ -62,6 +65,7 @@ export class JitApp extends UseCase implements JitApi {
   readonly scheduler: Scheduler;
   private readonly actions: Actions;
   private readonly jobs: Jobs;
+  private readonly address: AddressCapture;
   /** Defender for Servers Plan 2 on the subscription (JIT needs it). */
   readonly defender: DefenderProbe;
   /** Null when no sign-in provider is configured (then rules with stepUp refuse approvals). */
@@ -84,6 +88,7 @@ export class JitApp extends UseCase implements JitApi {
     };
     super(ctx);
     this.jobs = new Jobs(ctx);
+    this.address = new AddressCapture(ctx);
     this.actions = new Actions(ctx, this.jobs);
     this.defender = new DefenderProbe(cloud, { timeoutInMs: this.cloudTimeoutInMs });
     this.stepUps = stepUp ? new StepUps(ctx, this.actions, stepUp) : null;
@@ -118,6 +123,16 @@ export class JitApp extends UseCase implements JitApi {
   /** Settle what a previous process left half-way (see Jobs.reconcile). */
   reconcile(): Promise<{ settled: string[] }> {
     return this.jobs.reconcile();
+  }
+
+  /** The `from me` page: what the link's request is, without recording anything. */
+  addressPage(requestId: string, token: string): Promise<AddressPage> {
+    return this.address.page(requestId, token);
+  }
+
+  /** The `from me` page's button, with the address the POST came from. */
+  captureAddress(requestId: string, token: string, address: string): Promise<AddressOutcome> {
+    return this.address.capture(requestId, token, address);
   }
 
   act(actor: Actor, verb: Verb, requestId: string, opts: ActOptions = {}): Promise<ActionResult> {
@@ -239,22 +254,39 @@ export class JitApp extends UseCase implements JitApi {
       await this.auditRefusal(actor, 'request', tooLong, command.vms);
       return { kind: 'error', message: `${tooLong}.` };
     }
-    const request = await this.createFromDraft(actor, evaluated.draft);
+    const created = await this.createFromDraft(actor, evaluated.draft);
+    if (created.link) return created.link;
+    const request = created.request;
     const view = requestView(request, this.clock.now());
     const text = request.state === 'opening'
-      ? `Request ${request.id} was approved automatically by rule ${request.rule}; opening ${view.ports.join(', ')} on ${view.vms.join(', ')} now.`
+      ? `Request ${request.id} was approved automatically by rule ${request.rule}; opening ${view.ports.join(', ')} on ${view.vms.join(', ')} now${request.sourceNote ? ` from ${view.source}` : ''}.`
       : `Sent for approval: ${request.id} (${view.ports.join(', ')} on ${view.vms.join(', ')} from ${view.source} for ${view.duration}). It needs ${request.requiredApprovals} approval${request.requiredApprovals > 1 ? 's' : ''}.`;
     return { kind: 'submitted', text, request: view };
   }
 
-  private async createFromDraft(actor: Actor, draft: RequestDraft): Promise<AccessRequest> {
+  /** The `from me` reply: the one-time link, for the requester alone. */
+  private linkReply(request: AccessRequest, token: string): Reply {
+    const url = this.settings.addressLink?.(request.id, token);
+    if (!url) throw new JitError('config', 'from me needs JITBOT_PUBLIC_URL, the address people reach the bot at; use from <your address> meanwhile');
+    const view = requestView(request, this.clock.now());
+    return { kind: 'address-link', url, request: view, text: notices.addressLinkNotice(request, url).text };
+  }
+
+  private async createFromDraft(actor: Actor, draft: RequestDraft): Promise<{ request: AccessRequest; link?: Reply }> {
+    const fromMe = draft.source === FROM_ME;
+    if (fromMe && !this.settings.addressLink) {
+      throw new JitError('config', 'from me needs JITBOT_PUBLIC_URL, the address people reach the bot at; use from <your address> meanwhile');
+    }
     for (let attempt = 0; attempt < 5; attempt++) {
       const now = this.clock.now();
-      const { request, audit } = createRequest({ id: newRequestId(), draft, requester: actor, now });
-      const schedule: JobSpec[] = [...postCardJobs(request, this.platforms, now)];
+      const token = fromMe ? newAddressToken() : null;
+      const addressLink = token ? { tokenHash: hashToken(token), expiresAt: new Date(now.getTime() + ADDRESS_LINK_MS) } : undefined;
+      const { request, audit } = createRequest({ id: newRequestId(), draft, requester: actor, now, ...(addressLink ? { addressLink } : {}) });
+      // Nobody is asked to approve, and nothing opens, before the address is known.
+      const schedule: JobSpec[] = request.state === 'awaiting-address' ? this.address.linkJobs(request) : [...postCardJobs(request, this.platforms, now)];
       if (request.state === 'opening') {
         schedule.push({ kind: 'open', requestId: request.id, dueAt: now, key: `${request.id}:open` });
-      } else {
+      } else if (request.state === 'pending') {
         schedule.push({
           kind: 'pending-timeout',
           requestId: request.id,
@@ -264,7 +296,7 @@ export class JitApp extends UseCase implements JitApi {
       }
       if (await this.store.commit({ request, expectedVersion: null, audit, schedule })) {
         this.kick();
-        return request;
+        return token ? { request, link: this.linkReply(request, token) } : { request };
       }
     }
     throw new JitError('internal', 'Could not store the request; try again.');
@@ -398,7 +430,7 @@ export class JitApp extends UseCase implements JitApi {
     this.forgetVms();
     await this.store.appendAudit([this.freeAudit('policy.enabled', actor, [vm.name], { rules: merged })]);
     const updated = (await this.vms()).find((v) => v.id === vm.id) ?? { ...vm, jit: merged };
-    return { kind: 'policy', vm: await this.describeVm(updated) };
+    return { kind: 'policy', vm: await this.describeVm(updated), note: ruleNote(this.policy, updated) };
   }
 
   private async audit(actor: Actor, person: Person, vm: string | undefined, days: number): Promise<Reply> {
@@ -487,12 +519,21 @@ export class JitApp extends UseCase implements JitApi {
     return this.once(
       opts.idempotencyKey && `form:${opts.idempotencyKey}`,
       async (): Promise<FormSubmitResult> => {
-        const request = await this.createFromDraft(actor, draft);
+        const { request, link } = await this.createFromDraft(actor, draft);
+        if (link) return { ok: true, reply: link };
         return { ok: true, reply: { kind: 'submitted', text: `Sent for approval: ${request.id}.`, request: requestView(request, this.clock.now()) } };
       },
       { changed: () => true, duplicate: () => ({ ok: true, reply: { kind: 'text', text: 'Already received; nothing was done twice.' } }) },
     );
   }
+}
+
+/** After `/jit enable`: JIT alone lets nobody in; say which access rule does, or that none does. */
+function ruleNote(policy: AccessPolicy, vm: Vm): string {
+  const rule = ruleForVm(policy, vm);
+  if (!rule) return `${vm.name} is under JIT, but no access rule covers it, so nobody can request it yet; add a rule for it to the configuration.`;
+  const approvals = rule.autoApprove ? 'approved automatically' : `${rule.approvals} approval${rule.approvals === 1 ? '' : 's'} from ${rule.approvers.join(', ')}`;
+  return `${vm.name} is under JIT. Rule ${rule.name} lets ${rule.requesters.join(', ')} request it (${approvals}).`;
 }
 
 /** VMs per page of `/jit vms`: small enough for one Slack message and one Teams card. */

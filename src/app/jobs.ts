@@ -69,9 +69,51 @@ export class Jobs extends UseCase {
         this.log.warn({ ...errorFields(err), requestId: r.id }, 'reconcile could not settle a request; its job will');
       }
     }
+    settled.push(...(await this.settleVanished().catch((err: unknown) => {
+      this.log.warn(errorFields(err), 'reconcile could not compare open grants with Azure; they end on their own schedule');
+      return [];
+    })));
     if (settled.length > 0) this.log.info({ settled }, 'reconciled requests with Azure');
     this.kick();
     return { settled };
+  }
+
+  /**
+   * Grants the store calls open that Azure no longer shows (closed by hand in the portal, or by a
+   * simulator that lost its state): they end now, and the requester and the thread are told, rather
+   * than the bot saying "open until …" over a closed port.
+   */
+  private async settleVanished(): Promise<string[]> {
+    const now = this.clock.now();
+    const active = (await this.store.listRequests({ states: ['active'], limit: 1000 })).filter((r) => r.endsAt && r.endsAt.getTime() > now.getTime());
+    if (active.length === 0) return [];
+    const vms = [...new Map(active.flatMap((r) => r.vms).map((v) => [v.id.toLowerCase(), v])).values()];
+    const records = await this.cloud.accessRecords(vms, { timeoutInMs: this.cloudTimeoutInMs });
+    const ended: string[] = [];
+    for (const r of active) {
+      const shown = records.some(
+        (x) => x.justification?.startsWith(`jitbot ${r.id} `) && /^Initiat/.test(x.status) && x.endsAt.getTime() > now.getTime(),
+      );
+      if (shown) continue;
+      await this.apply(
+        r.id,
+        (cur) => (cur.state === 'active' ? { type: 'expire', at: this.clock.now() } : new JitError('conflict', 'already ended')),
+        (n) => {
+          const note = notices.vanishedNotice(n);
+          return {
+            cancelKinds: ['remind', 'expire', 'extend-open'],
+            audit: [this.auditEvent('azure.reconciled', n, null, { how: 'Azure no longer shows the grant', plannedEndsAt: r.endsAt?.toISOString() ?? null })],
+            announce: { card: true, thread: note, dm: note },
+          };
+        },
+      ).then(
+        () => ended.push(r.id),
+        (err: unknown) => {
+          if (!(err instanceof JitError && err.code === 'conflict')) throw err;
+        },
+      );
+    }
+    return ended;
   }
 
   confirmPayload(what: ConfirmPayload['what'], justification: string, endsAt?: Date, by?: Actor): ConfirmPayload {
@@ -424,11 +466,16 @@ export class Jobs extends UseCase {
 
   private async runPendingTimeout(job: Job): Promise<void> {
     const r = await this.store.getRequest(job.requestId ?? '');
-    if (!r || r.state !== 'pending') return;
+    // The `from me` link's lapse and the approvers' deadline are both this kind; each ends only its own stage.
+    const stage = job.payload.stage === 'address' ? 'awaiting-address' : 'pending';
+    if (!r || r.state !== stage) return;
     await this.apply(
       r.id,
-      () => ({ type: 'timeout', at: this.clock.now() }),
-      (n) => ({ announce: { card: true, thread: notices.timedOutNotice(n), dm: notices.timedOutNotice(n) } }),
+      (cur) => (cur.state === stage ? { type: 'timeout', at: this.clock.now() } : new JitError('conflict', 'moved on')),
+      (n) =>
+        stage === 'awaiting-address'
+          ? { announce: { card: true, dm: notices.addressTimedOutNotice(n) } }
+          : { announce: { card: true, thread: notices.timedOutNotice(n), dm: notices.timedOutNotice(n) } },
     ).catch((err: unknown) => {
       if (!(err instanceof JitError && err.code === 'conflict')) throw err;
     });

@@ -20,6 +20,8 @@ export interface UseCaseSettings {
   cloudTimeoutInMs?: number;
   /** After this long since approval, a port that still would not open makes the request fail. */
   openDeadlineMs?: number;
+  /** The `from me` page for a request and its one-time token, under JITBOT_PUBLIC_URL (or the console's URL). */
+  addressLink?: (requestId: string, token: string) => string;
   /** After Azure accepted an initiate, how long it may take to apply it before the request fails. */
   applyDeadlineMs?: number;
   /** Signed download links for audit CSVs (Teams and the console cannot take a file upload). */

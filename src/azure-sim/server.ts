@@ -1,7 +1,9 @@
 // A loopback Azure Resource Manager for the JIT and Compute calls the bot makes. The real
 // `@azure/arm-security` and `@azure/arm-compute` clients talk to it unchanged (see src/azure's
 // `redirectTo`), so local mode and the tests exercise the same code that runs against Azure.
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import type { Clock } from '../app/ports';
 import { PortGuards, type GuardListener } from './guard';
 import { ArmServer, type SimFaults, type SimRequestLogEntry } from './arm-server';
@@ -26,6 +28,11 @@ export interface AzureSimOptions {
   pageSize?: number;
   /** Recorded as `requestor` on initiated requests (Azure records the caller's identity). */
   requestor?: string;
+  /**
+   * Local mode: a JSON file the policies and their request history are kept in, read at start and
+   * rewritten (atomically) after every change, so a restarted bot finds the NSG as it left it.
+   */
+  stateFile?: string;
   /**
    * How long after answering an initiate with 202 the NSG rules are written (ports say `Initiating`
    * until then). Default 0; local mode sets a few seconds so the gap is visible.
@@ -58,6 +65,7 @@ export interface AzureSim {
 export async function startAzureSim(opts: AzureSimOptions): Promise<AzureSim> {
   const host = opts.host ?? '127.0.0.1';
   const state = new SimState(opts.world, opts.clock, opts.requestor ?? 'jitbot@sim.local', { applyDelayMs: opts.applyDelayMs ?? 0 });
+  if (opts.stateFile) keepStateIn(state, opts.stateFile);
   const guards = opts.world.guard ? new PortGuards({ host, check: (vm, port, source) => state.check(vm, port, source) }) : null;
   const syncGuards = async () => {
     if (guards) await guards.ensure(state.protectedPorts());
@@ -113,4 +121,29 @@ export async function startAzureSim(opts: AzureSimOptions): Promise<AzureSim> {
     setApplyFailure: (vmName, message) => state.setApplyFailure(vmName, message),
     setDefender: (defender) => state.setDefender(defender),
   };
+}
+
+/**
+ * Restore the state saved in `file` (when there is one this subscription wrote) and save it after
+ * every write: to a temporary file first, then renamed over the old one, so a crash mid-write leaves
+ * the previous state whole.
+ */
+function keepStateIn(state: SimState, file: string): void {
+  if (existsSync(file)) {
+    let saved: unknown;
+    try {
+      saved = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new Error(`${file}: the saved simulator state is not JSON (${err instanceof Error ? err.message : String(err)}); move it away to start afresh`);
+    }
+    if (!state.restore(saved)) throw new Error(`${file}: the saved simulator state belongs to another subscription or version; move it away to start afresh`);
+  }
+  mkdirSync(path.dirname(file), { recursive: true });
+  const save = () => {
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(state.snapshot()));
+    renameSync(tmp, file);
+  };
+  state.onWrite(save);
+  save();
 }

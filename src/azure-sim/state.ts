@@ -92,6 +92,14 @@ interface StoredPolicy {
   requests: StoredRequest[];
 }
 
+/** What local mode saves of the simulator (see SimState.snapshot). */
+export interface SimSnapshot {
+  version: 1;
+  subscriptionId: string;
+  seq: number;
+  policies: Array<Omit<StoredPolicy, 'requests'> & { requests: Array<Omit<StoredRequest, 'startTimeUtc' | 'appliesAt' | 'virtualMachines'> & { startTimeUtc: string; appliesAt: string; virtualMachines: Array<Omit<StoredRequestVm, 'ports'> & { ports: Array<Omit<StoredRequestPort, 'endTimeUtc'> & { endTimeUtc: string }> }> }> }>;
+}
+
 interface VmRecord {
   id: string;
   name: string;
@@ -146,6 +154,7 @@ export class SimState {
   private readonly policies = new Map<string, StoredPolicy>();
   private seq = 0;
   private readonly changeListeners = new Set<() => void>();
+  private readonly writeListeners = new Set<() => void>();
   private applyDelayMs: number;
   /** VM name (lower case) → the words every later initiate for it fails with. */
   private readonly applyFailures = new Map<string, string>();
@@ -231,6 +240,79 @@ export class SimState {
   onChange(listener: () => void): () => void {
     this.changeListeners.add(listener);
     return () => this.changeListeners.delete(listener);
+  }
+
+  /** Called after every write of policies or request history (local mode saves the state then). */
+  onWrite(listener: () => void): () => void {
+    this.writeListeners.add(listener);
+    return () => this.writeListeners.delete(listener);
+  }
+
+  /** Policies and their request history as JSON-safe data, to be restored by a later process. */
+  snapshot(): SimSnapshot {
+    return {
+      version: 1,
+      subscriptionId: this.subscriptionId,
+      seq: this.seq,
+      policies: [...this.policies.values()].map((p) => ({
+        ...p,
+        virtualMachines: p.virtualMachines.map((v) => ({ ...v, ports: v.ports.map((x) => ({ ...x })) })),
+        requests: p.requests.map((r) => ({
+          ...r,
+          startTimeUtc: r.startTimeUtc.toISOString(),
+          appliesAt: r.appliesAt.toISOString(),
+          virtualMachines: r.virtualMachines.map((v) => ({ ...v, ports: v.ports.map((x) => ({ ...x, endTimeUtc: x.endTimeUtc.toISOString() })) })),
+        })),
+      })),
+    };
+  }
+
+  /**
+   * Take over a saved state: its policies and history replace the world's seeded ones. A snapshot of
+   * another subscription, or one this version cannot read, is refused (false) and changes nothing.
+   */
+  restore(saved: unknown): boolean {
+    if (!isObject(saved) || saved.version !== 1 || saved.subscriptionId !== this.subscriptionId || !Array.isArray(saved.policies)) return false;
+    const policies = new Map<string, StoredPolicy>();
+    for (const p of saved.policies as unknown[]) {
+      if (!isObject(p) || typeof p.resourceGroup !== 'string' || typeof p.location !== 'string' || typeof p.name !== 'string') return false;
+      if (!Array.isArray(p.virtualMachines) || !Array.isArray(p.requests)) return false;
+      const requests: StoredRequest[] = [];
+      for (const r of p.requests as unknown[]) {
+        if (!isObject(r) || typeof r.seq !== 'number' || typeof r.startTimeUtc !== 'string' || !Array.isArray(r.virtualMachines)) return false;
+        requests.push({
+          seq: r.seq,
+          startTimeUtc: new Date(r.startTimeUtc),
+          // A request saved before it was applied is applied when it would have been.
+          appliesAt: new Date(typeof r.appliesAt === 'string' ? r.appliesAt : r.startTimeUtc),
+          requestor: typeof r.requestor === 'string' ? r.requestor : this.requestor,
+          ...(typeof r.justification === 'string' ? { justification: r.justification } : {}),
+          virtualMachines: (r.virtualMachines as Array<{ id: string; failure?: string; ports: Array<{ number: number; allowedSourceAddressPrefix: string; endTimeUtc: string; mappedPort?: number }> }>).map((v) => ({
+            id: v.id,
+            ...(typeof v.failure === 'string' ? { failure: v.failure } : {}),
+            ports: v.ports.map((x) => ({
+              number: x.number,
+              allowedSourceAddressPrefix: x.allowedSourceAddressPrefix,
+              endTimeUtc: new Date(x.endTimeUtc),
+              ...(typeof x.mappedPort === 'number' ? { mappedPort: x.mappedPort } : {}),
+            })),
+          })),
+        });
+      }
+      policies.set(key(p.resourceGroup, p.location, p.name), {
+        resourceGroup: p.resourceGroup,
+        location: p.location,
+        name: p.name,
+        kind: typeof p.kind === 'string' ? p.kind : 'Basic',
+        virtualMachines: p.virtualMachines as WirePolicyVm[],
+        requests,
+      });
+    }
+    this.policies.clear();
+    for (const [k, v] of policies) this.policies.set(k, v);
+    this.seq = typeof saved.seq === 'number' ? saved.seq : 0;
+    this.changed();
+    return true;
   }
 
   isSubscription(id: string): boolean {
@@ -350,6 +432,7 @@ export class SimState {
     }
     policy.requests.push(request);
     this.trimHistory(policy);
+    this.written();
     return {
       virtualMachines: request.virtualMachines.map((v) => ({
         id: v.id,
@@ -476,6 +559,11 @@ export class SimState {
 
   private changed(): void {
     for (const listener of this.changeListeners) listener();
+    this.written();
+  }
+
+  private written(): void {
+    for (const listener of this.writeListeners) listener();
   }
 
   private requireVm(vmName: string): VmRecord {

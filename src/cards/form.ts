@@ -72,7 +72,8 @@ export function formCard(form: FormView, opts: FormCardOptions = {}): AdaptiveCa
       vm: v.vm ?? d.vm ?? (form.vms.length === 1 ? form.vms[0].name : ''),
       ports: v.ports ?? d.port ?? '',
       duration: v.duration ?? d.duration ?? '',
-      source: v.source ?? d.source ?? '',
+      source: (v.source ?? d.source ?? '') === 'me' ? '' : (v.source ?? d.source ?? ''),
+      fromMe: (v.source ?? d.source) === 'me' ? 'true' : 'false',
       reason: v.reason ?? d.reason ?? '',
     },
     errors: fieldErrors,
@@ -89,7 +90,9 @@ export function formInputFrom(data: Record<string, unknown>): FormInput {
   const input: FormInput = { vm: s('vm').trim(), ports: s('ports').trim(), duration: s('duration').trim() };
   const source = s('source').trim();
   const reason = s('reason').trim();
-  if (source) input.source = source;
+  const fromMe = data.fromMe === 'true' || data.fromMe === true;
+  if (fromMe) input.source = 'me';
+  else if (source) input.source = source;
   if (reason) input.reason = reason;
   return input;
 }

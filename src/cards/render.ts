@@ -36,6 +36,7 @@ const STATUS_LIST_MAX = 10;
 // ---- the approval card ----------------------------------------------------------------------------
 
 const STATE_LOOK: Record<RequestState, { style: string; color: string }> = {
+  'awaiting-address': { style: 'emphasis', color: 'Warning' },
   pending: { style: 'emphasis', color: 'Warning' },
   opening: { style: 'accent', color: 'Accent' },
   active: { style: 'good', color: 'Good' },
@@ -115,6 +116,11 @@ export function approvalCard(view: RequestView, opts: ApprovalCardOptions): Adap
     failure: view.failure ? clipText(`Azure said: ${view.failure}`, CARD_LINE_MAX) : '',
     hasExtension: view.extension !== null && !view.final,
     extension: view.extension ? clipText(`Extension asked: ${view.extension}`, CARD_LINE_MAX) : '',
+    hasDenyReason: verbs.includes('deny'),
+    hasExtendChoices: verbs.includes('extend') && view.extendChoices.length > 0,
+    extendLabel: `Extend by (${view.extendLimit ?? 'as the policy allows'})`,
+    extendDefault: String(view.extendChoices[0]?.minutes ?? ''),
+    extendChoices: view.extendChoices.map((c) => ({ title: c.label, value: String(c.minutes) })),
     actions: buttons(verbs),
     hasRefresh: !view.final,
     refreshUserIds,
@@ -143,6 +149,8 @@ export function minimalCard(title: string, text: string): AdaptiveCardJson {
 // ---- notices ------------------------------------------------------------------------------------
 
 const NOTICE_LOOK: Record<NoticeKind, { title: string; tone: Tone }> = {
+  'address-link': { title: 'Record your address', tone: 'accent' },
+  address: { title: 'Address recorded', tone: 'good' },
   submitted: { title: 'Request submitted', tone: 'accent' },
   approval: { title: 'Approval recorded', tone: 'good' },
   approved: { title: 'Approved', tone: 'good' },
@@ -262,6 +270,8 @@ export function replyCard(reply: Reply, opts: ReplyCardOptions = {}): AdaptiveCa
         noteTone: 'accent',
         refreshUserIds: opts.refreshUserIds,
       });
+    case 'address-link':
+      return messageCard({ title: `Record your address · ${reply.request.id}`, text: reply.text, tone: 'accent', link: { title: 'Open the link', url: reply.url } });
     case 'status': {
       const sections = [
         {
@@ -290,12 +300,19 @@ export function replyCard(reply: Reply, opts: ReplyCardOptions = {}): AdaptiveCa
         footer: reply.page ? vmPageText(reply.page, reply.vms.length) : '',
       });
     case 'policy':
-      return expand('vms', { title: `JIT policy of ${reply.vm.name}`, empty: '', vms: [vmData(reply.vm)], hasFooter: false, footer: '' });
+      return expand('vms', {
+        title: `JIT policy of ${reply.vm.name}`,
+        empty: '',
+        vms: [reply.note ? { ...vmData(reply.vm), facts: [...vmData(reply.vm).facts, { title: 'Who may ask', value: reply.note }] } : vmData(reply.vm)],
+        hasFooter: false,
+        footer: '',
+      });
     case 'audit':
+      // With a download link the CSV stays out of the chat; without one, a preview is all there is.
       return messageCard({
         title: `Audit trail · ${reply.rows} ${reply.rows === 1 ? 'row' : 'rows'} · ${reply.filename}`,
         text: reply.text,
-        preview: reply.rows > 0 ? auditPreview(reply.csv) : undefined,
+        preview: reply.rows > 0 && !reply.link ? auditPreview(reply.csv) : undefined,
         ...(reply.link ? { link: { title: 'Download the CSV', url: reply.link } } : {}),
       });
     case 'form':

@@ -2,6 +2,7 @@
 // Each missing or inconsistent setting is one clear line; the start stops on any of them.
 import path from 'node:path';
 import { z } from 'zod';
+import { ANY_SOURCE, isAnySource, normalizeSource } from '../core/cidr';
 import { JitError } from '../core/errors';
 
 export interface Settings {
@@ -29,6 +30,8 @@ export interface Settings {
   azure?: { subscriptionId: string; resourceManagerUrl?: string };
   /** Local mode against a simulator already running elsewhere (several replicas, benchmarks). */
   simUrl?: string;
+  /** Proxies (CIDRs) whose X-Forwarded-For the `from me` page believes; nobody else's. */
+  trustedProxies: string[];
   /** Secret for signing audit download links; generated per process when not given. */
   linkSecret?: string;
   /** The OpenID Connect client approvers sign in with on rules that ask for step-up. */
@@ -65,6 +68,19 @@ const envSchema = z.object({
   JITBOT_AZURE_SIM_URL: optional.pipe(z.url('must be a URL').optional()),
   JITBOT_PUBLIC_URL: optional.pipe(z.url('must be a URL').optional()),
   JITBOT_LINK_SECRET: optional,
+  JITBOT_TRUSTED_PROXIES: optional.transform((v, ctx) => {
+    if (v === undefined) return [];
+    const out: string[] = [];
+    for (const item of v.split(',').map((x) => x.trim()).filter(Boolean)) {
+      const prefix = normalizeSource(item);
+      if (prefix === null || prefix === ANY_SOURCE || isAnySource(prefix)) {
+        ctx.addIssue({ code: 'custom', message: `${JSON.stringify(item)} is not an address or CIDR (and a proxy list never trusts everyone)` });
+        return z.NEVER;
+      }
+      out.push(prefix);
+    }
+    return out;
+  }),
   JITBOT_SHUTDOWN_TIMEOUT_MS: wholeNumber(100, 60_000),
   LOG_LEVEL: optional.pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional()),
   DATABASE_URL: optional.pipe(
@@ -204,6 +220,7 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
       : {}),
     ...(localMode && e.JITBOT_AZURE_SIM_URL ? { simUrl: e.JITBOT_AZURE_SIM_URL } : {}),
     ...(e.JITBOT_LINK_SECRET ? { linkSecret: e.JITBOT_LINK_SECRET } : {}),
+    trustedProxies: e.JITBOT_TRUSTED_PROXIES,
     ...(stepUp ? { stepUp } : {}),
     shutdownTimeoutMs: e.JITBOT_SHUTDOWN_TIMEOUT_MS ?? 8000,
   };

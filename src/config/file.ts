@@ -167,31 +167,56 @@ const fileSchema = z
       .strict()
       .optional(),
   })
-  .strict()
-  .superRefine((cfg, ctx) => {
-    const seen = new Map<string, number>();
-    cfg.people.forEach((p, i) => {
-      if (seen.has(p.email)) ctx.addIssue({ code: 'custom', path: ['people', i, 'email'], message: `duplicates people[${seen.get(p.email)}]` });
-      seen.set(p.email, i);
-    });
-    const names = new Map<string, number>();
-    cfg.rules.forEach((r, i) => {
-      if (names.has(r.name)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'name'], message: `duplicates rules[${names.get(r.name)}].name` });
-      names.set(r.name, i);
-      if (r.maxTotal !== undefined && r.max !== undefined && r.maxTotal < r.max)
-        ctx.addIssue({ code: 'custom', path: ['rules', i, 'maxTotal'], message: 'must not be shorter than max' });
-      if (!r.autoApprove && r.approvers.length === 0)
-        ctx.addIssue({ code: 'custom', path: ['rules', i, 'approvers'], message: 'must name approvers unless autoApprove is true' });
-      if (r.autoApprove && r.stepUp)
-        ctx.addIssue({ code: 'custom', path: ['rules', i, 'stepUp'], message: 'has no effect with autoApprove: nobody approves, so nobody signs in' });
-    });
-    const vmKeys = new Set<string>();
-    cfg.azure?.vms.forEach((v, i) => {
-      const key = `${v.resourceGroup}/${v.name}`.toLowerCase();
-      if (vmKeys.has(key)) ctx.addIssue({ code: 'custom', path: ['azure', 'vms', i, 'name'], message: 'duplicates another VM in the same resource group' });
-      vmKeys.add(key);
-    });
+  .strict();
+
+type Issue = { path: Array<string | number>; message: string };
+
+const listOf = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const fieldOf = (v: unknown, k: string): unknown => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[k] : undefined);
+const text = (v: unknown): string | null => (typeof v === 'string' ? v.trim() : null);
+
+/**
+ * The checks across entries (duplicates, approvers), run on the raw document beside the schema
+ * rather than after it, so a file with a wrong field and a duplicate hears of both at once.
+ */
+function crossIssues(doc: unknown): Issue[] {
+  const issues: Issue[] = [];
+  const seen = new Map<string, number>();
+  listOf(fieldOf(doc, 'people')).forEach((p, i) => {
+    const e = text(fieldOf(p, 'email'))?.toLowerCase();
+    if (!e) return;
+    if (seen.has(e)) issues.push({ path: ['people', i, 'email'], message: `duplicates people[${seen.get(e)}]` });
+    else seen.set(e, i);
   });
+  const names = new Map<string, number>();
+  listOf(fieldOf(doc, 'rules')).forEach((r, i) => {
+    const name = text(fieldOf(r, 'name'));
+    if (name) {
+      if (names.has(name)) issues.push({ path: ['rules', i, 'name'], message: `duplicates rules[${names.get(name)}].name` });
+      else names.set(name, i);
+    }
+    const max = typeof fieldOf(r, 'max') === 'string' ? parseDuration(fieldOf(r, 'max') as string) : null;
+    const maxTotal = typeof fieldOf(r, 'maxTotal') === 'string' ? parseDuration(fieldOf(r, 'maxTotal') as string) : null;
+    if (max !== null && maxTotal !== null && maxTotal < max) issues.push({ path: ['rules', i, 'maxTotal'], message: 'must not be shorter than max' });
+    if (fieldOf(r, 'autoApprove') === true && fieldOf(r, 'stepUp') === true) {
+      issues.push({ path: ['rules', i, 'stepUp'], message: 'has no effect with autoApprove: nobody approves, so nobody signs in' });
+    }
+    const approvers = fieldOf(r, 'approvers');
+    if (fieldOf(r, 'autoApprove') !== true && (approvers === undefined || (Array.isArray(approvers) && approvers.length === 0))) {
+      issues.push({ path: ['rules', i, 'approvers'], message: 'must name approvers unless autoApprove is true' });
+    }
+  });
+  const vmKeys = new Set<string>();
+  listOf(fieldOf(fieldOf(doc, 'azure'), 'vms')).forEach((v, i) => {
+    const name = text(fieldOf(v, 'name'));
+    const group = text(fieldOf(v, 'resourceGroup'));
+    if (!name || !group) return;
+    const key = `${group}/${name}`.toLowerCase();
+    if (vmKeys.has(key)) issues.push({ path: ['azure', 'vms', i, 'name'], message: 'duplicates another VM in the same resource group' });
+    vmKeys.add(key);
+  });
+  return issues;
+}
 
 export interface LoadedConfig {
   policy: AccessPolicy;
@@ -212,9 +237,10 @@ export function formatIssuePath(path: ReadonlyArray<PropertyKey>): string {
 /** Validate a parsed document; throws a JitError('config') whose message has one line per problem. */
 export function configFromDocument(doc: unknown, source = 'config'): LoadedConfig {
   const parsed = fileSchema.safeParse(doc ?? {});
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${source}: ${formatIssuePath(i.path)}: ${i.message}`);
-    throw new JitError('config', lines.join('\n'));
+  const issues: Issue[] = [...(parsed.success ? [] : parsed.error.issues.map((i) => ({ path: i.path as Array<string | number>, message: i.message }))), ...crossIssues(doc)];
+  if (!parsed.success || issues.length > 0) {
+    const lines = issues.map((i) => `${source}: ${formatIssuePath(i.path)}: ${i.message}`);
+    throw new JitError('config', [...new Set(lines)].join('\n'));
   }
   const c = parsed.data;
   const policy: AccessPolicy = {
@@ -270,13 +296,12 @@ export function loadConfigFile(path: string): LoadedConfig {
   } catch (err) {
     throw new JitError('config', `${path}: cannot read the config file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
-  let doc: unknown;
-  try {
-    doc = YAML.parse(text);
-  } catch (err) {
-    const e = err as { linePos?: Array<{ line: number; col: number }>; message: string };
-    const where = e.linePos?.[0] ? `line ${e.linePos[0].line}` : 'YAML';
-    throw new JitError('config', `${path}: ${where}: ${e.message.split('\n')[0]}`);
+  // Every YAML error at once, each with its line, rather than the first one only.
+  const parsedDoc = YAML.parseDocument(text, { prettyErrors: true });
+  if (parsedDoc.errors.length > 0) {
+    const lines = parsedDoc.errors.map((e) => `${path}: ${e.linePos?.[0] ? `line ${e.linePos[0].line}` : 'YAML'}: ${e.message.split('\n')[0]}`);
+    throw new JitError('config', lines.join('\n'));
   }
+  const doc: unknown = parsedDoc.toJS();
   return configFromDocument(doc, path);
 }

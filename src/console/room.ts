@@ -119,8 +119,10 @@ export class ConsoleRoom {
   private refreshSubmitted(view: RequestView): void {
     for (const [email, list] of this.conversations) {
       for (const entry of list) {
-        if (entry.kind !== 'reply' || entry.reply.kind !== 'submitted' || entry.reply.request.id !== view.id) continue;
-        entry.reply = { ...entry.reply, request: view };
+        if (entry.kind !== 'reply' || (entry.reply.kind !== 'submitted' && entry.reply.kind !== 'address-link') || entry.reply.request.id !== view.id) continue;
+        // The first answer's words ("It needs 1 approval", "open this link") are only true while nothing has moved.
+        const moved = entry.reply.request.state !== view.state;
+        entry.reply = moved ? { kind: 'submitted', text: `${view.id}: ${view.headline}`, request: view } : { ...entry.reply, request: view };
         this.emit({ type: 'conversation', email, entry });
       }
     }

@@ -1,6 +1,6 @@
 // The bot's access rules applied: who a person is, which rule governs a VM, whether a request may be
 // made and on what terms, and who may decide it. Pure: the caller passes the policy and the VMs.
-import { DEFAULT_SOURCE_LIMITS, describeAddressCount, isWiderThan, normalizeSource, sourceAllowed, ANY_SOURCE, type SourceLimits } from './cidr';
+import { DEFAULT_SOURCE_LIMITS, describeAddressCount, isPrivatePrefix, isWiderThan, normalizeSource, singleAddress, sourceAllowed, ANY_SOURCE, FROM_ME, type SourceLimits } from './cidr';
 import type { RequestCommand } from './command';
 import { formatDuration, MAX_DURATION_MINUTES, MIN_DURATION_MINUTES } from './duration';
 import { normalizeEmail, sameEmail } from './email';
@@ -19,8 +19,13 @@ export interface RequestDraft {
   vms: Vm[];
   /** Protocol resolved to the policy's. */
   ports: PortSpec[];
+  /** A prefix, or FROM_ME when the requester's address is to be captured by the one-time link. */
   source: string;
+  /** Set when the source was not named and the policy's range was taken: how wide that is. */
+  sourceNote?: string;
   durationMinutes: number;
+  /** The smallest port maximum, and the rule's `max`: how long the ports may stay open from any moment. */
+  maxOpenMinutes: number;
   reason: string;
   rule: AccessRule;
   requiredApprovals: number;
@@ -255,10 +260,22 @@ function checkDuration(minutes: number, rule: AccessRule, openings: readonly Ope
   return null;
 }
 
-const NAME_A_SOURCE = 'name your address with from <ip>';
+const NAME_A_SOURCE = 'name your address with from <ip>, or use from me';
 
-/** The given source checked against every port, or the one the policy leaves no choice about. */
-function chooseSource(given: string | undefined, rule: AccessRule, openings: readonly Opening[]): { ok: true; source: string } | { ok: false; error: JitError } {
+type SourceChoice = { ok: true; source: string; note?: string } | { ok: false; error: JitError };
+
+/** `10.0.0.0/8, the policy's whole range: 16,777,216 addresses`. */
+export function breadthNote(prefix: string): string {
+  return `${prefix}, the policy's whole range: ${describeAddressCount(prefix)}`;
+}
+
+/**
+ * The given source checked against every port; without one, what Azure's portal would take: the
+ * policy's own prefix where it lists one, and the requester's own address (`from me`) where a port
+ * allows any source, since jitbot never opens a port to the whole internet by default.
+ */
+function chooseSource(given: string | undefined, rule: AccessRule, openings: readonly Opening[]): SourceChoice {
+  if (given === FROM_ME) return { ok: true, source: FROM_ME };
   if (given !== undefined) {
     const source = normalizeSource(given);
     if (source === null) return refuse('bad_command', `${quoteWord(given)} is not an IP address or CIDR`);
@@ -284,15 +301,39 @@ function chooseSource(given: string | undefined, rule: AccessRule, openings: rea
   }
   if (forced.size === 1) {
     const source = [...forced][0];
-    if (openings.every((o) => sourceAllowed(source, o.rule.allowedSourcePrefixes))) return { ok: true, source };
+    if (openings.every((o) => sourceAllowed(source, o.rule.allowedSourcePrefixes))) return { ok: true, source, note: breadthNote(source) };
   }
   const anyEverywhere = openings.every((o) => o.rule.allowedSourcePrefixes.some((p) => p.trim() === ANY_SOURCE));
-  if (forced.size === 0 && anyEverywhere && rule.allowAnySource) return { ok: true, source: ANY_SOURCE };
-  const o = openings.find((x) => x.rule.allowedSourcePrefixes.some((p) => p.trim() === ANY_SOURCE)) ?? openings[0];
-  const allows = o.rule.allowedSourcePrefixes.some((p) => p.trim() === ANY_SOURCE)
-    ? 'allows any source, and jitbot never opens a port to the whole internet by default'
-    : `allows ${o.rule.allowedSourcePrefixes.join(', ')}`;
-  return refuse('policy', `port ${o.port.number} on ${o.vm.name} ${allows}; ${NAME_A_SOURCE}`);
+  if (forced.size === 0 && anyEverywhere) return { ok: true, source: FROM_ME };
+  const o = openings.find((x) => !x.rule.allowedSourcePrefixes.some((p) => p.trim() === ANY_SOURCE)) ?? openings[0];
+  return refuse('policy', `port ${o.port.number} on ${o.vm.name} allows ${o.rule.allowedSourcePrefixes.join(', ')}; ${NAME_A_SOURCE}`);
+}
+
+export type AddressCheck = { ok: true; source: string } | { ok: false; message: string };
+
+/**
+ * Whether the address the one-time link captured may be opened for this request, against the VMs'
+ * policies now and the request's rule. A refusal names the ranges the policy allows and, when they
+ * are private ranges that no address seen from the internet can fall in, says how to get in anyway.
+ */
+export function checkCapturedAddress(input: { request: AccessRequest; vms: readonly Vm[]; address: string }): AddressCheck {
+  const { request } = input;
+  const source = singleAddress(input.address);
+  if (source === null) return { ok: false, message: 'jitbot could not read the address your browser came from; use from <your address> instead' };
+  const current = input.vms.filter((vm) => request.vms.some((r) => r.id.toLowerCase() === vm.id.toLowerCase()));
+  if (current.length !== request.vms.length) return { ok: false, message: `${request.vms.map((v) => v.name).join(', ')} is no longer under JIT as requested; ask again` };
+  const paired = pairPorts(current, request.ports);
+  if (!paired.ok) return { ok: false, message: paired.error.message };
+  const outside = paired.openings.find((o) => !sourceAllowed(source, o.rule.allowedSourcePrefixes));
+  if (!outside) return { ok: true, source };
+  const allowed = outside.rule.allowedSourcePrefixes;
+  const hint = allowed.every((p) => isPrivatePrefix(p))
+    ? `; those are private ranges, which an address seen from the internet never falls in: connect through the VPN first and open the link again with a new request, or ask with an explicit from <address>`
+    : '; ask from inside one of them, or with an explicit from <address>';
+  return {
+    ok: false,
+    message: `your address ${source} is outside what the policy allows for port ${outside.port.number} on ${outside.vm.name} (${allowed.join(', ')})${hint}`,
+  };
 }
 
 /**
@@ -347,7 +388,9 @@ export function evaluateRequest(input: { policy: AccessPolicy; person: Person | 
       vms,
       ports: resolvedPorts(command.ports, openings),
       source: source.source,
+      ...(source.note ? { sourceNote: source.note } : {}),
       durationMinutes: command.durationMinutes,
+      maxOpenMinutes: Math.min(...openings.map((o) => o.rule.maxDurationMinutes), rule.maxDurationMinutes ?? Number.POSITIVE_INFINITY),
       reason: command.reason ?? '',
       rule,
       requiredApprovals: rule.approvals,

@@ -243,3 +243,24 @@ export function describeAddressCount(source: string): string {
   if (n <= 1n << 32n) return `${n.toLocaleString('en-US')} addresses`;
   return `2^${n.toString(2).length - 1} addresses`;
 }
+
+/** The source word of `from me`: the address the requester's browser comes from, captured by the link. */
+export const FROM_ME = 'me';
+
+/**
+ * RFC 1918 and RFC 4193 ranges (and loopback): a bot on the internet never sees a client address in
+ * them, so a policy limited to them cannot be met by `from me` unless the bot sits inside the network.
+ */
+const PRIVATE_RANGES = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7'];
+
+export function isPrivatePrefix(prefix: string): boolean {
+  return PRIVATE_RANGES.some((range) => prefixContains(range, prefix));
+}
+
+/** An address a socket reports, as a single-address source (`::ffff:a.b.c.d` becomes `a.b.c.d`); null when unreadable. */
+export function singleAddress(text: string): string | null {
+  const t = text.trim().replace(/^\[|\]$/g, '').replace(/%.*$/, '');
+  if (t.includes('/')) return null;
+  const p = parsePrefix(t);
+  return p ? formatPrefix(p) : null;
+}

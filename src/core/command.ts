@@ -20,7 +20,7 @@ export interface RequestCommand {
   /** VM names, or globs with a trailing `*`. */
   vms: string[];
   durationMinutes: number;
-  /** Address or CIDR, normalised; absent when not given. */
+  /** Address or CIDR, normalised, or FROM_ME (`from me`); absent when not given. */
   source?: string;
   reason?: string;
 }
@@ -45,7 +45,7 @@ export type ParseResult = { ok: true; command: Command } | { ok: false; error: C
 
 /** One line per command, used by help and by every error. */
 export const USAGE: Record<CommandKind, string> = {
-  request: '/jit <ports> <vms> <duration> [from <source>] [for <reason…>]',
+  request: '/jit <ports> <vms> <duration> [from <source>|me] [for <reason…>]',
   form: '/jit',
   help: '/jit help',
   vms: '/jit vms [<name filter>] [page <n>]',
@@ -74,5 +74,6 @@ export const HELP_LINES: ReadonlyArray<{ usage: string; description: string; adm
 export const HELP_EXAMPLES: readonly string[] = [
   '/jit ssh web-01 1h from 10.1.2.3 for INC-4711',
   '/jit rdp,winrm-https sql-01 30m from 203.0.113.7 for patching',
+  '/jit ssh web-01 1h from me for INC-4711',
   '/jit 8443/tcp web-* 1h30m from 10.0.0.0/24 for deploy',
 ];

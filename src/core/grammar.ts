@@ -2,7 +2,7 @@
 // CommandError. Nothing here throws; every input, however odd, gets an answer.
 import { USAGE, type Command, type CommandError, type CommandKind, type EnableCommand, type ParseResult } from './command';
 import { parseDuration } from './duration';
-import { normalizeSource } from './cidr';
+import { FROM_ME, normalizeSource } from './cidr';
 import { closestMatch, quoteWord } from './text';
 import {
   looksLikePorts,
@@ -250,10 +250,14 @@ function parseRequest(text: string): ParseResult {
   let source: string | undefined;
   if (fromAt >= 0) {
     const after = rest.slice(fromAt + 1);
-    if (after.length === 0) return fail('request', 'from needs an address or CIDR, as in from 203.0.113.7');
-    const parsed = lift('request', parseSource(after[0]));
-    if (!parsed.ok) return parsed;
-    source = parsed.value;
+    if (after.length === 0) return fail('request', 'from needs an address or CIDR, as in from 203.0.113.7, or from me');
+    if (after[0].toLowerCase() === FROM_ME) {
+      source = FROM_ME;
+    } else {
+      const parsed = lift('request', parseSource(after[0]));
+      if (!parsed.ok) return parsed;
+      source = parsed.value;
+    }
     if (after.length > 1) {
       return after[1].toLowerCase() === 'from'
         ? fail('request', 'from is given twice; a request has one source')

@@ -7,12 +7,17 @@ import { sameEmail } from './email';
 import { JitError } from './errors';
 import type { AccessRequest, Actor, Approval, AuditEvent, ConnectDetail, StepUpProof, VmRef } from './types';
 import { formatPort } from './views';
+import { FROM_ME } from './cidr';
 
 export type LifecycleEvent =
   /** `stepUp`: what the approver's fresh sign-in proved, on rules that ask for one. */
   | { type: 'approve'; by: Actor; at: Date; stepUp?: StepUpProof }
   | { type: 'deny'; by: Actor; at: Date; reason?: string }
   | { type: 'cancel'; by: Actor; at: Date }
+  /** `from me`: the one-time link captured the requester's address (already checked against the policy). */
+  | { type: 'address'; at: Date; source: string; from: string }
+  /** `from me`: the captured address is outside the policy; the request cannot go on. */
+  | { type: 'address-refused'; at: Date; from: string; reason: string }
   | { type: 'timeout'; at: Date }
   | { type: 'opened'; at: Date; endsAt: Date; connect?: ConnectDetail[] }
   | { type: 'open-failed'; at: Date; reason: string }
@@ -52,6 +57,8 @@ function approvedText(approvals: readonly Approval[], now: Date): string {
 /** Why a request cannot be decided any more, for the person who just tried: who decided, and when. */
 export function decidedMessage(r: AccessRequest, now: Date): string {
   switch (r.state) {
+    case 'awaiting-address':
+      return `this request is waiting for ${r.requester.name} to open the link that records their address`;
     case 'pending':
       return `this request is still waiting for approval (${r.approvals.length} of ${r.requiredApprovals})`;
     case 'denied':
@@ -75,17 +82,32 @@ function isRequester(r: AccessRequest, actor: Actor): boolean {
   return actor.platform === r.requester.platform && actor.userId === r.requester.userId;
 }
 
-export function createRequest(input: { id: string; draft: RequestDraft; requester: Actor; now: Date }): { request: AccessRequest; audit: AuditEvent[] } {
+/**
+ * A new request. With `from me` it first waits for the requester's address (`addressLink` is the
+ * one-time link's hashed token and expiry); nobody is asked to approve an address not yet known.
+ */
+export function createRequest(input: {
+  id: string;
+  draft: RequestDraft;
+  requester: Actor;
+  now: Date;
+  addressLink?: { tokenHash: string; expiresAt: Date };
+}): { request: AccessRequest; audit: AuditEvent[] } {
   const { id, draft, requester, now } = input;
+  const awaiting = draft.source === FROM_ME;
+  if (awaiting && !input.addressLink) throw new JitError('internal', 'a from me request needs its one-time link');
   const request: AccessRequest = {
     id,
     version: 1,
-    state: draft.autoApprove ? 'opening' : 'pending',
+    state: awaiting ? 'awaiting-address' : draft.autoApprove ? 'opening' : 'pending',
     requester,
     vms: draft.vms.map(vmRef),
     ports: draft.ports.map((p) => ({ ...p })),
     source: draft.source,
+    ...(draft.sourceNote ? { sourceNote: draft.sourceNote } : {}),
+    ...(awaiting && input.addressLink ? { addressLink: input.addressLink } : {}),
     durationMinutes: draft.durationMinutes,
+    ...(Number.isFinite(draft.maxOpenMinutes) ? { maxOpenMinutes: draft.maxOpenMinutes } : {}),
     reason: draft.reason,
     rule: draft.rule.name,
     requiredApprovals: draft.requiredApprovals,
@@ -104,7 +126,7 @@ export function createRequest(input: { id: string; draft: RequestDraft; requeste
       requiredApprovals: request.requiredApprovals,
     }),
   ];
-  if (draft.autoApprove) audit.push(auditOf(request, 'request.approved', now, null, { automatic: true, rule: request.rule }));
+  if (draft.autoApprove && !awaiting) audit.push(auditOf(request, 'request.approved', now, null, { automatic: true, rule: request.rule }));
   return { request, audit };
 }
 
@@ -194,14 +216,35 @@ function deny(r: AccessRequest, e: Extract<LifecycleEvent, { type: 'deny' }>): O
   return conflict(decidedMessage(r, e.at));
 }
 
+function withoutLink(r: AccessRequest): AccessRequest {
+  const { addressLink: _dropped, ...rest } = r;
+  return rest;
+}
+
 function cancel(r: AccessRequest, e: Extract<LifecycleEvent, { type: 'cancel' }>): Outcome {
   if (!isRequester(r, e.by)) return refused(`only ${r.requester.name}, who asked for ${r.id}, can cancel it`);
   if (r.state === 'cancelled') return conflict('this request was cancelled');
-  if (r.state !== 'pending') return conflict(`${decidedMessage(r, e.at)}; only a pending request can be cancelled`);
-  return moved(r, { state: 'cancelled', cancelledAt: e.at }, [auditOf(r, 'request.cancelled', e.at, e.by)]);
+  if (r.state !== 'pending' && r.state !== 'awaiting-address') return conflict(`${decidedMessage(r, e.at)}; only a pending request can be cancelled`);
+  return moved(withoutLink(r), { state: 'cancelled', cancelledAt: e.at }, [auditOf(r, 'request.cancelled', e.at, e.by)]);
+}
+
+function address(r: AccessRequest, e: Extract<LifecycleEvent, { type: 'address' }>): Outcome {
+  if (r.state !== 'awaiting-address') return conflict(`this link was already used or has lapsed (${r.id} is ${r.state})`);
+  const automatic = r.autoApproved === true;
+  const audit = [auditOf(r, 'request.address', e.at, r.requester, { source: e.source, from: e.from })];
+  if (automatic) audit.push(auditOf(r, 'request.approved', e.at, null, { automatic: true, rule: r.rule }));
+  return moved(withoutLink(r), { state: automatic ? 'opening' : 'pending', source: e.source }, audit);
+}
+
+function addressRefused(r: AccessRequest, e: Extract<LifecycleEvent, { type: 'address-refused' }>): Outcome {
+  if (r.state !== 'awaiting-address') return conflict(`this link was already used or has lapsed (${r.id} is ${r.state})`);
+  return moved(withoutLink(r), { state: 'failed', failure: e.reason }, [auditOf(r, 'request.address-refused', e.at, r.requester, { from: e.from, reason: e.reason })]);
 }
 
 function timeout(r: AccessRequest, e: Extract<LifecycleEvent, { type: 'timeout' }>): Outcome {
+  if (r.state === 'awaiting-address') {
+    return moved(withoutLink(r), { state: 'timed-out' }, [auditOf(r, 'request.timed-out', e.at, null, { waitingFor: 'address' })]);
+  }
   if (r.state !== 'pending') return conflict(decidedMessage(r, e.at));
   const waitedMinutes = Math.round((e.at.getTime() - r.createdAt.getTime()) / 60_000);
   return moved(r, { state: 'timed-out' }, [auditOf(r, 'request.timed-out', e.at, null, { approvals: r.approvals.length, waitedMinutes })]);
@@ -281,6 +324,10 @@ export function transition(r: AccessRequest, event: LifecycleEvent): TransitionR
       return cancel(r, event);
     case 'timeout':
       return timeout(r, event);
+    case 'address':
+      return address(r, event);
+    case 'address-refused':
+      return addressRefused(r, event);
     case 'opened':
       return opened(r, event);
     case 'open-failed':

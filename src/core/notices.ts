@@ -2,7 +2,7 @@
 import { formatDuration, formatUtc } from './duration';
 import type { AccessRequest, Actor } from './types';
 import { clipText, summariseList, vmListText } from './text';
-import { connectLines, formatPort, personView, type Notice, type NoticeKind } from './views';
+import { connectLines, formatPort, personView, sourceText, type Notice, type NoticeKind } from './views';
 
 /** Longest reason a notice quotes; the audit keeps the whole text. */
 const NOTICE_REASON_MAX = 300;
@@ -21,7 +21,7 @@ function notice(r: AccessRequest, kind: NoticeKind, text: string, extra: Partial
 }
 
 export function submittedNotice(r: AccessRequest): Notice {
-  return notice(r, 'submitted', `${r.requester.name} asks for ${what(r)} from ${r.source} for ${formatDuration(r.durationMinutes)}${r.reason ? `: ${quoted(r.reason)}` : ''}.`);
+  return notice(r, 'submitted', `${r.requester.name} asks for ${what(r)} from ${sourceText(r)} for ${formatDuration(r.durationMinutes)}${r.reason ? `: ${quoted(r.reason)}` : ''}.`);
 }
 
 export function approvalNotice(r: AccessRequest, by: Actor): Notice {
@@ -94,8 +94,8 @@ export function extendedNotice(r: AccessRequest, now: Date): Notice {
   return notice(r, 'extended', `Extended: open until ${until} from ${r.source}.`, { mention: personView(r.requester) });
 }
 
-export function extensionDeniedNotice(r: AccessRequest, by: Actor): Notice {
-  return notice(r, 'extension-denied', `Extension denied by ${by.name}; access still ends as planned.`, { mention: personView(r.requester) });
+export function extensionDeniedNotice(r: AccessRequest, by: Actor, reason?: string): Notice {
+  return notice(r, 'extension-denied', `Extension denied by ${by.name}${reason ? `: ${reason}` : ''}; access still ends as planned.`, { mention: personView(r.requester) });
 }
 
 /**
@@ -120,4 +120,33 @@ export function releaseFailedNotice(r: AccessRequest, reason: string, now: Date)
 
 export function extensionFailedNotice(r: AccessRequest, reason: string): Notice {
   return notice(r, 'extension-failed', `Could not extend: ${clipText(reason, 600)}. Access still ends as planned.`, { mention: personView(r.requester) });
+}
+
+/** `from me`: the link, for the requester alone (a Teams channel cannot hold it, so it goes to them directly). */
+export function addressLinkNotice(r: AccessRequest, url: string): Notice {
+  return notice(r, 'address-link', `Open this link on the machine you will connect from, within 10 minutes, to record its address for ${r.id} (${what(r)}): ${url}`, {
+    mention: personView(r.requester),
+  });
+}
+
+export function addressCapturedNotice(r: AccessRequest): Notice {
+  const next = r.state === 'opening' ? `opening ${what(r)} now` : `sent for approval; it needs ${r.requiredApprovals} approval${r.requiredApprovals === 1 ? '' : 's'}`;
+  return notice(r, 'address', `Recorded your address ${r.source} for ${r.id}; ${next}.`, { mention: personView(r.requester) });
+}
+
+export function addressRefusedNotice(r: AccessRequest): Notice {
+  return notice(r, 'failed', `${r.id} cannot go on: ${r.failure ?? 'your address is outside the policy'}. Nothing was opened.`, { mention: personView(r.requester) });
+}
+
+export function addressTimedOutNotice(r: AccessRequest): Notice {
+  return notice(r, 'timed-out', `The link for ${r.id} was not opened within 10 minutes; the request timed out. Ask again when you are at the machine you will connect from.`, {
+    mention: personView(r.requester),
+  });
+}
+
+/** At start: the store said open, Azure shows no such grant any more. */
+export function vanishedNotice(r: AccessRequest): Notice {
+  return notice(r, 'expired', `Azure no longer shows this access (${what(r)}), so jitbot marked it as ended. Ask again if you still need it.`, {
+    mention: personView(r.requester),
+  });
 }

@@ -53,6 +53,8 @@ export interface Vm {
 export type VmRef = Pick<Vm, 'id' | 'name' | 'resourceGroup' | 'location'> & { policyName?: string };
 
 export type RequestState =
+  /** `from me`: waiting for the requester to open the one-time link from where they will connect. */
+  | 'awaiting-address'
   | 'pending'
   | 'opening'
   | 'active'
@@ -123,9 +125,21 @@ export interface AccessRequest {
   vms: VmRef[];
   /** The ports to open, each resolved against the policy (protocol as the policy has it). */
   ports: PortSpec[];
-  /** The source prefix to allow (an address, CIDR or `*` only when a rule allows any source). */
+  /**
+   * The source prefix to allow (an address, CIDR or `*` only when a rule allows any source), or
+   * FROM_ME while the request waits for the requester's address.
+   */
   source: string;
+  /** Said to the requester and on the card when the source was not named: how wide the default is. */
+  sourceNote?: string;
+  /** `from me`: the one-time link's token (hashed) and when it lapses; dropped once used. */
+  addressLink?: { tokenHash: string; expiresAt: Date };
   durationMinutes: number;
+  /**
+   * The longest the ports may stay open from any moment: the smallest port maximum of the policy and
+   * the rule's `max`, as they were at request time. Extensions offer only what still fits.
+   */
+  maxOpenMinutes?: number;
   reason: string;
   /** Name of the access rule that governs this request. */
   rule: string;

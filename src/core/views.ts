@@ -2,6 +2,7 @@
 // Renderers (Block Kit, Adaptive Cards) turn these into platform JSON; they add no facts of their own.
 import { describeAddressCount, isWiderThan } from './cidr';
 import { formatDuration, formatUtc } from './duration';
+import { FROM_ME } from './cidr';
 import type { AccessRequest, Actor, Approval, OsType, PortSpec, RequestState } from './types';
 
 /** Buttons the platforms draw. Their ids are stable: Slack `jit_<verb>`, Teams `Action.Execute` verb. */
@@ -49,12 +50,18 @@ export interface RequestView {
   approverActions: Verb[];
   /** Buttons for the requester (cancel while pending, extend/release while active). */
   requesterActions: Verb[];
+  /** While active: the extensions the policy and the rule still allow, in minutes, shortest first. */
+  extendChoices: Array<{ minutes: number; label: string }>;
+  /** While active: `at most 2h 30m more`, or null when the limit is not known. */
+  extendLimit: string | null;
   createdAt: string;
   /** True once nothing can change any more: cards drop every button. */
   final: boolean;
 }
 
 export type NoticeKind =
+  | 'address-link'
+  | 'address'
   | 'submitted'
   | 'approval'
   | 'approved'
@@ -167,9 +174,12 @@ export type Reply =
   | { kind: 'error'; message: string; usage?: string }
   | { kind: 'help'; help: HelpView }
   | { kind: 'submitted'; text: string; request: RequestView }
+  /** `from me`: the one-time link to open on the machine the requester will connect from; for them alone. */
+  | { kind: 'address-link'; text: string; url: string; request: RequestView }
   | { kind: 'status'; mine: RequestView[]; awaiting: RequestView[] }
   | { kind: 'vms'; vms: VmView[]; page?: VmPage }
-  | { kind: 'policy'; vm: VmView }
+  /** `note`: after `/jit enable`, which rule (if any) lets people request the VM. */
+  | { kind: 'policy'; vm: VmView; note?: string }
   /** `link`: the bot's own signed download address; renderers draw it as a link the bot made, never from `text`. */
   | { kind: 'audit'; csv: string; filename: string; rows: number; text: string; link?: string }
   | { kind: 'form'; form: FormView };
@@ -209,6 +219,8 @@ function approversText(approvals: readonly Approval[]): string {
 export function headlineFor(r: AccessRequest, now: Date): string {
   const approvals = `${r.approvals.length} of ${r.requiredApprovals}`;
   switch (r.state) {
+    case 'awaiting-address':
+      return 'Waiting for the requester to open the link that records their address';
     case 'pending':
       return `Waiting for approval (${approvals})`;
     case 'opening':
@@ -229,11 +241,12 @@ export function headlineFor(r: AccessRequest, now: Date): string {
     case 'expired':
       return 'Expired, ports closed';
     case 'released':
-      return `Released${r.releasedBy ? ` by ${r.releasedBy.name}` : ''}; ports closing`;
+      return `Released${r.releasedBy ? ` by ${r.releasedBy.name}` : ''}${r.closedAt ? ` at ${formatUtc(r.closedAt, now)}` : ''}; ports closing`;
   }
 }
 
 function decisionFor(r: AccessRequest, now: Date): string | null {
+  if (r.state === 'awaiting-address') return null;
   if (r.denial) return `Denied by ${r.denial.by.name} at ${formatUtc(r.denial.at, now)}${r.denial.reason ? `: ${r.denial.reason}` : ''}`;
   if (r.autoApproved) return 'Approved automatically by rule';
   if (r.approvals.length >= r.requiredApprovals && r.approvals.length > 0) {
@@ -244,11 +257,48 @@ function decisionFor(r: AccessRequest, now: Date): string | null {
   return null;
 }
 
+/** The source as people read it: the captured address, the policy's range with its breadth, or what is awaited. */
+export function sourceText(r: Pick<AccessRequest, 'source' | 'sourceNote' | 'state'>): string {
+  if (r.source === FROM_ME) return r.state === 'awaiting-address' ? 'your address, once you open the link' : 'your address (the link was not used)';
+  return r.sourceNote ?? r.source;
+}
+
+const EXTEND_STEPS = [15, 30, 60, 90, 120, 180, 240, 360, 480, 720, 1440];
+
+/** `2 hours 30 minutes`, `45 minutes`, `1 hour`. */
+export function hoursAndMinutes(minutes: number): string {
+  const h = Math.floor(minutes / 60);
+  const m = minutes % 60;
+  const hs = h === 0 ? '' : `${h} hour${h === 1 ? '' : 's'}`;
+  const ms = m === 0 ? '' : `${m} minute${m === 1 ? '' : 's'}`;
+  return [hs, ms].filter(Boolean).join(' ') || '0 minutes';
+}
+
+/**
+ * How much longer the grant may still be extended: the request's maximum from now, less what is
+ * already left. Null when the request does not know its maximum (requests from older versions).
+ */
+export function extensionRoomMinutes(r: AccessRequest, now: Date): number | null {
+  if (r.state !== 'active' || !r.endsAt || r.maxOpenMinutes === undefined) return null;
+  const left = Math.ceil((r.endsAt.getTime() - now.getTime()) / 60_000);
+  return Math.max(0, r.maxOpenMinutes - Math.max(0, left));
+}
+
+function extendChoicesFor(r: AccessRequest, now: Date): { choices: RequestView['extendChoices']; limit: string | null } {
+  const room = extensionRoomMinutes(r, now);
+  if (room === null) return { choices: [], limit: null };
+  if (room < 5) return { choices: [], limit: 'no more time: the policy maximum is reached' };
+  const minutes = EXTEND_STEPS.filter((m) => m < room);
+  minutes.push(room);
+  return { choices: minutes.map((m) => ({ minutes: m, label: `+${formatDuration(m)}` })), limit: `at most ${hoursAndMinutes(room)} more` };
+}
+
 export function requestView(r: AccessRequest, now: Date): RequestView {
-  const final = r.state !== 'pending' && r.state !== 'opening' && r.state !== 'active';
+  const extend = extendChoicesFor(r, now);
+  const final = r.state !== 'awaiting-address' && r.state !== 'pending' && r.state !== 'opening' && r.state !== 'active';
   const approverActions: Verb[] =
     r.state === 'pending' || (r.state === 'active' && r.extension && !r.extension.opening) ? ['approve', 'deny'] : [];
-  const requesterActions: Verb[] = r.state === 'pending' ? ['cancel'] : r.state === 'active' ? ['extend', 'release'] : [];
+  const requesterActions: Verb[] = r.state === 'pending' || r.state === 'awaiting-address' ? ['cancel'] : r.state === 'active' ? ['extend', 'release'] : [];
   return {
     id: r.id,
     state: r.state,
@@ -256,16 +306,18 @@ export function requestView(r: AccessRequest, now: Date): RequestView {
     requester: personView(r.requester),
     vms: r.vms.map((v) => v.name),
     ports: r.ports.map(formatPort),
-    source: r.source,
-    sourceSize: describeAddressCount(r.source),
-    sourceWide: isWiderThan(r.source),
+    source: sourceText(r),
+    // `from me` is one address once captured; before that there is no range to count.
+    sourceSize: r.source === FROM_ME ? '1 address' : describeAddressCount(r.source),
+    sourceWide: r.source === FROM_ME ? false : isWiderThan(r.source),
     duration: formatDuration(r.durationMinutes),
     reason: r.reason,
     approvalsText: `${r.approvals.length} of ${r.requiredApprovals}`,
     approvedBy: namesOf(r.approvals),
     approvedByText: approversText(r.approvals),
     decision: decisionFor(r, now),
-    endsAt: r.endsAt && (r.state === 'active' || r.state === 'expired' || r.state === 'released') ? formatUtc(r.endsAt, now) : null,
+    // A released grant ended when it was released, not at the end it had planned.
+    endsAt: r.state === 'released' && r.closedAt ? formatUtc(r.closedAt, now) : r.endsAt && (r.state === 'active' || r.state === 'expired' || r.state === 'released') ? formatUtc(r.endsAt, now) : null,
     connect: r.state === 'active' ? connectLines(r) : [],
     failure: r.failure ?? null,
     extension: r.extension
@@ -275,6 +327,8 @@ export function requestView(r: AccessRequest, now: Date): RequestView {
       : null,
     approverActions,
     requesterActions,
+    extendChoices: extend.choices,
+    extendLimit: extend.limit,
     createdAt: formatUtc(r.createdAt, now),
     final,
   };

@@ -1,18 +1,23 @@
 // Bolt listeners: `/jit`, the buttons, the request modal and App Home. Each turns a Slack payload
 // into one JitApi call and renders the answer; the api decides everything else.
-import type { App, BlockAction, ButtonAction, RespondArguments, RespondFn, ViewSubmitAction } from '@slack/bolt';
+import type { App, BlockAction, ButtonAction, RespondArguments, RespondFn, StaticSelectAction, ViewSubmitAction } from '@slack/bolt';
 // Bolt's index does not re-export the extended handler's type.
 import type { ExtendedErrorHandler } from '@slack/bolt/dist/App';
 import type { WebAPICallResult } from '@slack/web-api';
 import type { JitApi } from '../app/api';
 import type { Actor } from '../core/types';
-import type { Reply } from '../core/views';
+import type { Reply, Verb } from '../core/views';
 import type { SlackIdentity } from './identity';
 import { slackErrorFields, type LoggerLike } from './log';
-import { FORM_BLOCK_IDS, FORM_CALLBACK_ID, formErrors, readFormInput, type FormState } from './modal';
+import { FORM_ACTION_ID, FORM_BLOCK_IDS, FORM_CALLBACK_ID, formErrors, readFormInput, type FormState } from './modal';
 import {
   ACTION_IDS,
+  ADDRESS_LINK_ACTION_ID,
+  DENY_CALLBACK_ID,
+  DENY_REASON_BLOCK_ID,
+  EXTEND_BY_ACTION_ID,
   renderActionResult,
+  renderDenyModal,
   renderForm,
   renderHome,
   renderLoadingModal,
@@ -164,9 +169,55 @@ export function registerHandlers(app: App, deps: HandlerDeps): void {
       logger.warn({ actionId: action.action_id }, 'ignored a button without a request id');
       return;
     }
+    if (verb === 'deny' && body.trigger_id) {
+      // The reason is asked for in a modal; the denial happens when it is submitted.
+      await slack.call('views.open', { trigger_id: body.trigger_id, view: renderDenyModal(requestId) }, { timeoutInMs: TRIGGER_TIMEOUT_MS });
+      return;
+    }
+    await answerAction(body, respond, verb, requestId, {}, action.action_ts);
+  });
+
+  // The extend select: its value is `<request id>:<minutes>`.
+  app.action<BlockAction<StaticSelectAction>>({ type: 'block_actions', action_id: EXTEND_BY_ACTION_ID }, async ({ ack, body, action, respond }) => {
+    await ack();
+    const m = /^([A-Za-z0-9_-]{1,64}):(\d{1,4})$/.exec(action.selected_option?.value ?? '');
+    if (!m) {
+      logger.warn({ actionId: action.action_id }, 'ignored an extend choice without a request id');
+      return;
+    }
+    await answerAction(body, respond, 'extend', m[1], { durationMinutes: Number(m[2]) }, action.action_ts);
+  });
+
+  // A URL button opens its link in the browser; Slack still reports the click, which needs only an ack.
+  app.action({ type: 'block_actions', action_id: ADDRESS_LINK_ACTION_ID }, async ({ ack }) => {
+    await ack();
+  });
+
+  app.view<ViewSubmitAction>({ callback_id: DENY_CALLBACK_ID, type: 'view_submission' }, async ({ ack, body, view }) => {
+    const requestId = view.private_metadata ?? '';
+    if (!REQUEST_ID.test(requestId)) {
+      await ack({ response_action: 'update', view: renderReplyModal({ kind: 'error', message: 'This form names no request.' }) });
+      return;
+    }
+    const state = view.state.values as FormState;
+    const reason = state[DENY_REASON_BLOCK_ID]?.[FORM_ACTION_ID]?.value ?? '';
+    const actor = await identity.actorFor(body.user.id, { name: body.user.name });
+    const result = await api.act(actor, 'deny', requestId, { idempotencyKey: `slack:deny:${view.id}:${view.hash}`, ...(reason.trim() ? { reason } : {}) });
+    await ack({ response_action: 'update', view: renderReplyModal(result.ok ? { kind: 'text', text: result.message } : { kind: 'error', message: result.message }) });
+  });
+
+  /** Run a card action and answer the clicker where the click came from. */
+  async function answerAction(
+    body: BlockAction,
+    respond: RespondFn | undefined,
+    verb: Verb,
+    requestId: string,
+    extra: { durationMinutes?: number },
+    actionTs: string,
+  ): Promise<void> {
     const actor = await identity.actorFor(body.user.id, { name: body.user.name });
     // The same click delivered twice carries the same action_ts; two clicks carry two.
-    const result = await api.act(actor, verb, requestId, { idempotencyKey: `slack:action:${action.action_ts}:${body.user.id}` });
+    const result = await api.act(actor, verb, requestId, { idempotencyKey: `slack:action:${actionTs}:${body.user.id}`, ...extra });
     if (respond && body.response_url) {
       await respond(ephemeral(renderActionResult(result)));
     } else if (body.view?.type === 'home') {
@@ -175,7 +226,7 @@ export function registerHandlers(app: App, deps: HandlerDeps): void {
     } else {
       logger.warn({ verb, requestId }, 'a button answer had nowhere to go');
     }
-  });
+  }
 
   app.view<ViewSubmitAction>({ callback_id: FORM_CALLBACK_ID, type: 'view_submission' }, async ({ ack, body, view }) => {
     const input = readFormInput(view.state.values as FormState);

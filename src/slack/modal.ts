@@ -15,6 +15,9 @@ export const FORM_BLOCK_IDS: Readonly<Record<FormField, string>> = {
 
 export const FORM_ACTION_ID = 'value';
 
+/** The "my address" choice: a checkbox beside the source field, read as `from me`. */
+export const FROM_ME_BLOCK_ID = 'jit_from_me';
+
 interface StateValue {
   type?: string;
   value?: string | null;
@@ -42,7 +45,9 @@ export function readFormInput(state: FormState): FormInput {
   const input: FormInput = { vm: read(state, 'vm'), ports: read(state, 'ports'), duration: read(state, 'duration') };
   const source = read(state, 'source');
   const reason = read(state, 'reason');
-  if (source !== '') input.source = source;
+  const fromMe = state[FROM_ME_BLOCK_ID]?.[FORM_ACTION_ID]?.selected_options?.some((o) => o.value === 'me') ?? false;
+  if (fromMe) input.source = 'me';
+  else if (source !== '') input.source = source;
   if (reason !== '') input.reason = reason;
   return input;
 }

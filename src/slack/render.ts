@@ -3,7 +3,7 @@
 import type { types as Slack } from '@slack/bolt';
 import type { HomeView } from '../app/api';
 import type { ActionResult, FormView, Notice, NoticeKind, PersonView, PortRuleView, Reply, RequestView, Verb, VmView } from '../core/views';
-import { FORM_ACTION_ID, FORM_BLOCK_IDS, FORM_CALLBACK_ID } from './modal';
+import { FORM_ACTION_ID, FORM_BLOCK_IDS, FORM_CALLBACK_ID, FROM_ME_BLOCK_ID } from './modal';
 import { clipText, vmListText } from '../core/text';
 import { vmPageText } from '../core/views';
 
@@ -43,6 +43,8 @@ const BUTTON_LABELS: Readonly<Record<Verb, string>> = {
 const BUTTON_STYLES: Partial<Record<Verb, 'primary' | 'danger'>> = { approve: 'primary', deny: 'danger', extend: 'primary', release: 'danger' };
 
 const NOTICE_ICONS: Readonly<Record<NoticeKind, string>> = {
+  'address-link': ':link:',
+  address: ':round_pushpin:',
   submitted: ':inbox_tray:',
   approval: ':ballot_box_with_check:',
   approved: ':white_check_mark:',
@@ -198,8 +200,25 @@ function button(verb: Verb, requestId: string): Button {
   };
 }
 
-function actions(blockId: string, verbs: Verb[], requestId: string): Block[] {
-  return verbs.length === 0 ? [] : [{ type: 'actions', block_id: blockId, elements: verbs.map((v) => button(v, requestId)) }];
+/** The extend choices the policy still allows, as one select; its option values are `<id>:<minutes>`. */
+export const EXTEND_BY_ACTION_ID = 'jit_extend_by';
+/** The `from me` link button: Slack still sends a click for a URL button, which is only acknowledged. */
+export const ADDRESS_LINK_ACTION_ID = 'jit_address_link';
+
+function extendSelect(view: RequestView): Record<string, unknown> {
+  return {
+    type: 'static_select',
+    action_id: EXTEND_BY_ACTION_ID,
+    placeholder: plain(clip(`Extend by… (${view.extendLimit ?? 'as allowed'})`, 140), 150),
+    options: view.extendChoices.slice(0, OPTIONS_MAX).map((c) => ({ text: plain(c.label, 75), value: `${view.id}:${c.minutes}` })),
+  };
+}
+
+/** Buttons for the verbs; with a view that offers extension choices, Extend becomes a select of them. */
+function actions(blockId: string, verbs: Verb[], requestId: string, view?: RequestView): Block[] {
+  if (verbs.length === 0) return [];
+  const elements = verbs.map((v) => (v === 'extend' && view && view.extendChoices.length > 0 ? extendSelect(view) : button(v, requestId)));
+  return [{ type: 'actions', block_id: blockId, elements } as Block];
 }
 
 function requestSummary(v: RequestView): string {
@@ -210,7 +229,7 @@ function requestSummary(v: RequestView): string {
 /** Block ids carry the list's name: one request may sit in two lists of the same surface. */
 function requestList(list: string, views: RequestView[], verbsOf: (v: RequestView) => Verb[], max: number, empty: string): Block[] {
   if (views.length === 0) return [context(empty)];
-  const blocks = views.slice(0, max).flatMap((v) => [section(requestSummary(v)), ...actions(`jit_${list}_${v.id}`, v.final ? [] : verbsOf(v), v.id)]);
+  const blocks = views.slice(0, max).flatMap((v) => [section(requestSummary(v)), ...actions(`jit_${list}_${v.id}`, v.final ? [] : verbsOf(v), v.id, v)]);
   if (views.length > max) blocks.push(context(`…and ${views.length - max} more.`));
   return blocks;
 }
@@ -318,8 +337,19 @@ function replyBlocks(reply: Reply): Block[] {
         section(clip(reply.help.commands.map((c) => `${code(c.usage)} — ${escapeText(c.description)}`).join('\n'), 2_900)),
         section(`*Examples*\n${reply.help.examples.map(code).join('\n')}`),
       ];
+    case 'address-link':
+      // Ephemeral: the link is this person's alone. A button rather than a bare link keeps Slack from unfurling it.
+      // A section accessory, not an actions block, so the link survives in a modal's answer too.
+      return [
+        {
+          type: 'section',
+          block_id: `jit_address_${reply.request.id}`,
+          text: { type: 'mrkdwn', text: escapeText(reply.text.slice(0, reply.text.lastIndexOf(': '))) },
+          accessory: { type: 'button', action_id: ADDRESS_LINK_ACTION_ID, text: plain('Record my address'), url: reply.url, style: 'primary' },
+        } as Block,
+      ];
     case 'submitted':
-      return [section(escapeText(reply.text)), section(requestSummary(reply.request)), ...actions(`jit_submitted_${reply.request.id}`, reply.request.final ? [] : reply.request.requesterActions, reply.request.id)];
+      return [section(escapeText(reply.text)), section(requestSummary(reply.request)), ...actions(`jit_submitted_${reply.request.id}`, reply.request.final ? [] : reply.request.requesterActions, reply.request.id, reply.request)];
     case 'status':
       return [
         section('*Your requests*'),
@@ -335,7 +365,7 @@ function replyBlocks(reply: Reply): Block[] {
       return blocks;
     }
     case 'policy':
-      return [section(`*JIT policy of ${escapeText(reply.vm.name)}*`), section(vmText(reply.vm))];
+      return [section(`*JIT policy of ${escapeText(reply.vm.name)}*`), section(vmText(reply.vm)), ...(reply.note ? [section(escapeText(reply.note))] : [])];
     case 'form':
       return [section('Opening the request form…')];
   }
@@ -346,6 +376,7 @@ function replyText(reply: Reply): string {
     case 'text':
     case 'audit':
     case 'submitted':
+    case 'address-link':
       return escapeText(reply.text);
     case 'error':
       return escapeText(reply.message);
@@ -444,7 +475,19 @@ export function renderForm(form: FormView): Slack.ModalView {
           action_id: FORM_ACTION_ID,
           placeholder: plain('10.1.2.3 or 10.1.2.0/24', 150),
           max_length: 64,
-          ...(d.source ? { initial_value: d.source } : {}),
+          ...(d.source && d.source !== 'me' ? { initial_value: d.source } : {}),
+        },
+      },
+      {
+        type: 'input',
+        block_id: FROM_ME_BLOCK_ID,
+        optional: true,
+        label: plain('Or'),
+        element: {
+          type: 'checkboxes',
+          action_id: FORM_ACTION_ID,
+          options: [{ text: plain('My address: send me a one-time link to open where I will connect from'), value: 'me' }],
+          ...(d.source === 'me' ? { initial_options: [{ text: plain('My address: send me a one-time link to open where I will connect from'), value: 'me' }] } : {}),
         },
       },
       {
@@ -487,6 +530,30 @@ export function renderLoadingModal(): Slack.ModalView {
 }
 
 /** The modal after a submission: the answer, without buttons (a modal has no reply channel for them). */
+export const DENY_CALLBACK_ID = 'jit_deny_reason';
+export const DENY_REASON_BLOCK_ID = 'jit_deny_reason';
+
+/** Deny asks for an optional reason first; the request id travels in private_metadata. */
+export function renderDenyModal(requestId: string): Slack.ModalView {
+  return {
+    type: 'modal',
+    callback_id: DENY_CALLBACK_ID,
+    private_metadata: requestId,
+    title: plain(`Deny ${requestId}`.slice(0, 24)),
+    submit: plain('Deny'),
+    close: plain('Cancel'),
+    blocks: [
+      {
+        type: 'input',
+        block_id: DENY_REASON_BLOCK_ID,
+        optional: true,
+        label: plain('Reason (the requester and the thread see it)'),
+        element: { type: 'plain_text_input', action_id: FORM_ACTION_ID, multiline: true, max_length: 500 },
+      },
+    ],
+  };
+}
+
 export function renderReplyModal(reply: Reply): Slack.ModalView {
   return { type: 'modal', title: plain(MODAL_TITLE), close: plain('Done'), blocks: fitBlocks(replyBlocks(reply).filter((b) => b.type !== 'actions'), VIEW_BLOCKS_MAX) };
 }

@@ -37,6 +37,7 @@ export function decodeRequest(row: RequestRow): AccessRequest {
   setDate(request, 'closedAt', d.closedAt);
   setDate(request, 'cancelledAt', d.cancelledAt);
   if (d.denial) request.denial = decodeDecision(d.denial);
+  if (d.addressLink) request.addressLink = { ...d.addressLink, expiresAt: toDate(d.addressLink.expiresAt) };
   if (d.extension) {
     request.extension = {
       ...d.extension,

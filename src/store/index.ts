@@ -2,8 +2,6 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Store } from '../app/ports';
-import { openPgliteSql, openPgliteTestSql } from './pglite';
-import { openPostgresSql } from './postgres';
 import { SqlStore } from './sql-store';
 import type { Sql } from './sql';
 
@@ -25,11 +23,16 @@ export interface OpenStoreOptions {
   onIdleError?: (err: Error) => void;
 }
 
+// Each engine is loaded only when it is used: a bot on PostgreSQL does not carry PGlite's module, nor
+// a local one the pg driver.
+const pglite = () => require('./pglite') as typeof import('./pglite');
+const postgres = () => require('./postgres') as typeof import('./postgres');
+
 /** Open the store and bring its schema up to date. */
 export async function openStore(opts: OpenStoreOptions): Promise<Store> {
   const sql = opts.databaseUrl
-    ? openPostgresSql({ connectionString: opts.databaseUrl, schema: opts.schema, max: opts.poolSize, onIdleError: opts.onIdleError })
-    : await openPgliteSql(join(opts.dataDir, 'pgdata'));
+    ? postgres().openPostgresSql({ connectionString: opts.databaseUrl, schema: opts.schema, max: opts.poolSize, onIdleError: opts.onIdleError })
+    : await pglite().openPgliteSql(join(opts.dataDir, 'pgdata'));
   const store = new SqlStore(sql, { schema: opts.databaseUrl ? opts.schema : undefined });
   try {
     await store.migrate();
@@ -66,8 +69,8 @@ export async function openTestStore(engineOrOptions: 'pglite' | 'postgres' | Tes
   const schema = opts.schema ?? newTestSchemaName();
   const engine = opts.databaseUrl ? 'postgres' : 'pglite';
   const sql = opts.databaseUrl
-    ? openPostgresSql({ connectionString: opts.databaseUrl, schema, max: opts.poolSize, dropSchemaOnClose: true })
-    : await openPgliteTestSql(schema);
+    ? postgres().openPostgresSql({ connectionString: opts.databaseUrl, schema, max: opts.poolSize, dropSchemaOnClose: true })
+    : await pglite().openPgliteTestSql(schema);
   const store = Object.assign(new SqlStore(sql, { schema }), { engine, schema, db: sql } as const);
   try {
     await store.migrate();

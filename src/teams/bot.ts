@@ -7,7 +7,7 @@ import type { Logger } from '../app/logger';
 import { errorFields } from '../app/logger';
 import { ChatError, isJitError } from '../core/errors';
 import type { Actor } from '../core/types';
-import type { Reply, Verb } from '../core/views';
+import type { Notice, Reply, Verb } from '../core/views';
 import { actionVerb, cardBytes, formCard, formInputFrom, minimalCard, replyCard, TEAMS_CARD_BUDGET_BYTES, type AdaptiveCardJson, type CardVerb } from '../cards/render';
 import { escapeCardMarkdown } from '../cards/markdown';
 import { clipText } from '../core/text';
@@ -59,6 +59,7 @@ function replySummary(reply: Reply): string {
     case 'text':
     case 'submitted':
     case 'audit':
+    case 'address-link':
       return reply.text;
     case 'error':
       return reply.message;
@@ -73,6 +74,16 @@ function replySummary(reply: Reply): string {
     case 'form':
       return 'Request JIT access';
   }
+}
+
+/** The card's inputs that go with a verb: the deny reason, the chosen extension. Inputs arrive merged into `data`. */
+function cardInputs(verb: CardVerb, data: Record<string, unknown>): { reason?: string; durationMinutes?: number } {
+  if (verb === 'deny' && typeof data.denyReason === 'string' && data.denyReason.trim()) return { reason: data.denyReason.slice(0, 500) };
+  if (verb === 'extend') {
+    const minutes = Number(data.extendMinutes);
+    if (Number.isInteger(minutes) && minutes > 0 && minutes <= 1440) return { durationMinutes: minutes };
+  }
+  return {};
 }
 
 export class JitTeamsBot extends TeamsActivityHandler {
@@ -141,6 +152,21 @@ export class JitTeamsBot extends TeamsActivityHandler {
     } as ConversationParameters);
   }
 
+  /**
+   * The `from me` link is the requester's alone; outside a personal chat it goes to them in one, and
+   * the channel hears only that it did.
+   */
+  private async privately(ctx: TurnContext, actor: Actor, reply: Reply): Promise<Reply> {
+    if (reply.kind !== 'address-link' || kindOf(ctx.activity) === 'personal') return reply;
+    const sent = await this.o.personal(actor, cardActivity(replyCard(reply), replySummary(reply))).catch((err: unknown) => {
+      this.o.logger.warn(errorFields(err), 'could not send the from-me link personally');
+      return false;
+    });
+    return sent
+      ? { kind: 'text', text: `${reply.request.id}: I sent you the link that records your address in a personal chat with me.` }
+      : { kind: 'error', message: `${reply.request.id}: I could not reach you in a personal chat to send the link; open a chat with me and send the request there, or cancel it with /jit cancel ${reply.request.id} and ask with from <address>.` };
+  }
+
   /** A card as the answer; one over Teams' size budget goes as its minimal form instead of a 413. */
   private async sendCard(ctx: TurnContext, card: AdaptiveCardJson, summary: string): Promise<void> {
     const short = clipText(summary, 500);
@@ -163,7 +189,7 @@ export class JitTeamsBot extends TeamsActivityHandler {
       await ctx.sendActivity(LOOKUP_FAILED);
       return;
     }
-    const reply = await this.o.api.command(actor, text, { idempotencyKey: idempotencyKey(ctx) });
+    const reply = await this.privately(ctx, actor, await this.o.api.command(actor, text, { idempotencyKey: idempotencyKey(ctx) }));
     if (reply.kind === 'audit' && kindOf(ctx.activity) !== 'personal') {
       // The signed link and the preview are the whole audit trail: never in a channel or group chat.
       const sent = await this.o.personal(actor, cardActivity(replyCard(reply), replySummary(reply))).catch((err: unknown) => {
@@ -201,7 +227,7 @@ export class JitTeamsBot extends TeamsActivityHandler {
     }
     const requestId = typeof value.requestId === 'string' ? value.requestId : '';
     if (verb === 'refresh' || !requestId) return;
-    const result = await this.o.api.act(actor, verb, requestId, { idempotencyKey: idempotencyKey(ctx) });
+    const result = await this.o.api.act(actor, verb, requestId, { idempotencyKey: idempotencyKey(ctx), ...cardInputs(verb, value) });
     // Plain messages are markdown in Teams too; the answer may quote what someone typed.
     await ctx.sendActivity(escapeCardMarkdown(result.message));
   }
@@ -210,7 +236,7 @@ export class JitTeamsBot extends TeamsActivityHandler {
     const input = formInputFrom(data);
     const result = await this.o.api.submitForm(actor, input, { idempotencyKey: idempotencyKey(ctx) });
     if (result.ok) {
-      const reply = result.reply;
+      const reply = await this.privately(ctx, actor, result.reply);
       return replyCard(reply, reply.kind === 'submitted' ? { refreshUserIds: await this.o.cards.refreshUserIds(reply.request) } : {});
     }
     const form = await this.o.api.form(actor, input);
@@ -262,7 +288,7 @@ export class JitTeamsBot extends TeamsActivityHandler {
         return cardResponse(await this.o.cards.cardFor(actor, view));
       }
       if (!REQUEST_VERBS.includes(verb)) return errorResponse(400, 'BadRequest', 'Unknown action.');
-      const result = await this.o.api.act(actor, verb, requestId, { idempotencyKey: idempotencyKey(ctx) });
+      const result = await this.o.api.act(actor, verb, requestId, { idempotencyKey: idempotencyKey(ctx), ...cardInputs(verb, data) });
       if (!involved) return cardResponse(strangerCard(requestId.toUpperCase(), result.message));
       const view = result.view ?? (await this.o.api.view(requestId));
       if (!view) return cardResponse(replyCard({ kind: 'error', message: result.message }));

@@ -62,6 +62,14 @@ for (const engine of engines()) {
       }
     });
 
+    it('enable says which rule lets people request the VM, or that none does', async () => {
+      const none = await world.app.command(person('carol'), 'enable build-01');
+      assert.equal(none.kind, 'policy', JSON.stringify(none));
+      assert.match((none as { note?: string }).note ?? '', /build-01 is under JIT, but no access rule covers it, so nobody can request it yet/);
+      const web = await world.app.command(person('carol'), 'enable web-02 ssh');
+      assert.match((web as { note?: string }).note ?? '', /Rule web lets group:dev, group:sre request it \(1 approval from group:sre\)/);
+    });
+
     it('dave, who has no group, cannot request', async () => {
       const reply = await world.app.command(person('dave'), 'ssh web-01 1h from 10.1.2.3 for x');
       assert.equal(reply.kind, 'error');

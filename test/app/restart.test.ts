@@ -1,7 +1,7 @@
 // A bot process holding open grants dies (SIGKILL); a new one on the same data directory finishes
 // the work: every expiry runs exactly once, nothing is lost and nothing is repeated.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openStore } from '../../src/store';
@@ -66,6 +66,61 @@ describe('restarting the bot on the same PGlite data', function () {
         assert.equal(count('request.reminded'), 1, `${id} reminded once`);
         assert.equal(count('azure.superseded'), 0, `${id} kept its port`);
       }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('keeps the simulated Azure with the bot data: after a restart the NSG still lets the open grant in', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'jitbot-restart-sim-'));
+    const first = await spawnBot('sim-first', { JITBOT_DATA_DIR: dir, JITBOT_SIM_PORT: '0' });
+    bots.push(first);
+    const asked = await postJson(`${first.url}/console/command`, { as: 'alice@example.com', text: '/jit ssh web-01 30m from 10.1.2.9 for restart' });
+    const id = /Sent for approval: (R[A-Z0-9]{5})/.exec(JSON.stringify(asked.body))?.[1];
+    assert.ok(id, JSON.stringify(asked.body).slice(0, 400));
+    assert.equal((await postJson(`${first.url}/console/action`, { as: 'bob@example.com', verb: 'approve', requestId: id })).body.ok, true);
+    await first.advance('PT1M');
+    const openOn = async (url: string) => {
+      const state = (await (await fetch(`${url}/console/state`)).json()) as { vms: Array<{ name: string; open: Array<{ port: number; source: string }> }> };
+      return state.vms.find((v) => v.name === 'web-01')?.open.some((o) => o.port === 22 && o.source === '10.1.2.9') ?? false;
+    };
+    assert.equal(await openOn(first.url), true, 'open before the restart');
+    first.signal('SIGTERM');
+    await first.exited;
+
+    const second = await spawnBot('sim-second', { JITBOT_DATA_DIR: dir, JITBOT_SIM_PORT: '0' });
+    bots.push(second);
+    assert.equal(await openOn(second.url), true, "the restarted simulator still has the grant's NSG rule");
+    const status = await postJson(`${second.url}/console/command`, { as: 'alice@example.com', text: '/jit status' });
+    assert.match(JSON.stringify(status.body), new RegExp(`${id}[^"]*Open until`), 'and the bot still calls it open: both agree');
+    second.signal('SIGTERM');
+    await second.exited;
+  });
+
+  it('ends, with a notice, a grant the bot calls open that Azure no longer shows', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'jitbot-restart-lost-'));
+    const first = await spawnBot('lost-first', { JITBOT_DATA_DIR: dir, JITBOT_SIM_PORT: '0' });
+    bots.push(first);
+    const asked = await postJson(`${first.url}/console/command`, { as: 'alice@example.com', text: '/jit ssh web-02 30m from 10.1.2.8 for restart' });
+    const id = /Sent for approval: (R[A-Z0-9]{5})/.exec(JSON.stringify(asked.body))?.[1];
+    assert.ok(id);
+    assert.equal((await postJson(`${first.url}/console/action`, { as: 'bob@example.com', verb: 'approve', requestId: id })).body.ok, true);
+    await first.advance('PT1M');
+    first.signal('SIGTERM');
+    await first.exited;
+    // Azure lost the grant while the bot was down (here: the simulator's saved state is gone).
+    rmSync(path.join(dir, 'azure-sim.json'));
+
+    const second = await spawnBot('lost-second', { JITBOT_DATA_DIR: dir, JITBOT_SIM_PORT: '0' });
+    bots.push(second);
+    second.signal('SIGTERM');
+    await second.exited;
+    const store = await openStore({ dataDir: dir });
+    try {
+      const r = await store.getRequest(id);
+      assert.equal(r?.state, 'expired', `${id} is ${r?.state}`);
+      const audit = await store.listAudit({ requestId: id });
+      assert.ok(audit.some((e) => e.type === 'azure.reconciled' && /no longer shows/.test(String(e.details.how))), JSON.stringify(audit.map((e) => e.type)));
     } finally {
       await store.close();
     }

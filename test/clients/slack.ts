@@ -173,7 +173,7 @@ export function blockActions(click: ButtonClick): Record<string, unknown> {
   };
 }
 
-export function viewSubmission(input: { user: string; values: Record<string, Record<string, unknown>>; viewId?: string; hash?: string; callbackId?: string }): Record<string, unknown> {
+export function viewSubmission(input: { user: string; values: Record<string, Record<string, unknown>>; viewId?: string; hash?: string; callbackId?: string; privateMetadata?: string }): Record<string, unknown> {
   return {
     type: 'view_submission',
     team: { id: 'T0JIT', domain: 'jitbot-test' },
@@ -186,7 +186,7 @@ export function viewSubmission(input: { user: string; values: Record<string, Rec
       team_id: 'T0JIT',
       type: 'modal',
       callback_id: input.callbackId ?? 'jit_request_form',
-      private_metadata: '',
+      private_metadata: input.privateMetadata ?? '',
       title: { type: 'plain_text', text: 'JIT access' },
       blocks: [],
       state: { values: input.values },

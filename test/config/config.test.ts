@@ -49,6 +49,33 @@ describe('the access-rule file', () => {
     assert.ok(lines.some((l) => l.startsWith('jitbot.yaml: azure.vms[0].jit[0].max: ')), lines.join('\n'));
   });
 
+  it('reports a wrong field and a duplicate in the same pass, not in two rounds', () => {
+    const lines = configError(() =>
+      configFromDocument({
+        people: [{ email: 'a@example.com', name: 'A' }, { email: 'A@example.com', name: 'A again' }],
+        rules: [
+          { name: 'web', vms: { names: ['web-*'] }, requesters: ['group:dev'], approvers: ['group:sre'], approvals: 0 },
+          { name: 'web', vms: { names: ['x'] }, requesters: ['*'] },
+        ],
+      }, 'jitbot.yaml'),
+    );
+    assert.deepEqual(lines.sort(), [
+      'jitbot.yaml: people[1].email: duplicates people[0]',
+      'jitbot.yaml: rules[0].approvals: must be ≥ 1',
+      'jitbot.yaml: rules[1].approvers: must name approvers unless autoApprove is true',
+      'jitbot.yaml: rules[1].name: duplicates rules[0].name',
+    ]);
+  });
+
+  it('names every YAML syntax error, each with its line', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'jitbot-yaml-'));
+    const file = path.join(dir, 'jitbot.yaml');
+    writeFileSync(file, 'people:\n  - { email: a@example.com, name: A\nrules: [\n');
+    const lines = configError(() => loadConfigFile(file));
+    assert.ok(lines.length >= 2, lines.join('\n'));
+    assert.ok(lines.every((l) => l.startsWith(`${file}: line `)), lines.join('\n'));
+  });
+
   it('refuses unknown keys, so a typo never silently loosens a rule', () => {
     const lines = configError(() =>
       configFromDocument({ rules: [{ name: 'a', vms: { names: ['x'] }, requesters: ['*'], approvers: ['*'], aprovals: 2 }] }),
@@ -85,6 +112,13 @@ describe('environment settings', () => {
     const s = readSettings({ AZURE_SUBSCRIPTION_ID: '11111111-2222-3333-4444-555555555555' });
     assert.equal(s.localMode, false);
     assert.equal(s.teams, undefined);
+  });
+
+  it('reads JITBOT_TRUSTED_PROXIES as CIDRs and refuses anything else, or everyone', () => {
+    assert.deepEqual(readSettings({ JITBOT_TRUSTED_PROXIES: '10.0.0.0/8, 192.0.2.10' }).trustedProxies, ['10.0.0.0/8', '192.0.2.10']);
+    assert.deepEqual(readSettings({}).trustedProxies, []);
+    assert.match(configError(() => readSettings({ JITBOT_TRUSTED_PROXIES: 'proxy.local' }))[0], /^JITBOT_TRUSTED_PROXIES: "proxy.local" is not an address or CIDR/);
+    assert.match(configError(() => readSettings({ JITBOT_TRUSTED_PROXIES: '0.0.0.0/0' }))[0], /^JITBOT_TRUSTED_PROXIES: /);
   });
 
   it('gives one clear line per missing or inconsistent setting', () => {

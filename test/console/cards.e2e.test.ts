@@ -68,10 +68,10 @@ describe('every card drawn by the console as Teams would draw it', function () {
     }, card);
   }
 
-  it('shows the help grammar literally: /jit <ports> <vms> <duration> [from <source>] [for <reason…>]', async function () {
+  it('shows the help grammar literally: /jit <ports> <vms> <duration> [from <source>|me] [for <reason…>]', async function () {
     const help = everySampleCard().find(([name]) => name.endsWith('/help'))![1];
     const drawn = await draw(help);
-    assert.ok(drawn.text.includes('/jit <ports> <vms> <duration> [from <source>] [for <reason…>]'), drawn.text);
+    assert.ok(drawn.text.includes('/jit <ports> <vms> <duration> [from <source>|me] [for <reason…>]'), drawn.text);
     assert.ok(drawn.text.includes('/jit cancel <id>'));
     assert.ok(drawn.text.includes('/jit vms [<name filter>] [page <n>]'));
   });

@@ -12,6 +12,7 @@ import {
   type RequestDraft,
 } from '../../src/core/access';
 import { createRequest, transition } from '../../src/core/lifecycle';
+import { FROM_ME } from '../../src/core/cidr';
 import type { AccessPolicy, Person } from '../../src/core/policy';
 import type { AccessRequest, Vm } from '../../src/core/types';
 import {
@@ -292,21 +293,32 @@ describe('evaluateRequest', () => {
     );
   });
 
-  it('never opens a port to any source by default', () => {
-    const r = refusal(evaluate(request({ vms: ['sql-01'], ports: [{ number: 3389, protocol: '*' }] })));
-    assert.equal(r.code, 'policy');
-    assert.equal(r.message, 'port 3389 on sql-01 allows any source, and jitbot never opens a port to the whole internet by default; name your address with from <ip>');
+  it('takes no source on an any-source port to mean from me, never the whole internet', () => {
+    const d = drafted(evaluate(request({ vms: ['sql-01'], ports: [{ number: 3389, protocol: '*' }] })));
+    assert.equal(d.source, FROM_ME);
+    assert.equal(d.sourceNote, undefined);
   });
 
-  it('opens to any source when the rule allows it and the request names none', () => {
+  it('means from me on an any-source port even when the rule would allow any source', () => {
     const policy = policyWith([webRule, { ...rule({ name: 'sql', vms: { names: ['sql-01'] } }), allowAnySource: true }]);
-    assert.equal(drafted(evaluate(request({ vms: ['sql-01'], ports: [{ number: 3389, protocol: '*' }] }), { policy })).source, '*');
+    assert.equal(drafted(evaluate(request({ vms: ['sql-01'], ports: [{ number: 3389, protocol: '*' }] }), { policy })).source, FROM_ME);
+    assert.equal(drafted(evaluate(request({ vms: ['sql-01'], ports: [{ number: 3389, protocol: '*' }], source: '*' }), { policy })).source, '*');
+  });
+
+  it("takes the policy's one prefix when no source is named, and says how wide it is", () => {
+    const d = drafted(evaluate(request({})));
+    assert.equal(d.source, '10.0.0.0/8');
+    assert.equal(d.sourceNote, "10.0.0.0/8, the policy's whole range: 16,777,216 addresses");
+  });
+
+  it('accepts from me on a port limited to prefixes, to be checked when the address is known', () => {
+    assert.equal(drafted(evaluate(request({ source: FROM_ME }))).source, FROM_ME);
   });
 
   it('refuses an explicit any-source unless the rule allows it', () => {
     assert.equal(
       refusal(evaluate(request({ vms: ['sql-01'], ports: [{ number: 3389, protocol: '*' }], source: '0.0.0.0/0' }))).message,
-      'rule sql does not open ports to any source (0.0.0.0/0, 4,294,967,296 addresses: wider than /16 counts as any); name your address with from <ip>',
+      'rule sql does not open ports to any source (0.0.0.0/0, 4,294,967,296 addresses: wider than /16 counts as any); name your address with from <ip>, or use from me',
     );
   });
 
@@ -314,7 +326,7 @@ describe('evaluateRequest', () => {
     const multi = vm('web-09', 'rg-web', [port(22, ['10.0.0.0/8', '192.168.0.0/16'])]);
     assert.equal(
       refusal(evaluate(request({ vms: ['web-09'] }), { vms: [multi] })).message,
-      'port 22 on web-09 allows 10.0.0.0/8, 192.168.0.0/16; name your address with from <ip>',
+      'port 22 on web-09 allows 10.0.0.0/8, 192.168.0.0/16; name your address with from <ip>, or use from me',
     );
   });
 

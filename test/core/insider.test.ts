@@ -109,7 +109,7 @@ describe('an insider against the access rules', () => {
         const command = request({ vms: ['edge-01'], source });
         const refused = evaluateRequest({ policy: policyWith([edgeRule]), person: alice, command, vms: [anyPorts] });
         assert.ok(!refused.ok);
-        assert.match(refused.error.message, /^rule edge does not open ports to any source \(.+ counts as any\); name your address with from <ip>$/);
+        assert.match(refused.error.message, /^rule edge does not open ports to any source \(.+ counts as any\); name your address with from <ip>, or use from me$/);
         const allowed = evaluateRequest({ policy: policyWith([{ ...edgeRule, allowAnySource: true }]), person: alice, command, vms: [anyPorts] });
         assert.ok(allowed.ok);
       });

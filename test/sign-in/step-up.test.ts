@@ -323,4 +323,21 @@ describe('starting with step-up rules', () => {
       /rules web, sql ask approvers to sign in again \(stepUp\): set JITBOT_OIDC_CLIENT_ID/,
     );
   });
+
+  it('starts with a sign-in provider set, and serves the step-up routes', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'jitbot-stepup-'));
+    const file = path.join(dir, 'rules.yaml');
+    writeFileSync(file, YAML.stringify(stepUpConfig().doc));
+    const bot = await startBot(
+      { JITBOT_CONFIG: file, JITBOT_DATA_DIR: dir, PORT: '0', JITBOT_SIM_PORT: '0', JITBOT_OIDC_ISSUER: 'http://127.0.0.1:9/unused', JITBOT_OIDC_CLIENT_ID: 'jitbot' },
+      { logger: silentLogger },
+    );
+    try {
+      const res = await fetch(`${bot.url}/step-up/${'A'.repeat(43)}`, { redirect: 'manual' });
+      assert.equal(res.status, 404);
+      assert.match(await res.text(), /This link is not valid/);
+    } finally {
+      await bot.close();
+    }
+  });
 });

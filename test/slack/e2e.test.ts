@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { silentLogger } from '../../src/app/logger';
+import { fromMeUrl, mountFromMe } from '../../src/web/from-me';
 import { createHttpServer, type HttpServer } from '../../src/server';
 import { createSlackAdapter, type SlackAdapter } from '../../src/slack';
 import { blockActions, blockSuggestion, formValues, slashCommand, SlackTestClient, viewSubmission, appHomeOpened } from '../clients/slack';
@@ -39,9 +40,10 @@ describe('Slack end to end (real app, store, Azure simulator)', function () {
   let client: SlackTestClient;
   let logger: RecordingLogger;
   let seq = 0;
+  let base = '';
 
   beforeEach(async () => {
-    world = await startWorld();
+    world = await startWorld({ app: { addressLink: (id, token) => fromMeUrl(base, id, token) } });
     fake = await FakeSlackApi.start();
     logger = new RecordingLogger();
     adapter = createSlackAdapter({
@@ -56,9 +58,10 @@ describe('Slack end to end (real app, store, Azure simulator)', function () {
       botUserId: 'U0BOT',
     });
     world.addChat(adapter.chat);
-    http = createHttpServer({ logger: silentLogger, mounts: [(s) => adapter.mount(s)] });
+    http = createHttpServer({ logger: silentLogger, mounts: [(s) => adapter.mount(s), mountFromMe({ api: world.app, trustedProxies: [], logger: silentLogger })] });
     await http.listen(0);
     const port = (http.server.address() as AddressInfo).port;
+    base = `http://127.0.0.1:${port}`;
     client = new SlackTestClient(`http://127.0.0.1:${port}/slack/events`, SIGNING_SECRET);
     await adapter.start();
   });
@@ -114,6 +117,24 @@ describe('Slack end to end (real app, store, Azure simulator)', function () {
 
   const open = (vm: string, port: number, source: string) => world.sim.check(vm, port, source).allowed;
 
+  /** Deny opens a modal for the reason; submitting it denies. The answer is the modal's new content. */
+  async function deny(user: string, id: string, reason: string): Promise<string> {
+    const before = fake.callsTo('views.open').length;
+    const res = await client.interactive(blockActions({ user, actionId: 'jit_deny', value: id, responseUrl: fake.responseUrl(`deny-${id}-${user}`), channel: APPROVALS, messageTs: cardOf(id).ts }));
+    assert.equal(res.status, 200);
+    const opened = fake.callsTo('views.open').slice(before);
+    assert.equal(opened.length, 1, 'the deny button opens one modal');
+    const modal = opened[0].args.view as { callback_id: string; private_metadata: string };
+    assert.equal(modal.callback_id, 'jit_deny_reason');
+    const submitted = await client.interactive(
+      viewSubmission({ user, callbackId: modal.callback_id, privateMetadata: modal.private_metadata, viewId: `VDENY${user}`, values: { jit_deny_reason: { value: { type: 'plain_text_input', value: reason } } } }),
+    );
+    await world.settle();
+    const body = submitted.json as Ephemeral;
+    assert.equal(body.response_action, 'update');
+    return (body.view?.blocks ?? []).map((b) => b.text?.text ?? '').join('\n');
+  }
+
   // ---- the lifecycle ----------------------------------------------------------------------------
 
   it('takes a request from /jit through approval, the reminder and expiry, opening and closing the port in Azure', async () => {
@@ -149,13 +170,34 @@ describe('Slack end to end (real app, store, Azure simulator)', function () {
     assert.match(textOf(cardOf(id)), /Expired, ports closed/);
   });
 
-  it('denies: the card says who, the requester hears it, and nothing opens', async () => {
+  it('from me: the link comes only to the requester, a preview records nothing, and the button sends the card with that address', async () => {
+    const answer = await command('U0ALICE', 'rdp sql-01 1h for patching');
+    assert.equal(answer.response_type, 'ephemeral', 'the link is for the requester alone');
+    const url = /"url":"([^"]+)"/.exec(JSON.stringify(answer.blocks))?.[1] ?? '';
+    assert.ok(url.startsWith(`${base}/from-me/`), JSON.stringify(answer.blocks));
+    assert.equal(fake.channelMessages(APPROVALS).length, 0, 'no card before the address is known');
+    const preview = await fetch(url);
+    const html = await preview.text();
+    assert.equal(preview.status, 200);
+    await world.settle();
+    assert.equal(fake.channelMessages(APPROVALS).length, 0, "a previewer's GET records nothing");
+    const token = /name="t" value="([^"]+)"/.exec(html)?.[1] ?? '';
+    const id = /\/from-me\/(R[A-Z0-9]+)/.exec(url)?.[1] ?? '';
+    const post = await fetch(`${base}/from-me/${id}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `t=${token}` });
+    assert.equal(post.status, 200, await post.text());
+    await world.settle();
+    assert.match(textOf(cardOf(id)), /127\.0\.0\.1/);
+    const again = await fetch(`${base}/from-me/${id}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `t=${token}` });
+    assert.equal(again.status, 404, 'the link works once');
+  });
+
+  it('denies with a reason from a modal: the card, the thread and the requester say who and why, and nothing opens', async () => {
     const { id, card } = await request('U0ALICE', 'ssh web-02 30m from 10.1.2.3 for INC-1');
-    const answer = await click('U0CAROL', 'deny', id);
-    assert.match(answer.text ?? '', /You denied/);
-    assert.match(textOf(cardOf(id)), /Denied by Carol/);
+    const answer = await deny('U0CAROL', id, 'use the bastion for INC-1');
+    assert.match(answer, /You denied .*: use the bastion for INC-1/);
+    assert.match(textOf(cardOf(id)), /Denied by Carol.*use the bastion for INC-1/);
     assert.deepEqual(actionIdsOf(cardOf(id)), []);
-    assert.ok(fake.thread(APPROVALS, card.ts).some((m) => /<@U0ALICE>.*Denied by Carol/.test(m.text)));
+    assert.ok(fake.thread(APPROVALS, card.ts).some((m) => /<@U0ALICE>.*Denied by Carol: use the bastion for INC-1/.test(m.text)));
     assert.equal(open('web-02', 22, '10.1.2.3'), false);
   });
 
@@ -233,8 +275,8 @@ describe('Slack end to end (real app, store, Azure simulator)', function () {
   it('tells a second clicker who already decided', async () => {
     const { id } = await request('U0ALICE', 'ssh web-01 1h from 10.1.2.3 for INC-6');
     await click('U0BOB', 'approve', id);
-    const late = await click('U0CAROL', 'deny', id);
-    assert.match(late.text ?? '', /already approved by Bob/);
+    const late = await deny('U0CAROL', id, '');
+    assert.match(late, /already approved by Bob/);
     assert.equal((await world.store.getRequest(id))?.state, 'active');
   });
 

@@ -107,7 +107,7 @@ describe('Slack listeners (real Bolt, fake Web API, stand-in api)', () => {
       const [update] = h.fake.callsTo('views.update');
       const view = update.args.view as { callback_id: string; blocks: Array<{ block_id?: string }> };
       assert.equal(view.callback_id, 'jit_request_form');
-      assert.deepEqual(view.blocks.map((b) => b.block_id), ['jit_vm', 'jit_ports', 'jit_duration', 'jit_source', 'jit_reason']);
+      assert.deepEqual(view.blocks.map((b) => b.block_id), ['jit_vm', 'jit_ports', 'jit_duration', 'jit_source', 'jit_from_me', 'jit_reason']);
       assert.equal(typeof update.args.view_id, 'string');
       assert.equal(api.calledWith('form').length, 1);
     });
@@ -182,7 +182,29 @@ describe('Slack listeners (real Bolt, fake Web API, stand-in api)', () => {
       for (const verb of ['approve', 'deny', 'extend', 'release', 'cancel'] as const) {
         await h.client.interactive(blockActions({ user: 'U0ALICE', actionId: `jit_${verb}`, value: 'R1', responseUrl: h.fake.responseUrl(verb) }));
       }
-      assert.deepEqual(api.calledWith('act').map((c) => c.verb), ['approve', 'deny', 'extend', 'release', 'cancel']);
+      assert.deepEqual(api.calledWith('act').map((c) => c.verb), ['approve', 'extend', 'release', 'cancel']);
+      // Deny first asks for a reason, in a modal opened with the click's trigger.
+      const [opened] = h.fake.callsTo('views.open');
+      assert.equal((opened.args.view as { callback_id: string; private_metadata: string }).callback_id, 'jit_deny_reason');
+      assert.equal((opened.args.view as { private_metadata: string }).private_metadata, 'R1');
+    });
+
+    it('denies with the reason typed in the deny modal', async () => {
+      await h.client.interactive(
+        viewSubmission({ user: 'U0BOB', callbackId: 'jit_deny_reason', privateMetadata: 'R4K7QX', values: { jit_deny_reason: { value: { type: 'plain_text_input', value: 'use the bastion' } } } }),
+      );
+      const [call] = api.calledWith('act');
+      assert.equal(call.verb, 'deny');
+      assert.equal(call.requestId, 'R4K7QX');
+      assert.equal(call.opts?.reason, 'use the bastion');
+    });
+
+    it('extends by the duration chosen in the extend select', async () => {
+      const action = blockActions({ user: 'U0ALICE', actionId: 'jit_extend_by', value: '', responseUrl: h.fake.responseUrl('ext') }) as { actions: Array<Record<string, unknown>> };
+      action.actions = [{ type: 'static_select', block_id: 'b', action_id: 'jit_extend_by', selected_option: { text: { type: 'plain_text', text: '+45m' }, value: 'R4K7QX:45' }, action_ts: '1700000200.000001' }];
+      await h.client.interactive(action);
+      const [call] = api.calledWith('act');
+      assert.deepEqual([call.verb, call.requestId, call.opts?.durationMinutes], ['extend', 'R4K7QX', 45]);
     });
 
     it('ignores a button whose value is not a request id', async () => {
@@ -202,7 +224,7 @@ describe('Slack listeners (real Bolt, fake Web API, stand-in api)', () => {
 
     it('apologises through response_url when the api fails, and logs no token', async () => {
       api.fail = new Error(`database unreachable (token ${BOT_TOKEN})`);
-      const res = await h.client.interactive(blockActions({ user: 'U0BOB', actionId: 'jit_deny', value: 'R4K7QX', responseUrl: h.fake.responseUrl('oops') }));
+      const res = await h.client.interactive(blockActions({ user: 'U0BOB', actionId: 'jit_approve', value: 'R4K7QX', responseUrl: h.fake.responseUrl('oops') }));
       assert.equal(res.status, 200);
       const [answer] = h.fake.responsesTo('oops');
       assert.match(String(answer.text), /^Sorry, something went wrong/);

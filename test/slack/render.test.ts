@@ -36,6 +36,8 @@ const pending: RequestView = {
   extension: null,
   approverActions: ['approve', 'deny'],
   requesterActions: ['cancel'],
+  extendChoices: [],
+  extendLimit: null,
   createdAt: '12:00 UTC',
   final: false,
 };
@@ -339,6 +341,13 @@ describe('Slack rendering', () => {
             label: pt('From (your IP address or CIDR)'),
             hint: pt('Allowed: web-01: 10.0.0.0/8 · sql-01: any address'),
             element: { type: 'plain_text_input', action_id: 'value', placeholder: pt('10.1.2.3 or 10.1.2.0/24'), max_length: 64, initial_value: '10.1.2.3' },
+          },
+          {
+            type: 'input',
+            block_id: 'jit_from_me',
+            optional: true,
+            label: pt('Or'),
+            element: { type: 'checkboxes', action_id: 'value', options: [opt('me', 'My address: send me a one-time link to open where I will connect from')] },
           },
           {
             type: 'input',

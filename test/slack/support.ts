@@ -69,6 +69,8 @@ export const SAMPLE_VIEW: RequestView = {
   extension: null,
   approverActions: ['approve', 'deny'],
   requesterActions: ['cancel'],
+  extendChoices: [],
+  extendLimit: null,
   createdAt: '12:00 UTC',
   final: false,
 };

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MIGRATIONS, newTestSchemaName, openStore, openTestStore, SqlStore } from '../../src/store';
 import { openPgliteSql } from '../../src/store/pglite';
-import { jobRows, type JobRowView } from './helpers';
+import { jobRows, sampleRequest, type JobRowView } from './helpers';
 
 const FIXTURES = join(__dirname, 'fixtures');
 
@@ -34,7 +34,8 @@ function exited(child: ChildProcess): Promise<{ code: number | null; signal: Nod
 }
 
 describe('Scheduled work across processes', function () {
-  this.timeout(60_000);
+  // A first start runs initdb in a child process and then opens the database: slow on a busy machine.
+  this.timeout(120_000);
   const children: ChildProcess[] = [];
 
   afterEach(function () {
@@ -86,6 +87,33 @@ describe('Scheduled work across processes', function () {
         assert.deepEqual(startLines.filter((l) => l.startsWith(`${hanging} `)), [`${hanging} first`, `${hanging} second`]);
       } finally {
         await store.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('should create a new PGlite database even where a killed first start left a half-made one, and keep what it stores', async function () {
+    this.timeout(180_000);
+    const dir = mkdtempSync(join(tmpdir(), 'jitbot-first-'));
+    try {
+      // What a first start killed during initdb leaves: the scratch directory beside pgdata.
+      mkdirSync(join(dir, 'pgdata.initdb'));
+      writeFileSync(join(dir, 'pgdata.initdb', 'PG_VERSION'), 'half');
+      const request = sampleRequest();
+      const first = await openStore({ dataDir: dir });
+      try {
+        assert.equal(await first.commit({ request, expectedVersion: null }), true);
+      } finally {
+        await first.close();
+      }
+      assert.equal(existsSync(join(dir, 'pgdata.initdb')), false, 'the scratch directory is gone');
+
+      const again = await openStore({ dataDir: dir });
+      try {
+        assert.equal((await again.getRequest(request.id))?.id, request.id);
+      } finally {
+        await again.close();
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -37,7 +37,7 @@ describe('card text is shown, never interpreted', () => {
   it('shows the help grammar with its <placeholders>, which Teams would otherwise swallow as tags', () => {
     const help = sampleReplies().find((r) => r.kind === 'help');
     const texts = cardTexts(replyCard(help!));
-    assert.ok(texts.includes('/jit <ports> <vms> <duration> [from <source>] [for <reason…>]'), texts.join('\n'));
+    assert.ok(texts.includes('/jit <ports> <vms> <duration> [from <source>|me] [for <reason…>]'), texts.join('\n'));
     assert.ok(texts.includes('/jit cancel <id>'));
   });
 

@@ -93,6 +93,7 @@ const EVERY_NOTICE_KIND: Record<NoticeKind, true> = {
   submitted: true, approval: true, approved: true, denied: true, opened: true, failed: true, reminder: true,
   expired: true, released: true, cancelled: true, 'timed-out': true, 'extension-requested': true, extended: true,
   'extension-denied': true, 'extension-failed': true, 'release-failed': true, superseded: true, 'step-up': true,
+  'address-link': true, address: true,
 };
 const NOTICE_KINDS = Object.keys(EVERY_NOTICE_KIND) as NoticeKind[];
 
@@ -149,6 +150,7 @@ export function sampleReplies(): Reply[] {
     { kind: 'error', message: 'Something went wrong.' },
     { kind: 'help', help: { commands: HELP_LINES.map((l) => ({ usage: l.usage, description: l.description })), examples: [...HELP_EXAMPLES] } },
     { kind: 'submitted', text: 'Request R4K7QX is waiting for approval.', request: v.pending },
+    { kind: 'address-link', text: 'Open this link on the machine you will connect from: https://jit.example.com/from-me/R4K7QX?t=abc', url: 'https://jit.example.com/from-me/R4K7QX?t=abc', request: v.pending },
     { kind: 'status', mine: [v.pending, v.active], awaiting: [v.pendingTwo] },
     { kind: 'status', mine: Array.from({ length: 60 }, () => v.huge), awaiting: Array.from({ length: 60 }, () => v.hostile) },
     { kind: 'status', mine: [], awaiting: [] },

@@ -116,11 +116,11 @@ describe('Adaptive Cards (src/cards/render.ts)', () => {
     for (const u of ['/jit policy <vm>', '/jit ssh web-01 1h from 10.1.2.3 for INC-4711', '/jit vms', '/jit status', '/jit cancel <id>', '/jit audit [<vm>] [<n>d]']) assert.ok(h.includes(u), u);
   });
 
-  it('should render the request form with the five inputs and a submit-form Execute', () => {
+  it('should render the request form with the five inputs, the my-address choice and a submit-form Execute', () => {
     const card = formCard(sampleForm, { values: { ports: '22' }, errors: { source: 'Source 1.2.3.4 is outside 10.0.0.0/8' } });
     const body = card.body as Json[];
     const inputs = body.filter((b) => String(b.type).startsWith('Input.'));
-    assert.deepEqual(inputs.map((i) => i.id), ['vm', 'ports', 'duration', 'source', 'reason']);
+    assert.deepEqual(inputs.map((i) => i.id), ['vm', 'ports', 'duration', 'source', 'fromMe', 'reason']);
     const ports = inputs[1];
     assert.equal(ports.isMultiSelect, true);
     assert.deepEqual(ports.choices, [

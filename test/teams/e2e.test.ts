@@ -199,6 +199,36 @@ describe('Teams end to end (real app, real adapter, fake Bot Connector)', functi
   });
 });
 
+describe('Teams: from me', function () {
+  this.timeout(120_000);
+
+  it('should send the one-time link in a personal chat, never in the channel', async () => {
+    const world = await startWorld({ app: { addressLink: (id, token) => `https://jit.example.com/from-me/${id}?t=${token}` } });
+    const connector = await startFakeBotConnector({ members: connectorMembers() });
+    const h = await startTeamsHarness({ api: world.app, store: world.store, clock: world.clock, connector });
+    world.addChat(h.teams.chat);
+    try {
+      const place = { serviceUrl: connector.url };
+      assert.equal((await postActivity(h.url, installationUpdateAdd(place))).status, 200);
+      await postActivity(h.url, installPersonal(place, users.alice));
+      connector.reset();
+      assert.equal((await postActivity(h.url, channelMessage(place, users.alice, 'jit rdp sql-01 1h for patching'))).status, 200);
+      const inChannel = await connector.waitFor((c) => c.method === 'POST' && c.path.startsWith(`/v3/conversations/${CHANNEL_ID}/activities/`));
+      assert.doesNotMatch(JSON.stringify(inChannel.body), /from-me/, 'the channel never sees the link');
+      assert.match(JSON.stringify(inChannel.body), /personal chat/);
+      const personal = connector.calls.filter((c) => c.method === 'POST' && c.path === `/v3/conversations/${personalConversationId(users.alice)}/activities`);
+      assert.equal(personal.length, 1, connector.calls.map((c) => `${c.method} ${c.path}`).join(', '));
+      assert.match(JSON.stringify(personal[0].body), /https:\/\/jit\.example\.com\/from-me\/R[A-Z0-9]+\?t=/);
+      await world.settle();
+      assert.equal(connector.calls.filter((c) => c.method === 'POST' && c.path === '/v3/conversations').length, 0, 'no approval card before the address is known');
+    } finally {
+      await h.close();
+      await connector.close();
+      await world.close();
+    }
+  });
+});
+
 describe('Teams end to end with an app id', function () {
   this.timeout(30_000);
 

@@ -133,15 +133,28 @@
     return { default: def, subtle: subtle || def };
   }
 
-  var FOREGROUND = {
-    default: colors('#242424', '#616161'),
-    dark: colors('#242424', '#616161'),
-    light: colors('#FFFFFF', '#F0F0F0'),
-    accent: colors('#4F52B2', '#6264A7'),
-    good: colors('#0E700E', '#2E7D32'),
-    warning: colors('#8A5300', '#A0670A'),
-    attention: colors('#C4314B', '#B4303F'),
-  };
+  // The reader's colour scheme, as Teams follows the client's theme.
+  var DARK = !!(window.matchMedia && window.matchMedia('(prefers-color-scheme: dark)').matches);
+
+  var FOREGROUND = DARK
+    ? {
+        default: colors('#E6E8EF', '#A9AFBF'),
+        dark: colors('#242424', '#616161'),
+        light: colors('#FFFFFF', '#F0F0F0'),
+        accent: colors('#A6A7F0', '#9EA2FF'),
+        good: colors('#7FD47F', '#92C353'),
+        warning: colors('#F0C36B', '#E8B04A'),
+        attention: colors('#F08A9C', '#E57384'),
+      }
+    : {
+        default: colors('#242424', '#616161'),
+        dark: colors('#242424', '#616161'),
+        light: colors('#FFFFFF', '#F0F0F0'),
+        accent: colors('#4F52B2', '#6264A7'),
+        good: colors('#0E700E', '#2E7D32'),
+        warning: colors('#8A5300', '#A0670A'),
+        attention: colors('#C4314B', '#B4303F'),
+      };
 
   function container(bg) {
     return { backgroundColor: bg, foregroundColors: FOREGROUND };
@@ -165,7 +178,16 @@
     },
     spacing: { small: 4, default: 8, medium: 16, large: 24, extraLarge: 32, padding: 16 },
     separator: { lineThickness: 1, lineColor: '#E6E6E6' },
-    containerStyles: {
+    containerStyles: DARK
+      ? {
+          default: container('#262A36'),
+          emphasis: container('#20232E'),
+          accent: container('#262944'),
+          good: container('#1D3320'),
+          attention: container('#3B1E25'),
+          warning: container('#3A2F17'),
+        }
+      : {
       default: container('#FFFFFF'),
       emphasis: container('#F5F5F7'),
       accent: container('#EEF0FC'),
@@ -203,7 +225,14 @@
     try {
       card.parse(json);
       var el = card.render();
-      if (el) return el;
+      if (el) {
+        // A message is read, not focused: only its buttons and inputs are tab stops.
+        el.removeAttribute('tabindex');
+        el.querySelectorAll('[tabindex]').forEach(function (n) {
+          if (!/^(BUTTON|INPUT|SELECT|TEXTAREA|A)$/.test(n.tagName)) n.removeAttribute('tabindex');
+        });
+        return el;
+      }
     } catch (err) {
       console.error('jitbot console: could not draw a card', err, json);
     }
@@ -234,6 +263,11 @@
   }
 
   function onCardAction(action, ctx) {
+    // A link on a card (the from-me page, an audit download) opens as a link, never as a button of ours.
+    if (typeof action.getJsonTypeName === 'function' && action.getJsonTypeName() === 'Action.OpenUrl') {
+      if (/^https?:\/\//.test(action.url || '')) window.open(action.url, '_blank', 'noopener');
+      return;
+    }
     var data = action.data && typeof action.data === 'object' ? action.data : {};
     var verb = action.verb || data.verb;
     if (verb === 'submit-form') return submitForm(data, ctx);
@@ -419,18 +453,36 @@
         known.drawn = drawn;
         known.ctx.frame.textContent = '';
         known.ctx.frame.appendChild(renderCard(entry.card, known.ctx));
+        followIfFollowing();
       }
       return;
     }
     var list = $('conversation');
-    var scroller = $('conversation-scroller');
-    var stick = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 120;
     var ctx = entry.from === 'me' ? null : {};
     var el = ctx ? botMessage(entry, ctx) : myMessage(entry);
     state.conversation.set(entry.id, { ctx: ctx, drawn: drawn });
     list.appendChild(el);
     renderEmptyStates();
-    if (stick || entry.from === 'me') scroller.scrollTop = scroller.scrollHeight;
+    followIfFollowing();
+  }
+
+  // Whether the reader is at the bottom of the chat. Only scrolling changes it: content that grows
+  // (a card drawn, a reply redrawn) fires no scroll event, so the chat keeps following.
+  var following = true;
+  function followIfFollowing() {
+    if (!following) return;
+    var scroller = $('conversation-scroller');
+    scroller.scrollTop = scroller.scrollHeight;
+    // Cards finish their layout a frame later; follow that too.
+    requestAnimationFrame(function () {
+      if (following) scroller.scrollTop = scroller.scrollHeight;
+    });
+  }
+  function watchScrolling() {
+    var scroller = $('conversation-scroller');
+    scroller.addEventListener('scroll', function () {
+      following = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
+    });
   }
 
   function myMessage(entry) {
@@ -562,6 +614,8 @@
     }
     var form = $('composer');
     form.classList.add('sending');
+    // Sending something means wanting to see the answer.
+    following = true;
     post('/console/command', { as: state.me.email, text: typed, key: newKey() })
       .then(function (r) {
         r.entries.forEach(addEntry);
@@ -764,6 +818,9 @@
   function start() {
     wireComposer();
     wireClock();
+    watchScrolling();
+    // The console is for typing commands: the box has focus from the start.
+    $('command').focus();
     $('person').addEventListener('change', function (e) {
       choosePerson(e.target.value);
     });
