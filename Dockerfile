@@ -16,8 +16,10 @@ RUN npm run build
 
 # Runtime stage: production dependencies only, no install scripts, no compiler, no tests.
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
+# A folder inside the volume, not the mount point itself: a first PGlite start builds the database
+# beside it and renames it into place.
 ENV NODE_ENV=production \
-    JITBOT_DATA_DIR=/data
+    JITBOT_DATA_DIR=/data/jitbot
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force

@@ -85,8 +85,9 @@ describe('The production image (Dockerfile and compose.yaml)', function () {
     await run(process.execPath, [path.join(REPO_ROOT, 'scripts', 'build-if-changed.cjs')], { cwd: REPO_ROOT });
 
     const root = mkdtempSync(path.join(tmpdir(), 'jitbot-image-'));
-    const data = path.join(root, 'data');
-    mkdirSync(data);
+    // The image's /data volume, owned by the bot; JITBOT_DATA_DIR is placed inside it as in the image.
+    const volume = path.join(root, 'volume');
+    mkdirSync(volume);
     const app = path.join(root, 'app');
     const buildWorkdir = of(build!, 'WORKDIR').at(-1)!.args;
     const env: Record<string, string> = {};
@@ -122,6 +123,8 @@ describe('The production image (Dockerfile and compose.yaml)', function () {
       }
       assert.ok(existsSync(path.join(app, 'dist', 'src', 'main.js')), 'the built output is in place');
 
+      assert.ok(env.JITBOT_DATA_DIR?.startsWith('/data/'), `the data directory ${env.JITBOT_DATA_DIR} is inside the /data volume`);
+      const data = path.join(volume, path.relative('/data', env.JITBOT_DATA_DIR));
       const port = await freePort();
       const [bin, ...cmdArgs] = cmd;
       // Local mode (no Azure subscription here); the data directory the image gives is /data.
