@@ -12,7 +12,7 @@ import { startAzureSim, type AzureSim } from './azure-sim/server';
 import { readSettings, type Settings } from './config/env';
 import { loadConfigFile, type LoadedConfig } from './config/file';
 import { createConsole } from './console';
-import { mountLocalClock } from './console/local-clock';
+import { keepClockOffset, mountLocalClock } from './console/local-clock';
 import { localOriginGuard } from './console/origin-guard';
 import { JitError } from './core/errors';
 import { anyRuleNeedsStepUp } from './core/step-up';
@@ -121,7 +121,12 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       if (!config.world) throw new JitError('config', `${settings.configPath}: local mode needs an azure: section with the simulated VMs`);
       let simUrl = settings.simUrl;
       if (!simUrl) {
-        // The simulated Azure keeps its state beside the bot's, so a restart finds both as they were.
+        // The simulated Azure keeps its state beside the bot's, so a restart finds both as they were;
+        // the clock too, or time would run backwards across the restart.
+        if (clock instanceof AdjustableClock) {
+          const stopSaving = keepClockOffset(clock, path.join(settings.dataDir, 'clock.json'), log);
+          closers.push(async () => stopSaving());
+        }
         sim = await startAzureSim({ world: config.world, clock, port: settings.simPort, host: '127.0.0.1', applyDelayMs: settings.simApplyDelayMs, stateFile: path.join(settings.dataDir, 'azure-sim.json') });
         closers.push(() => sim!.close());
         simUrl = sim.url;

@@ -14,6 +14,11 @@ export class AdjustableClock implements Clock {
     return new Date(this.base() + this.offsetMs);
   }
 
+  /** How far ahead of real time the clock was moved (kept across restarts in local mode). */
+  get offsetInMs(): number {
+    return this.offsetMs;
+  }
+
   /** Move time forward and tell listeners (the scheduler runs what became due). */
   advance(ms: number): Date {
     if (!Number.isFinite(ms) || ms < 0) throw new RangeError('the clock only moves forward');

@@ -1,9 +1,35 @@
 // The test clock's HTTP control, for local mode only: it lets a person (or a browser test) skip ahead
 // to a reminder or an expiry instead of waiting an hour.
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { Server } from 'restify';
 import type { AdjustableClock } from '../app/clock';
 import { errorFields, type Logger } from '../app/logger';
 import { readJsonBody, sendJson, HttpBodyError } from './http';
+
+/**
+ * Local mode keeps how far the clock was moved with the bot's data, as it keeps the simulated Azure:
+ * otherwise a restart would move time backwards, and grants the simulator applied "a minute from
+ * now" before the restart would not be applied yet after it. Returns a function that stops saving.
+ */
+export function keepClockOffset(clock: AdjustableClock, file: string, log: Logger): () => void {
+  let saved = 0;
+  try {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as { offsetMs?: unknown };
+    if (typeof parsed.offsetMs === 'number' && Number.isFinite(parsed.offsetMs) && parsed.offsetMs > 0) saved = parsed.offsetMs;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log.warn(errorFields(err), `${file}: the saved clock could not be read; starting at real time`);
+  }
+  if (saved > clock.offsetInMs) clock.advance(saved - clock.offsetInMs);
+  return clock.onAdvance(() => {
+    try {
+      // Written whole and renamed, so a crash never leaves half a file.
+      writeFileSync(`${file}.tmp`, JSON.stringify({ offsetMs: clock.offsetInMs }));
+      renameSync(`${file}.tmp`, file);
+    } catch (err) {
+      log.warn(errorFields(err), `${file}: could not save the clock`);
+    }
+  });
+}
 
 /** The longest single jump: far enough for any grant (24 h max) and pending timeout, short enough to catch typos. */
 const MAX_ADVANCE_MS = 31 * 24 * 60 * 60 * 1000;
