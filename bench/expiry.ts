@@ -147,9 +147,9 @@ async function heapOf(url: string): Promise<{ heapUsed: number; heapTotal: numbe
   const text = (await getStatus(`${url}/metrics`)).body;
   const metric = (name: string) => round(Number(new RegExp(`^${name} ([0-9.e+]+)$`, 'm').exec(text)?.[1] ?? Number.NaN) / 2 ** 20, 0);
   return {
-    heapUsed: metric('jitbot_process_nodejs_heap_size_used_bytes'),
-    heapTotal: metric('jitbot_process_nodejs_heap_size_total_bytes'),
-    external: metric('jitbot_process_nodejs_external_memory_bytes'),
+    heapUsed: metric('jitbot_nodejs_heap_size_used_bytes'),
+    heapTotal: metric('jitbot_nodejs_heap_size_total_bytes'),
+    external: metric('jitbot_nodejs_external_memory_bytes'),
     rss: metric('jitbot_process_resident_memory_bytes'),
   };
 }

@@ -200,6 +200,7 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
         ...(settings.slack.apiUrl ? { apiUrl: settings.slack.apiUrl } : {}),
         logger: log.child({ platform: 'slack' }),
         clock,
+        observer: metrics,
       });
       app.addChat(slack.chat);
       if (!settings.slack.appToken) mounts.push((s) => slack!.mount(s));
@@ -216,6 +217,7 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
         localMode: settings.localMode,
         logger: log.child({ platform: 'teams' }),
         clock,
+        observer: metrics,
       });
       app.addChat(teams.chat);
       mounts.push((s) => teams.mount(s));
@@ -241,6 +243,7 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       logger: log,
       mounts,
       registry: metrics.registry,
+      observeRequest: metrics.httpRequest,
       readiness: readinessChecks(store, azureHealth),
       readinessDetails: [{ name: 'defender', read: () => app.defender.detail() }],
     });

@@ -35,6 +35,8 @@ export interface HttpServerOptions {
   registry?: Registry;
   /** Per readiness check. */
   readinessTimeoutInMs?: number;
+  /** Told of every request served (metrics), with the route as registered. */
+  observeRequest?: RequestObserver;
   /**
    * Facts /readyz reports without failing on them (the Defender plan: JIT may be unavailable while
    * the bot itself is ready to answer). Each provider never throws.
@@ -46,6 +48,9 @@ export interface ReadinessDetail {
   name: string;
   read(): Promise<unknown>;
 }
+
+/** `route` is the path the route was registered with (`/api/requests/:id`), or `unmatched`. */
+export type RequestObserver = (method: string, route: string, status: number, seconds: number) => void;
 
 export interface HttpServer {
   server: restify.Server;
@@ -170,6 +175,25 @@ function refuse(res: ServerResponse, status: number, message: string, close = fa
   res.end(text);
 }
 
+const STARTED = Symbol('jitbot.startedAt');
+
+/**
+ * Times every request from its first handler to restify's `after`. The label is the registered route,
+ * never the raw URL: a scanner trying a million paths must not make a million time series.
+ */
+function measureRequests(server: restify.Server, observe: RequestObserver): void {
+  server.pre((req, _res, next) => {
+    (req as unknown as { [STARTED]?: number })[STARTED] = performance.now();
+    return next();
+  });
+  server.on('after', (req: restify.Request, res: restify.Response, route?: restify.Route) => {
+    const started = (req as unknown as { [STARTED]?: number })[STARTED];
+    if (started === undefined) return;
+    const path = route?.spec?.path ?? route?.path;
+    observe(req.method ?? 'UNKNOWN', path === undefined ? 'unmatched' : String(path), res.statusCode, (performance.now() - started) / 1000);
+  });
+}
+
 export function createHttpServer(opts: HttpServerOptions): HttpServer {
   const server = restify.createServer({ name: 'jitbot', handleUncaughtExceptions: false });
   let draining = false;
@@ -201,6 +225,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     return next();
   });
   routeHandlersContained(server, opts.logger);
+  if (opts.observeRequest) measureRequests(server, opts.observeRequest);
   server.on('after', (req: restify.Request, res: restify.Response) => {
     const log = requestLogger(req, opts.logger);
     runWithLogContext(fieldsOf(req), () => log.debug({ method: req.method, path: req.path?.() ?? req.url, status: res.statusCode }, 'request'));

@@ -1,5 +1,14 @@
 // Hooks the use cases call at moments an operator measures; the metrics module implements them.
-export interface AppObserver {
+
+/** What a chat adapter reports about its calls to Slack or the Bot Connector. */
+export interface ChatCallObserver {
+  /** The platform answered 429 (counted per answer, including those waited out and retried). */
+  chatRateLimited(platform: string): void;
+  /** A call failed for good, after the adapter's own retries. */
+  chatFailed(platform: string, retryable: boolean): void;
+}
+
+export interface AppObserver extends ChatCallObserver {
   command(kind: string, outcome: 'ok' | 'refused' | 'invalid' | 'error'): void;
   decision(kind: 'approve' | 'deny', outcome: 'ok' | 'refused'): void;
   /** Seconds from request to the decision that settled it. */
@@ -15,4 +24,6 @@ export const nullObserver: AppObserver = {
   decided() {},
   opened() {},
   cloudCall() {},
+  chatRateLimited() {},
+  chatFailed() {},
 };

@@ -77,7 +77,28 @@ export async function startFromEnv(env: CliEnv): Promise<{ sim: AzureSim; worldF
   return { sim, worldFile };
 }
 
-export async function main(env: CliEnv = process.env): Promise<void> {
+export const USAGE = `Usage: jitbot-azure-sim [--help]
+
+Runs jitbot's Azure JIT simulator on its own: a loopback Azure Resource Manager that answers the
+JIT network access policy and virtual machine calls the bot makes, with a simulated NSG.
+
+Environment:
+  JITBOT_CONFIG    world file with an azure: section (default: examples/local.yaml of this package)
+  JITBOT_SIM_PORT  port on 127.0.0.1 (default ${DEFAULT_SIM_PORT}; 0 picks a free one)
+
+Stop it with Ctrl-C (SIGINT) or SIGTERM.
+`;
+
+export async function main(env: CliEnv = process.env, args: readonly string[] = process.argv.slice(2)): Promise<void> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (args.length > 0) {
+    process.stderr.write(`jitbot-azure-sim: unknown argument "${args[0]}" (--help shows the usage)\n`);
+    process.exitCode = 2;
+    return;
+  }
   let started: { sim: AzureSim; worldFile: string };
   try {
     started = await startFromEnv(env);

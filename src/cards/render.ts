@@ -7,7 +7,7 @@
 // data, never as template source, so a reason containing `${…}` stays literal.
 //
 // Buttons are `Action.Execute` with the verb both in `verb` and in `data.verb`: Teams has been seen
-// delivering Execute invokes without `verb` (see shared/vectors/teams), so adapters route on either.
+// delivering Execute invokes without `verb` (see test/vectors/teams), so adapters route on either.
 // Each also carries an `Action.Submit` fallback with the same data, for clients without Universal
 // Actions; the Teams adapter accepts both.
 import { vmPageText, type Notice, type NoticeKind, type PortRuleView, type Reply, type RequestView, type Verb, type VmView } from '../core/views';

@@ -12,6 +12,8 @@ export interface MetricSources {
 
 export interface Metrics extends AppObserver {
   registry: Registry;
+  /** One HTTP request served; `route` is the registered path, so the label set stays bounded. */
+  httpRequest(method: string, route: string, status: number, seconds: number): void;
   openGrants: Gauge;
   schedulerLagSeconds: Gauge;
   feed(sources: MetricSources): void;
@@ -19,7 +21,8 @@ export interface Metrics extends AppObserver {
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
-  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'jitbot_process_' });
+  // prom-client's default names already start with process_ or nodejs_; our prefix goes in front once.
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'jitbot_' });
   const commands = new Counter({ name: 'jitbot_commands_total', help: 'Commands by kind and outcome', labelNames: ['kind', 'outcome'], registers: [registry] });
   const decisions = new Counter({ name: 'jitbot_decisions_total', help: 'Approve/deny clicks by outcome', labelNames: ['decision', 'outcome'], registers: [registry] });
   const decisionSeconds = new Histogram({
@@ -43,6 +46,25 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     registers: [registry],
   });
   const cloudErrors = new Counter({ name: 'jitbot_azure_errors_total', help: 'Azure call errors by kind', labelNames: ['operation', 'kind'], registers: [registry] });
+  const chatRateLimited = new Counter({
+    name: 'jitbot_chat_rate_limited_total',
+    help: 'HTTP 429 answers from Slack or the Bot Connector, each one, including those waited out',
+    labelNames: ['platform'],
+    registers: [registry],
+  });
+  const chatErrors = new Counter({
+    name: 'jitbot_chat_errors_total',
+    help: 'Calls to Slack or the Bot Connector that failed after the adapter retried; retryable ones are tried again later',
+    labelNames: ['platform', 'retryable'],
+    registers: [registry],
+  });
+  const httpSeconds = new Histogram({
+    name: 'jitbot_http_request_duration_seconds',
+    help: 'HTTP requests served, by method, registered route (not the raw path) and status code',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
   const sources: MetricSources = {};
   let lastOpenGrants = 0;
   const openGrants = new Gauge({
@@ -76,6 +98,9 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     decision: (kind, outcome) => decisions.inc({ decision: kind, outcome }),
     decided: (s) => decisionSeconds.observe(s),
     opened: (s, outcome) => openSeconds.observe({ outcome }, s),
+    httpRequest: (method, route, status, s) => httpSeconds.observe({ method, route, status: String(status) }, s),
+    chatRateLimited: (platform) => chatRateLimited.inc({ platform }),
+    chatFailed: (platform, retryable) => chatErrors.inc({ platform, retryable: String(retryable) }),
     cloudCall: (operation, s, outcome, kind) => {
       cloudSeconds.observe({ operation, outcome }, s);
       if (outcome === 'error') cloudErrors.inc({ operation, kind: kind ?? 'unknown' });

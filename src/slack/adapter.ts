@@ -5,6 +5,7 @@ import type { Server } from 'restify';
 import { errorFields } from '../app/logger';
 import { HttpBodyError, readBody, sendBodyError } from '../http/body';
 import type { JitApi } from '../app/api';
+import type { ChatCallObserver } from '../app/observer';
 import { systemClock, type ChatPort, type Clock } from '../app/ports';
 import { createSlackChatPort } from './chat-port';
 import { registerHandlers } from './handlers';
@@ -69,6 +70,8 @@ export interface SlackAdapterOptions {
   apiUrl?: string;
   logger: LoggerLike;
   clock?: Clock;
+  /** Counts 429s and failed Web API calls (metrics). */
+  observer?: ChatCallObserver;
   /** Answer Slack only after the listener finished (FaaS, and deterministic tests). */
   processBeforeResponse?: boolean;
   userCacheTtlMs?: number;
@@ -101,7 +104,12 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
   if (!socketMode && !opts.signingSecret) throw new Error('Slack: SLACK_SIGNING_SECRET is required unless SLACK_APP_TOKEN selects Socket Mode');
 
   const boltLogger = createBoltLogger(opts.logger);
-  const slack = createSlackCaller(opts.botToken, { apiUrl: opts.apiUrl, logger: boltLogger, timeoutMs: opts.webApiTimeoutMs });
+  const slack = createSlackCaller(opts.botToken, {
+    apiUrl: opts.apiUrl,
+    logger: boltLogger,
+    timeoutMs: opts.webApiTimeoutMs,
+    ...(opts.observer ? { observer: opts.observer } : {}),
+  });
   const identity = createSlackIdentity({ slack, clock: opts.clock ?? systemClock, ttlMs: opts.userCacheTtlMs });
   const chat = createSlackChatPort(slack, {
     onMinimal: (method, err) => opts.logger.warn({ method, code: slackErrorCode(err) }, 'Slack refused a message as built; sent its minimal form'),

@@ -11,6 +11,7 @@ import {
 } from '@slack/web-api';
 import type { Logger as BoltLogger } from '@slack/bolt';
 import { ChatError } from '../core/errors';
+import type { ChatCallObserver } from '../app/observer';
 import type { CallOptions } from '../app/ports';
 
 export const DEFAULT_SLACK_API_URL = 'https://slack.com/api/';
@@ -24,6 +25,8 @@ export interface WebOptions {
   /** Longest Retry-After worth waiting for inside a call; longer ones fail as retryable. */
   maxRateLimitWaitMs?: number;
   maxRateLimitRetries?: number;
+  /** Told of every 429 and every call that failed for good. */
+  observer?: ChatCallObserver;
 }
 
 /**
@@ -138,7 +141,12 @@ export function createSlackCaller(token: string, opts: WebOptions): SlackCaller 
           return await Promise.race([attempt(), deadline.expired]);
         } catch (err) {
           const waitMs = err instanceof WebAPIRateLimitedError ? err.retryAfter * 1000 : null;
-          if (waitMs === null || waitMs > maxWaitMs || tries >= maxRetries) throw toChatError(method, err);
+          if (waitMs !== null || (err instanceof WebAPIHTTPError && err.statusCode === 429)) opts.observer?.chatRateLimited('slack');
+          if (waitMs === null || waitMs > maxWaitMs || tries >= maxRetries) {
+            const failure = toChatError(method, err);
+            opts.observer?.chatFailed('slack', failure.retryable);
+            throw failure;
+          }
           await Promise.race([sleep(waitMs, deadline.signal), deadline.expired]);
         }
       }

@@ -4,6 +4,7 @@ import type * as restify from 'restify';
 import { ActivityTypes, CloudAdapter, ConfigurationBotFrameworkAuthentication, type Activity } from 'botbuilder';
 import type { JitApi } from '../app/api';
 import { z } from 'zod';
+import type { ChatCallObserver } from '../app/observer';
 import { errorFields, type Logger } from '../app/logger';
 import { HttpBodyError, parseJson, readBody, sendBodyError } from '../http/body';
 import { controlCharacter } from '../core/text';
@@ -139,6 +140,8 @@ export interface TeamsAdapterOptions {
   localMode: boolean;
   logger: Logger;
   clock?: Clock;
+  /** Counts 429s and failed Bot Connector calls (metrics). */
+  observer?: ChatCallObserver;
   /**
    * Further Bot Framework authentication settings, by their configuration names (sovereign clouds:
    * `ToBotFromChannelOpenIdMetadataUrl`, `ToChannelFromBotLoginUrl`, `OAuthUrl`…). They cannot
@@ -187,7 +190,7 @@ export function createTeamsAdapter(opts: TeamsAdapterOptions): TeamsAdapter {
   const directory = new TeamsDirectory(opts.store, clock);
   const identity = new TeamsIdentity(directory, clock, opts.localMode && !appId, log);
   const cards = new TeamsCards(opts.api, directory);
-  const chat = new TeamsChat({ adapter, appId, api: opts.api, directory, cards, clock, logger: log });
+  const chat = new TeamsChat({ adapter, appId, api: opts.api, directory, cards, clock, logger: log, ...(opts.observer ? { observer: opts.observer } : {}) });
   const tenants = opts.tenants?.length ? opts.tenants : opts.tenantId ? [opts.tenantId] : [];
   const bot = new JitTeamsBot({ api: opts.api, directory, identity, cards, logger: log, tenants, personal: (actor, activity) => chat.sendToPerson(actor, activity) });
 

@@ -9,6 +9,7 @@
 // honours Retry-After) without holding a worker.
 import type { Activity, CloudAdapter, ConversationParameters, ConversationReference, TurnContext } from 'botbuilder';
 import type { JitApi } from '../app/api';
+import type { ChatCallObserver } from '../app/observer';
 import type { Logger } from '../app/logger';
 import { errorFields } from '../app/logger';
 import type { CallOptions, ChatPort, Clock, MessageRef } from '../app/ports';
@@ -128,6 +129,8 @@ export interface TeamsChatOptions {
   cards: TeamsCards;
   clock: Clock;
   logger: Logger;
+  /** Told of every 429 and every failed connector call. */
+  observer?: ChatCallObserver;
 }
 
 export class TeamsChat implements ChatPort {
@@ -150,7 +153,12 @@ export class TeamsChat implements ChatPort {
       result = { ok: false, error };
     }
     if (!result) throw new ChatError(`Teams ${operation} did not run`, { retryable: true });
-    if (!result.ok) throw toChatError(result.error, operation, this.o.clock.now());
+    if (!result.ok) {
+      const failure = toChatError(result.error, operation, this.o.clock.now());
+      if (failure instanceof TeamsChatError && failure.status === 429) this.o.observer?.chatRateLimited('teams');
+      this.o.observer?.chatFailed('teams', failure.retryable);
+      throw failure;
+    }
     return result.value;
   }
 

@@ -1,4 +1,4 @@
-// Azure's published REST examples (../shared/vectors/azure-jit) as contract tests, both ways:
+// Azure's published REST examples (test/vectors/azure-jit) as contract tests, both ways:
 // the simulator must answer each example request with its status and body shape, and the client
 // must read every example response body.
 import assert from 'node:assert/strict';

@@ -9,9 +9,9 @@ import { createAzureCloud, type AzureCloudOptions } from '../../src/azure';
 import type { AzureSim } from '../../src/azure-sim/server';
 import { worldFromYaml } from '../../src/azure-sim/world-yaml';
 import type { SimWorld } from '../../src/azure-sim/world';
-import { LOCAL_CONFIG, REPO_ROOT } from '../helpers/paths';
+import { LOCAL_CONFIG, VECTORS } from '../helpers/paths';
 
-export const VECTORS_DIR = path.resolve(REPO_ROOT, '..', 'shared', 'vectors', 'azure-jit');
+export const VECTORS_DIR = path.join(VECTORS, 'azure-jit');
 export const HOUR = 3_600_000;
 export const MINUTE = 60_000;
 

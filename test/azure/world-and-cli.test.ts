@@ -116,4 +116,31 @@ describe('Standalone simulator (bin/jitbot-azure-sim.js)', () => {
     assert.equal(code, 1);
     assert.match(err.trim(), /^jitbot-azure-sim: cannot read the world file .*does-not-exist\.yaml: ENOENT$/);
   });
+
+  it('prints its usage for --help and exits without starting, and refuses an unknown argument', async function () {
+    this.timeout(20_000);
+    const run = async (arg: string) => {
+      const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'jitbot-azure-sim.js'), arg], {
+        env: { ...process.env, JITBOT_SIM_PORT: '0', JITBOT_CONFIG: LOCAL_CONFIG },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      // A simulator that started anyway would run until killed: stop it so the test fails, not hangs.
+      const started = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      child.once('exit', () => clearTimeout(started));
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      return { code, out, err };
+    };
+    const help = await run('--help');
+    assert.equal(help.code, 0, help.err);
+    assert.match(help.out, /^Usage: jitbot-azure-sim/);
+    assert.match(help.out, /JITBOT_SIM_PORT/);
+    assert.doesNotMatch(help.out, /listening/);
+    const wrong = await run('--port=80');
+    assert.equal(wrong.code, 2);
+    assert.equal(wrong.err.trim(), 'jitbot-azure-sim: unknown argument "--port=80" (--help shows the usage)');
+  });
 });

@@ -90,7 +90,7 @@ export class SlackTestClient {
   }
 }
 
-// ---- payload builders (shapes from ../shared/vectors/slack) -----------------------------------------
+// ---- payload builders (shapes from test/vectors/slack) -----------------------------------------
 
 export interface SlashCommandFields {
   token?: string;

@@ -1,5 +1,5 @@
 // Teams as the bot sees it: activity builders shaped like the recorded payloads in
-// shared/vectors/teams (ids, mention entities, channelData), stamped with the fake connector's
+// test/vectors/teams (ids, mention entities, channelData), stamped with the fake connector's
 // serviceUrl, and a poster for `/api/messages`.
 import { randomUUID } from 'node:crypto';
 import type { FakeMember } from '../fakes/bot-connector';

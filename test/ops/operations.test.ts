@@ -139,6 +139,48 @@ describe('operations: metrics, health, readiness and request ids in the logs', f
     for (const l of forgedLines) assert.equal(typeof l.reqId, 'string', 'the refusal line carries the request id');
   });
 
+  it('names every metric with one jitbot_ prefix, times requests by registered route and status, and counts chat 429s and failures', async () => {
+    const before = await metrics();
+    const names = [...before.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!);
+    assert.ok(names.length >= 20, `metrics listed: ${names.length}`);
+    assert.deepEqual(names.filter((n) => !n.startsWith('jitbot_')), [], 'every metric starts with jitbot_');
+    assert.deepEqual(names.filter((n) => /^jitbot_(process_process|nodejs_nodejs|jitbot)_/.test(n)), [], 'no prefix twice');
+    assert.ok(names.includes('jitbot_process_cpu_seconds_total') && names.includes('jitbot_nodejs_heap_size_used_bytes'));
+    const count = (text: string, name: string, labels: Record<string, string>) => metricValue(text, name, labels) ?? 0;
+    const slack429 = count(before, 'jitbot_chat_rate_limited_total', { platform: 'slack' });
+    const teams429 = count(before, 'jitbot_chat_rate_limited_total', { platform: 'teams' });
+    const teamsFailed = count(before, 'jitbot_chat_errors_total', { platform: 'teams', retryable: 'true' });
+    const healthz = count(before, 'jitbot_http_request_duration_seconds_count', { method: 'GET', route: '/healthz', status: '200' });
+
+    assert.equal((await fetch(url('/healthz'))).status, 200);
+    assert.equal((await fetch(url('/no-such-page/4711'))).status, 404);
+    // Slack answers the card's post with 429 once (waited out); the Bot Connector twice (its job retries later).
+    slackApi.rateLimitNext('chat.postMessage', 1);
+    connector.failNext({ method: 'POST', pathIncludes: '/v3/conversations' }, { status: 429, headers: { 'retry-after': '1' }, body: { error: { code: 'Throttled', message: 'slow down' } } }, 2);
+    const asked = await new SlackTestClient(url('/slack/events'), SIGNING_SECRET).command(
+      slashCommand({ user_id: 'U0ALICE', text: 'ssh web-02 30m from 10.1.2.5 for METRICS-429', response_url: slackApi.responseUrl('metrics-429') }),
+    );
+    assert.equal(asked.status, 200);
+
+    const after = await waitUntil(
+      'the 429s to be counted',
+      async () => {
+        const text = await metrics();
+        return count(text, 'jitbot_chat_rate_limited_total', { platform: 'slack' }) >= slack429 + 1 &&
+          count(text, 'jitbot_chat_rate_limited_total', { platform: 'teams' }) >= teams429 + 1
+          ? text
+          : undefined;
+      },
+      15_000,
+      100,
+    );
+    assert.ok(count(after, 'jitbot_chat_errors_total', { platform: 'teams', retryable: 'true' }) >= teamsFailed + 1, 'the throttled Teams post failed, to be retried');
+    assert.equal(count(after, 'jitbot_http_request_duration_seconds_count', { method: 'GET', route: '/healthz', status: '200' }), healthz + 1);
+    assert.ok(count(after, 'jitbot_http_request_duration_seconds_count', { method: 'POST', route: '/slack/events', status: '200' }) >= 1);
+    assert.ok(count(after, 'jitbot_http_request_duration_seconds_count', { method: 'GET', route: 'unmatched', status: '404' }) >= 1);
+    assert.doesNotMatch(after, /4711/, 'a raw path never becomes a label');
+  });
+
   it('answers /readyz from the store and its migrations, and reports Azure from its last call or one cached probe without listing the subscription', async () => {
     const names = (body: { checks: Array<{ name: string; ok: boolean; required: boolean }> }) => body.checks.map((c) => [c.name, c.ok, c.required]);
     const armCallsBefore = bot.sim!.requestLog.length;

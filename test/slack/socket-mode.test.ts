@@ -6,11 +6,11 @@ import { createSlackAdapter, type SlackAdapter } from '../../src/slack';
 import { appHomeOpened } from '../clients/slack';
 import { FakeSlackApi } from '../fakes/slack-api';
 import { FakeSlackSocket } from '../fakes/slack-socket';
-import { REPO_ROOT } from '../helpers/paths';
+import { VECTORS } from '../helpers/paths';
 import { APP_TOKEN, BOT_TOKEN, RecordingLogger, StubApi } from './support';
 
 function envelopeVector(name: string): { payload: Record<string, unknown> } {
-  return JSON.parse(readFileSync(path.resolve(REPO_ROOT, '..', 'shared', 'vectors', 'slack', name), 'utf8')) as { payload: Record<string, unknown> };
+  return JSON.parse(readFileSync(path.join(VECTORS, 'slack', name), 'utf8')) as { payload: Record<string, unknown> };
 }
 
 describe('Slack over Socket Mode (loopback WebSocket)', () => {

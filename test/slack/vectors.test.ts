@@ -1,14 +1,13 @@
-// Contract tests: the published Slack payloads in ../shared/vectors/slack, pushed byte for byte (only
+// Contract tests: the published Slack payloads in test/vectors/slack, pushed byte for byte (only
 // the command name, action id, callback id and response_url swapped for ours) through the real Bolt
 // app, must yield the values expected_extractions.json lists. Then the forgeries a public endpoint sees.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { FORM_CONTENT_TYPE, slashCommand, slackSignature } from '../clients/slack';
-import { REPO_ROOT } from '../helpers/paths';
+import { VECTORS } from '../helpers/paths';
 import { SIGNING_SECRET, StubApi, startSlackHarness, type SlackHarness } from './support';
 
-const VECTORS = path.resolve(REPO_ROOT, '..', 'shared', 'vectors');
 const expected = JSON.parse(readFileSync(path.join(VECTORS, 'expected_extractions.json'), 'utf8')) as Record<string, Record<string, unknown>>;
 
 function vector(name: string): string {

@@ -1,4 +1,4 @@
-// Contract tests: the published and recorded Teams payloads in ../shared/vectors/teams, read by the
+// Contract tests: the published and recorded Teams payloads in test/vectors/teams, read by the
 // adapter's own parsers and pushed through the real adapter (only `serviceUrl` is pointed at the
 // fake connector, since the bot answers wherever the activity says).
 import { strict as assert } from 'node:assert';
@@ -10,12 +10,11 @@ import type { Store } from '../../src/app/ports';
 import { actionVerb } from '../../src/cards/render';
 import { commandText, memberFromAnswer, plainText, TEAMS_KV } from '../../src/teams';
 import { baseConversationId, kindOf, tenantOf } from '../../src/teams/directory';
-import { REPO_ROOT } from '../helpers/paths';
+import { VECTORS } from '../helpers/paths';
 import { postActivity } from '../clients/teams';
 import { memoryKvStore, startTeamsHarness, type TeamsHarness } from './harness';
 import { StubApi } from './stub-api';
 
-const VECTORS = path.resolve(REPO_ROOT, '..', 'shared', 'vectors');
 const expected = JSON.parse(fs.readFileSync(path.join(VECTORS, 'expected_extractions.json'), 'utf8')) as Record<string, Record<string, unknown>>;
 const load = (name: string): any => JSON.parse(fs.readFileSync(path.join(VECTORS, 'teams', name), 'utf8'));
 
