@@ -108,6 +108,7 @@ export function createRequest(input: {
     ...(awaiting && input.addressLink ? { addressLink: input.addressLink } : {}),
     durationMinutes: draft.durationMinutes,
     ...(Number.isFinite(draft.maxOpenMinutes) ? { maxOpenMinutes: draft.maxOpenMinutes } : {}),
+    ...(draft.rule.maxTotalMinutes !== undefined ? { maxTotalMinutes: draft.rule.maxTotalMinutes } : {}),
     reason: draft.reason,
     rule: draft.rule.name,
     requiredApprovals: draft.requiredApprovals,

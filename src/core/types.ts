@@ -140,6 +140,8 @@ export interface AccessRequest {
    * the rule's `max`, as they were at request time. Extensions offer only what still fits.
    */
   maxOpenMinutes?: number;
+  /** The rule's `maxTotal` at request time: the longest the grant may stay open, extensions included. */
+  maxTotalMinutes?: number;
   reason: string;
   /** Name of the access rule that governs this request. */
   rule: string;

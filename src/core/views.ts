@@ -276,12 +276,16 @@ export function hoursAndMinutes(minutes: number): string {
 
 /**
  * How much longer the grant may still be extended: the request's maximum from now, less what is
- * already left. Null when the request does not know its maximum (requests from older versions).
+ * already left, and never past the rule's `maxTotal` for the whole grant. Null when the request does
+ * not know its maximum (requests from older versions).
  */
 export function extensionRoomMinutes(r: AccessRequest, now: Date): number | null {
   if (r.state !== 'active' || !r.endsAt || r.maxOpenMinutes === undefined) return null;
   const left = Math.ceil((r.endsAt.getTime() - now.getTime()) / 60_000);
-  return Math.max(0, r.maxOpenMinutes - Math.max(0, left));
+  const fromNow = r.maxOpenMinutes - Math.max(0, left);
+  if (r.maxTotalMinutes === undefined) return Math.max(0, fromNow);
+  const held = Math.ceil((r.endsAt.getTime() - (r.openedAt ?? r.createdAt).getTime()) / 60_000);
+  return Math.max(0, Math.min(fromNow, r.maxTotalMinutes - held));
 }
 
 function extendChoicesFor(r: AccessRequest, now: Date): { choices: RequestView['extendChoices']; limit: string | null } {
