@@ -53,12 +53,13 @@ describe('Slack over Socket Mode (loopback WebSocket)', () => {
 
   it('acknowledges a button envelope at once and answers the clicker through response_url', async () => {
     const { payload } = envelopeVector('socket_mode_interactive_block_actions_envelope.json');
-    const actions = (payload.actions as Array<Record<string, unknown>>).map((a) => ({ ...a, action_id: 'jit_deny' }));
+    // Approve answers at once; Deny first asks for a reason in a modal.
+    const actions = (payload.actions as Array<Record<string, unknown>>).map((a) => ({ ...a, action_id: 'jit_approve' }));
     const ack = await socket.deliver('interactive', { ...payload, actions, response_url: fake.responseUrl('sock-click') }, { acceptsResponsePayload: false });
     assert.deepEqual(ack.payload ?? {}, {});
     await fake.waitFor(() => fake.responsesTo('sock-click')[0], 'the ephemeral answer');
     const [act] = api.calledWith('act');
-    assert.deepEqual([act.verb, act.requestId, act.actor.userId], ['deny', 'underlying', 'U111']);
+    assert.deepEqual([act.verb, act.requestId, act.actor.userId], ['approve', 'underlying', 'U111']);
   });
 
   it('publishes App Home from an events_api envelope', async () => {
