@@ -28,6 +28,8 @@ export interface TestIdp {
   clientSecret: string;
   /** Scripts the next login (the login step fails the test when none is scripted). */
   nextLogin(login: NextLogin): void;
+  /** How long the sign-in codes issued from now on live. */
+  setCodeTtl(seconds: number): void;
   /** A new signing key becomes the first (signing) key; the old one is kept for verification. */
   rotateKeys(): Promise<void>;
   close(): Promise<void>;
@@ -38,11 +40,12 @@ function newKey(): Record<string, unknown> {
   return { ...(privateKey.export({ format: 'jwk' }) as Record<string, unknown>), kid: randomUUID(), use: 'sig', alg: 'RS256' };
 }
 
-export async function startIdp(opts: { accounts: IdpAccount[]; redirectUris: () => string[]; codeTtlSeconds?: number }): Promise<TestIdp> {
+export async function startIdp(opts: { accounts: IdpAccount[]; redirectUris: () => string[] }): Promise<TestIdp> {
   const clientId = 'jitbot-test';
   const clientSecret = 'a-test-client-secret-of-some-length';
   let keys = [newKey()];
   let scripted: NextLogin | null = null;
+  let codeTtlSeconds = 60;
   let provider: Provider;
   let issuer = '';
 
@@ -82,7 +85,7 @@ export async function startIdp(opts: { accounts: IdpAccount[]; redirectUris: () 
       // Scope claims in the ID token itself (the bot reads no userinfo).
       conformIdTokenClaims: false,
       claims: { acr: null, amr: null, auth_time: null, sid: null, iss: null, openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'oid'] },
-      ttl: { AuthorizationCode: opts.codeTtlSeconds ?? 60, IdToken: 300, AccessToken: 300, Interaction: 600, Session: 600, Grant: 600 },
+      ttl: { AuthorizationCode: () => codeTtlSeconds, IdToken: 300, AccessToken: 300, Interaction: 600, Session: 600, Grant: 600 },
       interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
       findAccount: async (_ctx: unknown, id: string) => {
         const a = byId.get(id);
@@ -153,6 +156,9 @@ export async function startIdp(opts: { accounts: IdpAccount[]; redirectUris: () 
     clientSecret,
     nextLogin(login) {
       scripted = login;
+    },
+    setCodeTtl(seconds) {
+      codeTtlSeconds = seconds;
     },
     async rotateKeys() {
       keys = [newKey(), ...keys];

@@ -26,6 +26,7 @@ const ROUTES: Array<{ path: string; methods: string[] }> = [
   { path: '/console/app.js', methods: ['GET'] },
   { path: '/console/app.css', methods: ['GET'] },
   { path: '/console/adaptivecards.js', methods: ['GET'] },
+  { path: '/console/markdown-it.js', methods: ['GET'] },
   { path: '/console/people', methods: ['GET'] },
   { path: '/console/state', methods: ['GET'] },
   { path: '/console/events', methods: ['GET'] },
@@ -35,6 +36,10 @@ const ROUTES: Array<{ path: string; methods: string[] }> = [
   { path: '/_local/clock', methods: ['GET'] },
   { path: '/_local/clock/advance', methods: ['POST'] },
   { path: '/audit.csv', methods: ['GET'] },
+  // One-time links: a token-shaped id and a callback, as strangers would find them.
+  { path: `/from-me/${'A'.repeat(43)}`, methods: ['GET', 'POST'] },
+  { path: `/step-up/${'A'.repeat(43)}`, methods: ['GET'] },
+  { path: '/step-up/callback', methods: ['GET'] },
   { path: '/slack/events', methods: ['POST'] },
   { path: '/api/messages', methods: ['POST'] },
   { path: '/healthz', methods: ['GET'] },
@@ -362,6 +367,9 @@ describe('route fuzzer: nothing an outsider sends stops or stalls the bot', func
       SLACK_API_URL: slackApi.apiUrl,
       LOG_LEVEL: 'warn',
       FIXTURE_TMPDIR: tmp,
+      // Step-up sign-in on, so its routes are there to attack (the provider is never reached).
+      JITBOT_OIDC_ISSUER: 'http://127.0.0.1:9/unused',
+      JITBOT_OIDC_CLIENT_ID: 'jitbot-route-fuzz',
       ...extra,
       },
       240_000,
