@@ -193,6 +193,19 @@ describe('Slack rendering', () => {
       const released: Notice = { kind: 'released', requestId: 'R1', text: 'Released by Alice, ports closed.' };
       assert.equal(renderNotice(released).blocks.length, 1);
     });
+
+    it("draws the bot's own step-up link as a Slack link, and the words around it as text", () => {
+      const url = 'https://jitbot.example.com/step-up/AbC_123-xyz';
+      const stepUp: Notice = { kind: 'step-up', requestId: 'R1', text: 'Rule web needs a fresh sign-in <https://evil.example|here>.', link: { url, label: 'Sign in to approve' } };
+      const text = JSON.stringify(renderNotice(stepUp).blocks);
+      assert.ok(text.includes(`<${url}|Sign in to approve>`), text);
+      assert.ok(!text.includes('<https://evil.example|'), 'a link in the words stays text');
+    });
+
+    it('draws no link when the URL could break out of the Slack link syntax', () => {
+      const stepUp: Notice = { kind: 'step-up', requestId: 'R1', text: 'Sign in.', link: { url: 'https://x.example/a|b>c', label: 'Sign in' } };
+      assert.ok(!JSON.stringify(renderNotice(stepUp).blocks).includes('x.example'));
+    });
   });
 
   describe('ephemeral replies', () => {
