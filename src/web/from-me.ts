@@ -7,6 +7,7 @@ import type { AddressOutcome, AddressPage } from '../app/address';
 import type { Logger } from '../app/logger';
 import type { RequestView } from '../core/views';
 import { clientAddress } from './client-address';
+import { escapeHtml, htmlPage, messagePage, sendPage } from './page';
 
 export const FROM_ME_PATH = '/from-me';
 /** A token is 32 characters; a form with it is well under this. */
@@ -30,34 +31,6 @@ export function fromMeUrl(baseUrl: string, requestId: string, token: string): st
   return `${baseUrl.replace(/\/+$/, '')}${FROM_ME_PATH}/${encodeURIComponent(requestId)}?t=${encodeURIComponent(token)}`;
 }
 
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
-
-const STYLE = `body{font:16px/1.5 system-ui,sans-serif;max-width:34rem;margin:2rem auto;padding:0 1rem;color:#1d1d1f;background:#fff}
-h1{font-size:1.3rem}dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{color:#555}dd{margin:0;overflow-wrap:anywhere}
-button{font:inherit;padding:.6rem 1.2rem;border:0;border-radius:.4rem;background:#0b62d6;color:#fff;cursor:pointer}
-.ok{border-left:4px solid #1a7f37;padding-left:.8rem}.refused{border-left:4px solid #c62828;padding-left:.8rem}
-@media (prefers-color-scheme:dark){body{background:#16181d;color:#e8e8ea}dt{color:#aaa}button{background:#3b82f6}}`;
-
-function page(title: string, body: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="referrer" content="no-referrer"><title>${escapeHtml(title)} · jitbot</title><style>${STYLE}</style></head><body>${body}</body></html>`;
-}
-
-function send(res: restify.Response, status: number, html: string): void {
-  res.setHeader('content-type', 'text/html; charset=utf-8');
-  // No script at all, styles only from this page, forms only back here, never framed.
-  res.setHeader('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
-  res.setHeader('x-content-type-options', 'nosniff');
-  res.setHeader('x-frame-options', 'DENY');
-  // The token is in the URL: keep it out of caches and out of Referer headers.
-  res.setHeader('referrer-policy', 'no-referrer');
-  res.setHeader('cache-control', 'no-store');
-  res.writeHead(status);
-  res.end(html);
-}
-
 function summary(view: RequestView): string {
   const rows: Array<[string, string]> = [
     ['Request', view.id],
@@ -70,9 +43,6 @@ function summary(view: RequestView): string {
   return `<dl>${rows.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl>`;
 }
 
-function message(title: string, text: string, ok: boolean): string {
-  return page(title, `<h1>${escapeHtml(title)}</h1><p class="${ok ? 'ok' : 'refused'}">${escapeHtml(text)}</p><p>You can close this page.</p>`);
-}
 
 function requestIdOf(req: restify.Request): string {
   const id = (req.params as Record<string, unknown> | undefined)?.id;
@@ -130,7 +100,7 @@ export function mountFromMe(opts: FromMeOptions) {
         await handler(req, res);
       } catch (err) {
         opts.logger.warn({ err: err instanceof Error ? err.message : String(err), route: what }, 'from-me page failed');
-        if (!res.headersSent) send(res, 500, message('Something went wrong', 'Nothing was recorded. Try the link again in a minute.', false));
+        if (!res.headersSent) sendPage(res, 500, messagePage('Something went wrong', 'Nothing was recorded. Try the link again in a minute.', false));
       }
     };
 
@@ -139,12 +109,12 @@ export function mountFromMe(opts: FromMeOptions) {
       const id = requestIdOf(req);
       const token = new URL(req.url ?? '/', 'http://local').searchParams.get('t');
       if (!id || !tokenOk(token)) {
-        send(res, 404, message('Link not valid', 'This link is not valid. Links work once and for 10 minutes; ask again with /jit … from me.', false));
+        sendPage(res, 404, messagePage('Link not valid', 'This link is not valid. Links work once and for 10 minutes; ask again with /jit … from me.', false));
         return;
       }
       const p = await opts.api.addressPage(id, token);
       if (!p.ok) {
-        send(res, 404, message('Link not valid', p.message, false));
+        sendPage(res, 404, messagePage('Link not valid', p.message, false));
         return;
       }
       const body =
@@ -155,28 +125,28 @@ export function mountFromMe(opts: FromMeOptions) {
         `<input type="hidden" name="t" value="${escapeHtml(token)}">` +
         `<button type="submit">Use my address for ${escapeHtml(p.view.id)}</button></form>` +
         `<p><small>The link works once and lapses at ${escapeHtml(p.expiresAt.toISOString().slice(11, 16))} UTC.</small></p>`;
-      send(res, 200, page(`Record your address for ${p.view.id}`, body));
+      sendPage(res, 200, htmlPage(`Record your address for ${p.view.id}`, body), { formsToSelf: true });
     }));
 
     server.post(`${FROM_ME_PATH}/:id`, guarded('from-me POST', async (req, res) => {
       const id = requestIdOf(req);
       const form = await formBody(req);
       if (form === 'too-large') {
-        send(res, 413, message('Too large', 'That form is larger than this page ever sends; nothing was recorded.', false));
+        sendPage(res, 413, messagePage('Too large', 'That form is larger than this page ever sends; nothing was recorded.', false));
         return;
       }
       const token = form.get('t');
       if (!id || !tokenOk(token)) {
-        send(res, 404, message('Link not valid', 'This link is not valid. Links work once and for 10 minutes; ask again with /jit … from me.', false));
+        sendPage(res, 404, messagePage('Link not valid', 'This link is not valid. Links work once and for 10 minutes; ask again with /jit … from me.', false));
         return;
       }
       const address = clientAddress(req.socket?.remoteAddress, req.headers['x-forwarded-for'], opts.trustedProxies);
       if (address === null) {
-        send(res, 400, message('Address unknown', 'jitbot could not read the address you came from; nothing was recorded. Ask with an explicit from <address> instead.', false));
+        sendPage(res, 400, messagePage('Address unknown', 'jitbot could not read the address you came from; nothing was recorded. Ask with an explicit from <address> instead.', false));
         return;
       }
       const outcome = await opts.api.captureAddress(id, token, address);
-      send(res, outcome.ok ? 200 : outcome.view ? 403 : 404, message(outcome.ok ? 'Address recorded' : 'Not recorded', outcome.message, outcome.ok));
+      sendPage(res, outcome.ok ? 200 : outcome.view ? 403 : 404, messagePage(outcome.ok ? 'Address recorded' : 'Not recorded', outcome.message, outcome.ok));
     }));
   };
 }
