@@ -8,7 +8,7 @@ import { CHANNEL_ID, executeInvoke, installationUpdateAdd, installPersonal, pers
 import { connectorMembers } from '../clients/teams';
 import { startFakeBotConnector, type ConnectorCall, type FakeBotConnector } from '../fakes/bot-connector';
 import { MINUTE, startWorld, type TestWorld } from '../helpers/world';
-import { startTeamsHarness, type TeamsHarness } from './harness';
+import { startTeamsHarness, startTeamsWorld, type TeamsHarness, type TeamsWorld } from './harness';
 
 type Json = Record<string, any>;
 
@@ -42,19 +42,14 @@ describe('Teams end to end (real app, real adapter, fake Bot Connector)', functi
   let connector: FakeBotConnector;
   let h: TeamsHarness;
 
+  let teamsWorld: TeamsWorld;
+
   beforeEach(async () => {
-    world = await startWorld();
-    connector = await startFakeBotConnector({ members: connectorMembers() });
-    h = await startTeamsHarness({ api: world.app, store: world.store, clock: world.clock, connector });
-    world.addChat(h.teams.chat);
-    assert.equal((await postActivity(h.url, installationUpdateAdd(place()))).status, 200);
+    teamsWorld = await startTeamsWorld();
+    ({ world, connector, h } = teamsWorld);
     connector.reset();
   });
-  afterEach(async () => {
-    await h.close();
-    await connector.close();
-    await world.close();
-  });
+  afterEach(async () => teamsWorld.close());
 
   const place = (): { serviceUrl: string } => ({ serviceUrl: connector.url });
   const say = (u: TeamsUser, text: string) => postActivity(h.url, channelMessage(place(), u, text));

@@ -5,7 +5,8 @@ import type { Logger } from '../../src/app/logger';
 import type { Clock, Store } from '../../src/app/ports';
 import { createHttpServer, type HttpServer } from '../../src/server';
 import { createTeamsAdapter, type TeamsAdapter } from '../../src/teams';
-import { connectorMembers } from '../clients/teams';
+import { connectorMembers, installationUpdateAdd, postActivity } from '../clients/teams';
+import { startWorld, type TestWorld, type WorldOptions } from '../helpers/world';
 import { startFakeBotConnector, type FakeBotConnector } from '../fakes/bot-connector';
 
 export interface LogLine {
@@ -110,4 +111,31 @@ export function memoryKvStore(): Store {
       };
     },
   }) as unknown as Store;
+}
+
+/** A whole Teams world for end-to-end tests: the app, a fake Bot Connector, the adapter, installed in the team. */
+export interface TeamsWorld {
+  world: TestWorld;
+  connector: FakeBotConnector;
+  h: TeamsHarness;
+  close(): Promise<void>;
+}
+
+export async function startTeamsWorld(opts: { world?: WorldOptions } = {}): Promise<TeamsWorld> {
+  const world = await startWorld(opts.world);
+  const connector = await startFakeBotConnector({ members: connectorMembers() });
+  const h = await startTeamsHarness({ api: world.app, store: world.store, clock: world.clock, connector });
+  world.addChat(h.teams.chat);
+  const installed = await postActivity(h.url, installationUpdateAdd({ serviceUrl: connector.url }));
+  if (installed.status !== 200) throw new Error(`installing the bot in the team answered ${installed.status}`);
+  return {
+    world,
+    connector,
+    h,
+    close: async () => {
+      await h.close();
+      await connector.close();
+      await world.close();
+    },
+  };
 }

@@ -1,13 +1,13 @@
 // Teams size limits end to end: the real app and adapter against a fake Bot Connector that refuses
 // what Teams refuses (413 over 100 KB as UTF-16). A glob over 200 VMs with a long reason goes through, and a notice Teams refuses as built still arrives, in its minimal form.
 import { strict as assert } from 'node:assert';
-import { CHANNEL_ID, channelMessage, connectorMembers, executeInvoke, installationUpdateAdd, installPersonal, personalConversationId, postActivity, users } from '../clients/teams';
-import { startFakeBotConnector, TEAMS_MESSAGE_MAX_BYTES, type ConnectorCall, type FakeBotConnector } from '../fakes/bot-connector';
-import { bigWorldConfig, startWorld, type TestWorld } from '../helpers/world';
+import { CHANNEL_ID, channelMessage, executeInvoke, installPersonal, personalConversationId, postActivity, users } from '../clients/teams';
+import { TEAMS_MESSAGE_MAX_BYTES, type ConnectorCall, type FakeBotConnector } from '../fakes/bot-connector';
+import { bigWorldConfig, type TestWorld } from '../helpers/world';
 import { MAX_REASON_LENGTH } from '../../src/core/words';
 import { LONG_REASON } from './card-samples';
 import { cardTexts } from './card-text';
-import { startTeamsHarness, type TeamsHarness } from './harness';
+import { startTeamsWorld, type TeamsHarness, type TeamsWorld } from './harness';
 
 type Json = Record<string, any>;
 
@@ -17,20 +17,15 @@ describe('Teams messages stay within Teams limits (real app, fake Bot Connector)
   let connector: FakeBotConnector;
   let h: TeamsHarness;
 
+  let teamsWorld: TeamsWorld;
+
   beforeEach(async () => {
-    world = await startWorld({ config: bigWorldConfig() });
-    connector = await startFakeBotConnector({ members: connectorMembers() });
-    h = await startTeamsHarness({ api: world.app, store: world.store, clock: world.clock, connector });
-    world.addChat(h.teams.chat);
-    assert.equal((await postActivity(h.url, installationUpdateAdd(place()))).status, 200);
+    teamsWorld = await startTeamsWorld({ world: { config: bigWorldConfig() } });
+    ({ world, connector, h } = teamsWorld);
     await postActivity(h.url, installPersonal(place(), users.alice));
     connector.reset();
   });
-  afterEach(async () => {
-    await h.close();
-    await connector.close();
-    await world.close();
-  });
+  afterEach(async () => teamsWorld.close());
 
   const place = (): { serviceUrl: string } => ({ serviceUrl: connector.url });
   const cardOf = (activity: Json | undefined): Json => activity?.attachments?.[0]?.content;
