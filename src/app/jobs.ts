@@ -1,9 +1,10 @@
 // What the scheduler runs: opening and extending in Azure and watching Azure apply it, reminders,
 // expiry, pending timeouts, and every chat delivery (the outbox). Each handler re-reads the request and does nothing when the
 // state has moved on, so a job run twice, or run late, is harmless.
+import { randomUUID } from 'node:crypto';
 import { ChatError, CloudError, JitError } from '../core/errors';
 import * as notices from '../core/notices';
-import type { AccessRequest, Actor, Platform } from '../core/types';
+import { TERMINAL_STATES, type AccessRequest, type Actor, type Platform } from '../core/types';
 import { requestView, type Notice } from '../core/views';
 import { errorFields } from './logger';
 import { announceJobs } from './outbox';
@@ -32,6 +33,9 @@ export class Jobs extends UseCase {
       'update-card': (job) => this.runUpdateCard(job),
       thread: (job) => this.runThread(job),
       dm: (job) => this.runDm(job),
+      'post-copy': (job) => this.runPostCopy(job),
+      'update-copy': (job) => this.runUpdateCopy(job),
+      'close-notices': (job) => this.runCloseNotices(job),
     };
   }
 
@@ -522,7 +526,9 @@ export class Jobs extends UseCase {
     const refs = await this.cardRefs(job.requestId, platform);
     if (refs === 'none') return;
     if (refs === 'unposted') throw new ChatError('the approval card is not posted yet', { retryable: true, retryAfterMs: 1000 });
-    await chat.replyInThread(refs[0], job.payload.notice as Notice, { timeoutInMs: 10_000 });
+    const notice = job.payload.notice as Notice;
+    const sent = await chat.replyInThread(refs[0], await this.liveNotice(job.requestId, notice), { timeoutInMs: 10_000 });
+    await this.keepNoticeRef(job.requestId, notice, sent);
   }
 
   private async runDm(job: Job): Promise<void> {
@@ -532,7 +538,85 @@ export class Jobs extends UseCase {
     const to = (job.payload.to as Actor | undefined) ?? r.requester;
     const chat = this.chats.get(to.platform);
     if (!chat) return;
-    await chat.notifyPerson(to, job.payload.notice as Notice, { timeoutInMs: 10_000 });
+    const notice = job.payload.notice as Notice;
+    const sent = await chat.messagePerson(to, await this.liveNotice(r.id, notice), { timeoutInMs: 10_000 });
+    await this.keepNoticeRef(r.id, notice, sent);
+  }
+
+  /** A notice with buttons that is delivered after its grant ended (a late retry) goes without them. */
+  private async liveNotice(requestId: string, notice: Notice): Promise<Notice> {
+    if (!notice.actions?.length) return notice;
+    const r = await this.store.getRequest(requestId);
+    return r && TERMINAL_STATES.includes(r.state) ? notices.reminderEndedNotice(r, this.clock.now()) : notice;
+  }
+
+  /**
+   * Remember where a notice with buttons landed, so they can be taken off when the grant ends. The
+   * grant may have ended while it was being sent; then its close-notices job may already have run,
+   * so this one is redrawn at once.
+   */
+  private async keepNoticeRef(requestId: string, notice: Notice, ref: MessageRef | null): Promise<void> {
+    if (!ref || !notice.actions?.length) return;
+    await this.store.saveMessageRef({ requestId, kind: 'notice', ref });
+    const r = await this.store.getRequest(requestId);
+    if (r && TERMINAL_STATES.includes(r.state)) {
+      await this.chats.get(ref.platform)?.updateNotice(ref, notices.reminderEndedNotice(r, this.clock.now()), { timeoutInMs: 10_000 });
+    }
+  }
+
+  /** The grant ended: every reminder it sent loses its Extend and Release buttons and says how it ended. */
+  private async runCloseNotices(job: Job): Promise<void> {
+    const r = await this.store.getRequest(job.requestId ?? '');
+    if (!r || !TERMINAL_STATES.includes(r.state)) return;
+    const ended = notices.reminderEndedNotice(r, this.clock.now());
+    const refs = (await this.store.listMessageRefs(r.id)).filter((m) => m.kind === 'notice');
+    let retry: ChatError | null = null;
+    for (const { ref } of refs) {
+      const chat = this.chats.get(ref.platform);
+      if (!chat) continue;
+      try {
+        // The same words again are harmless, so a retry simply redraws them all.
+        await chat.updateNotice(ref, ended, { timeoutInMs: 10_000 });
+      } catch (err) {
+        if (err instanceof ChatError && err.retryable) retry ??= err;
+        else this.log.warn({ ...errorFields(err), requestId: r.id, platform: ref.platform }, 'could not take the buttons off a reminder');
+      }
+    }
+    if (retry) throw retry;
+  }
+
+  /** The requester's own copy, on their platform, drawn as the request is now. */
+  private async runPostCopy(job: Job): Promise<void> {
+    const r = await this.store.getRequest(job.requestId ?? '');
+    if (!r) return;
+    const chat = this.chats.get(r.requester.platform);
+    if (!chat) return;
+    if ((await this.store.listMessageRefs(r.id)).some((m) => m.kind === 'copy' && m.ref.platform === chat.platform)) return;
+    const ref = await chat.postCopy(r.requester, requestView(r, this.clock.now()), { timeoutInMs: 10_000 });
+    if (!ref) return;
+    await this.store.saveMessageRef({ requestId: r.id, kind: 'copy', ref });
+    const latest = await this.store.getRequest(r.id);
+    if (latest && latest.version !== r.version) await chat.updateCopy(ref, requestView(latest, this.clock.now()), { timeoutInMs: 10_000 });
+  }
+
+  private async runUpdateCopy(job: Job): Promise<void> {
+    const r = await this.store.getRequest(job.requestId ?? '');
+    if (!r) return;
+    const refs = (await this.store.listMessageRefs(r.id)).filter((m) => m.kind === 'copy');
+    const view = requestView(r, this.clock.now());
+    for (const { ref } of refs) await this.chats.get(ref.platform)?.updateCopy(ref, view, { timeoutInMs: 10_000 });
+  }
+
+  /**
+   * A platform's own answer to the command (Teams' reply card) becomes the requester's copy: kept,
+   * then drawn at once, since the request may have moved on while the answer was on its way.
+   */
+  async keepCopy(requestId: string, ref: MessageRef): Promise<void> {
+    const r = await this.store.getRequest(requestId);
+    if (!r) return;
+    await this.store.saveMessageRef({ requestId: r.id, kind: 'copy', ref });
+    await this.store.scheduleJobs([{ kind: 'update-copy', requestId: r.id, dueAt: this.clock.now(), key: `${r.id}:update-copy:kept:${randomUUID()}` }]);
+    this.kick();
   }
 
 }

@@ -150,3 +150,21 @@ export function vanishedNotice(r: AccessRequest): Notice {
     mention: personView(r.requester),
   });
 }
+
+/**
+ * What a reminder says once its grant has ended: how and when, and no buttons, so nobody clicks
+ * Extend on a grant that is gone.
+ */
+export function reminderEndedNotice(r: AccessRequest, now: Date): Notice {
+  const at = r.closedAt ?? r.endsAt;
+  const when = at ? `Closed at ${formatUtc(at, now)}` : 'Closed';
+  const how =
+    r.state === 'released'
+      ? `released by ${r.releasedBy?.name ?? r.requester.name}`
+      : r.state === 'expired'
+        ? 'the access ended'
+        : r.state === 'failed'
+          ? 'the access failed'
+          : `the request is ${r.state}`;
+  return notice(r, 'reminder', `${when}: ${how}. Access to ${what(r)} has ended; nothing here can be extended or released any more.`);
+}
