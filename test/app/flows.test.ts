@@ -62,6 +62,82 @@ for (const engine of engines()) {
       }
     });
 
+    it('when a grant ends, its reminders lose their buttons and say how it ended, in the thread and in the direct message', async () => {
+      const id = submittedId(await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for INC-1'));
+      await world.app.act(person('bob'), 'approve', id);
+      await world.settle();
+      await world.advance(50 * MINUTE);
+      assert.equal(chat.recorded.thread.filter((t) => t.notice.kind === 'reminder').length, 1);
+      assert.equal(chat.recorded.dms.filter((d) => d.notice.kind === 'reminder').length, 1);
+      assert.equal(chat.recorded.noticeUpdates.length, 0, 'nothing is redrawn while the grant is open');
+
+      const released = await world.app.act(person('alice'), 'release', id);
+      assert.equal(released.ok, true, released.message);
+      await world.settle();
+      assert.equal(chat.recorded.noticeUpdates.length, 2, 'the thread reminder and the direct one are both redrawn');
+      for (const u of chat.recorded.noticeUpdates) {
+        assert.equal(u.notice.actions, undefined, 'no buttons');
+        assert.match(u.notice.text, /^Closed at \d\d:\d\d UTC: released by Alice\./);
+      }
+      await world.advance(20 * MINUTE);
+      assert.equal(chat.recorded.noticeUpdates.length, 2, 'once: the expiry job of a released grant redraws nothing again');
+
+      const late = await world.app.act(person('alice'), 'extend', id, { durationMinutes: 30 });
+      assert.equal(late.ok, false, 'an old Extend button is answered, and changes nothing');
+      assert.match(late.message, /released|ended|no longer/i);
+      assert.equal((await world.store.getRequest(id))!.state, 'released');
+    });
+
+    it('a reminder delivered after its grant expired goes without buttons', async () => {
+      const id = submittedId(await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for INC-2'));
+      await world.app.act(person('bob'), 'approve', id);
+      await world.settle();
+      chat.failNext = 1000;
+      await world.advance(50 * MINUTE);
+      await world.advance(11 * MINUTE);
+      assert.equal((await world.store.getRequest(id))!.state, 'expired');
+      chat.failNext = 0;
+      await world.advance(2 * MINUTE);
+      const reminders = [...chat.recorded.thread, ...chat.recorded.dms.map((d) => ({ notice: d.notice }))].filter((t) => /ends at|Closed at/.test(t.notice.text));
+      assert.ok(reminders.length >= 2, JSON.stringify(chat.recorded.thread.map((t) => t.notice.text)));
+      for (const r of reminders) assert.equal(r.notice.actions, undefined, `no buttons on ${r.notice.text}`);
+    });
+
+    it("the requester's copy is redrawn on every transition: approved, open, extended, released", async () => {
+      const id = submittedId(await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for INC-3'));
+      await world.settle();
+      assert.equal(chat.recorded.copies.length, 1, 'one copy, for the requester');
+      assert.equal(chat.recorded.copies[0].to.email, 'alice@example.com');
+      assert.equal(chat.lastCopy(id)!.state, 'pending');
+      await world.app.act(person('bob'), 'approve', id);
+      await world.settle();
+      const states = () => chat.recorded.copyUpdates.filter((u) => u.view.id === id).map((u) => u.view.state);
+      assert.ok(states().includes('opening'), states().join(','));
+      assert.equal(chat.lastCopy(id)!.state, 'active');
+      assert.match(chat.lastCopy(id)!.headline, /^Open until/);
+      const extended = await world.app.act(person('alice'), 'extend', id, { durationMinutes: 30 });
+      assert.equal(extended.ok, true, extended.message);
+      await world.app.act(person('bob'), 'approve', id);
+      await world.settle();
+      assert.match(chat.lastCopy(id)!.headline, /^Open until/);
+      assert.equal(chat.lastCopy(id)!.extension, null, 'the extension is settled on the copy');
+      await world.app.act(person('alice'), 'release', id);
+      await world.settle();
+      assert.equal(chat.lastCopy(id)!.state, 'released');
+      assert.equal(chat.lastCopy(id)!.final, true, 'no buttons once it ended');
+    });
+
+    it("the requester's copy says denied, with the reason, and timed out", async () => {
+      const denied = submittedId(await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for INC-4'));
+      await world.app.act(person('bob'), 'deny', denied, { reason: 'use the bastion' });
+      await world.settle();
+      assert.equal(chat.lastCopy(denied)!.state, 'denied');
+      assert.match(chat.lastCopy(denied)!.decision ?? '', /use the bastion/);
+      const lapsed = submittedId(await world.app.command(person('alice'), 'ssh web-02 1h from 10.1.2.3 for INC-5'));
+      await world.advance(24 * 60 * MINUTE);
+      assert.equal(chat.lastCopy(lapsed)!.state, 'timed-out');
+    });
+
     it('enable says which rule lets people request the VM, or that none does', async () => {
       const none = await world.app.command(person('carol'), 'enable build-01');
       assert.equal(none.kind, 'policy', JSON.stringify(none));
