@@ -1,6 +1,7 @@
 // What the scheduler runs: opening and extending in Azure and watching Azure apply it, reminders,
 // expiry, pending timeouts, and every chat delivery (the outbox). Each handler re-reads the request and does nothing when the
 // state has moved on, so a job run twice, or run late, is harmless.
+import { sameSources, sourcesOf } from '../core/cidr';
 import { randomUUID } from 'node:crypto';
 import { ChatError, CloudError, JitError } from '../core/errors';
 import * as notices from '../core/notices';
@@ -47,7 +48,7 @@ export class Jobs extends UseCase {
     const records = await this.cloud.accessRecords(r.vms, { timeoutInMs: this.cloudTimeoutInMs });
     const now = this.clock.now().getTime();
     const ours = records.filter(
-      (x) => x.justification?.startsWith(`jitbot ${r.id} `) && /^Initiat/.test(x.status) && x.endsAt.getTime() > now && x.source === r.source,
+      (x) => x.justification?.startsWith(`jitbot ${r.id} `) && /^Initiat/.test(x.status) && x.endsAt.getTime() > now && sameSources(x.sources, sourcesOf(r)),
     );
     const covered = r.vms.every((vm) => r.ports.every((p) => ours.some((x) => x.vmId.toLowerCase() === vm.id.toLowerCase() && x.port === p.number)));
     if (!covered) return null;
@@ -250,7 +251,7 @@ export class Jobs extends UseCase {
       let note = '';
       try {
         await this.cloud.close(
-          { vms: r.vms, ports: r.ports, source: r.source, justification: `closing after a failed apply: ${this.justification(r)}`.slice(0, 500) },
+          { vms: r.vms, ports: r.ports, sources: sourcesOf(r), justification: `closing after a failed apply: ${this.justification(r)}`.slice(0, 500) },
           { timeoutInMs: this.cloudTimeoutInMs },
         );
       } catch (err) {
@@ -311,7 +312,7 @@ export class Jobs extends UseCase {
     let result: OpenResult;
     try {
       result = await this.cloud.open(
-        { vms: r.vms, ports: r.ports, source: r.source, endsAt, justification: this.justification(r) },
+        { vms: r.vms, ports: r.ports, sources: sourcesOf(r), endsAt, justification: this.justification(r) },
         { timeoutInMs: this.cloudTimeoutInMs },
       );
       this.observer.cloudCall('initiate', (Date.now() - started) / 1000, 'ok');
@@ -424,7 +425,7 @@ export class Jobs extends UseCase {
     const justification = this.justification(r, `extension of ${r.id}`);
     let result: OpenResult;
     try {
-      result = await this.cloud.extend({ vms: r.vms, ports: r.ports, source: r.source, endsAt, justification }, { timeoutInMs: this.cloudTimeoutInMs });
+      result = await this.cloud.extend({ vms: r.vms, ports: r.ports, sources: sourcesOf(r), endsAt, justification }, { timeoutInMs: this.cloudTimeoutInMs });
       this.observer.cloudCall('initiate', (Date.now() - started) / 1000, 'ok');
     } catch (err) {
       if (err instanceof JitError && err.code === 'conflict') return;

@@ -23,7 +23,8 @@ export const systemClock: Clock = { now: () => new Date() };
 export interface OpenSpec {
   vms: VmRef[];
   ports: PortSpec[];
-  source: string;
+  /** One prefix, or several (the policy's list, taken when the requester named none). */
+  sources: string[];
   endsAt: Date;
   /** Names the chat user and the reason: Azure records the bot as requestor. */
   justification: string;
@@ -40,7 +41,10 @@ export interface OpenResult {
 export interface CloudAccessRecord {
   vmId: string;
   port: number;
+  /** What Azure shows, for people: one prefix, or several joined with commas. */
   source: string;
+  /** Each prefix the grant allows. */
+  sources: string[];
   startedAt: Date;
   endsAt: Date;
   /** `Initiating` (accepted, NSG not written yet), `Initiated`, `Expired`, `NewerRequestInitiated`, … */

@@ -2,7 +2,7 @@
 import { formatDuration, formatUtc } from './duration';
 import type { AccessRequest, Actor } from './types';
 import { clipText, summariseList, vmListText } from './text';
-import { connectLines, formatPort, personView, sourceText, type Notice, type NoticeKind } from './views';
+import { connectLines, formatPort, openSourcesText, personView, sourceText, type Notice, type NoticeKind } from './views';
 
 /** Longest reason a notice quotes; the audit keeps the whole text. */
 const NOTICE_REASON_MAX = 300;
@@ -44,7 +44,7 @@ export function openedNotice(r: AccessRequest, now: Date): Notice {
   const via = connectLines(r);
   // Every VM behind the firewall has its own line; a glob over many is summarised like the VM list.
   const connect = via.length > 0 ? ` Connect through Azure Firewall: ${summariseList(via, { maxItems: 10, maxChars: 600 })}.` : '';
-  return notice(r, 'opened', `Open until ${until} from ${r.source}: ${what(r)}.${connect}`, { mention: personView(r.requester) });
+  return notice(r, 'opened', `Open until ${until} from ${openSourcesText(r)}: ${what(r)}.${connect}`, { mention: personView(r.requester) });
 }
 
 export function failedNotice(r: AccessRequest): Notice {
@@ -91,7 +91,7 @@ export function extensionRequestedNotice(r: AccessRequest): Notice {
 
 export function extendedNotice(r: AccessRequest, now: Date): Notice {
   const until = r.endsAt ? formatUtc(r.endsAt, now) : 'the new end time';
-  return notice(r, 'extended', `Extended: open until ${until} from ${r.source}.`, { mention: personView(r.requester) });
+  return notice(r, 'extended', `Extended: open until ${until} from ${openSourcesText(r)}.`, { mention: personView(r.requester) });
 }
 
 export function extensionDeniedNotice(r: AccessRequest, by: Actor, reason?: string): Notice {
@@ -105,7 +105,7 @@ export function extensionDeniedNotice(r: AccessRequest, by: Actor, reason?: stri
 export function supersededNotice(r: AccessRequest, by: AccessRequest, lost: string[], all: boolean): Notice {
   const lostText = summariseList(lost);
   const ended = all ? 'Your access has ended' : `Your access to ${lostText} has ended; the rest stays open`;
-  return notice(r, 'superseded', `Azure replaced ${lostText} with ${by.requester.name}'s request ${by.id} (from ${by.source}). ${ended}.`, {
+  return notice(r, 'superseded', `Azure replaced ${lostText} with ${by.requester.name}'s request ${by.id} (from ${openSourcesText(by)}). ${ended}.`, {
     mention: personView(r.requester),
   });
 }

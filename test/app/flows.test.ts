@@ -138,6 +138,45 @@ for (const engine of engines()) {
       assert.equal(chat.lastCopy(lapsed)!.state, 'timed-out');
     });
 
+    it("without from, a port whose policy lists several prefixes opens to all of them, and the answer and the card say how many addresses that is", async () => {
+      const enabled = await world.app.command(person('carol'), 'enable web-02 ssh from 10.0.0.0/8,192.168.0.0/16');
+      assert.equal(enabled.kind, 'policy', JSON.stringify(enabled));
+      const reply = await world.app.command(person('alice'), 'ssh web-02 1h for INC-6');
+      const id = submittedId(reply);
+      const both = "10.0.0.0/8 and 192.168.0.0/16, the policy's whole range: 16,842,752 addresses";
+      assert.ok((reply as { text: string }).text.includes(both), (reply as { text: string }).text);
+      await world.settle();
+      assert.equal(chat.recorded.cards[0].view.source, both);
+      assert.equal(chat.recorded.cards[0].view.sourceSize, '16,842,752 addresses');
+      assert.equal(chat.recorded.cards[0].view.sourceWide, true, 'flagged: together far wider than a /16');
+      await world.app.act(person('bob'), 'approve', id);
+      await world.settle();
+      assert.equal((await world.store.getRequest(id))!.state, 'active');
+      assert.equal(world.sim.check('web-02', 22, '10.9.9.9').allowed, true, 'open from the first prefix');
+      assert.equal(world.sim.check('web-02', 22, '192.168.1.1').allowed, true, 'and from the second');
+      assert.equal(world.sim.check('web-02', 22, '172.16.0.1').allowed, false, 'and from nothing else');
+      assert.ok(chat.threadOf(id).some((t) => t.startsWith('Open until') && t.includes('from 10.0.0.0/8 and 192.168.0.0/16')), chat.threadOf(id).join('\n'));
+      const created = (await world.store.listAudit({ requestId: id })).find((e) => e.type === 'request.created');
+      assert.deepEqual(created?.details.sources, ['10.0.0.0/8', '192.168.0.0/16'], 'the audit names every prefix');
+      const released = await world.app.act(person('alice'), 'release', id);
+      assert.equal(released.ok, true, released.message);
+      await world.advance(2 * MINUTE);
+      assert.equal((await world.store.getRequest(id))!.state, 'released');
+      assert.equal(world.sim.check('web-02', 22, '192.168.1.1').allowed, false, 'release closes every prefix');
+      assert.equal(world.sim.check('web-02', 22, '10.9.9.9').allowed, false);
+    });
+
+    it('a request stored with one source, before requests could carry several, still opens and closes', async () => {
+      const id = submittedId(await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for INC-7'));
+      const stored = (await world.store.getRequest(id))!;
+      assert.equal(stored.sources, undefined, 'a single source is stored as before');
+      await world.app.act(person('bob'), 'approve', id);
+      await world.settle();
+      assert.equal(world.sim.check('web-01', 22, '10.1.2.3').allowed, true);
+      assert.match(chat.lastView(id)!.source, /^10\.1\.2\.3$/);
+      assert.equal(chat.lastView(id)!.sourceSize, '1 address');
+    });
+
     it('enable says which rule lets people request the VM, or that none does', async () => {
       const none = await world.app.command(person('carol'), 'enable build-01');
       assert.equal(none.kind, 'policy', JSON.stringify(none));
@@ -369,7 +408,7 @@ for (const engine of engines()) {
         expectedVersion: 1,
       });
       const r = (await world.store.getRequest(id))!;
-      await world.cloud.open({ vms: r.vms, ports: r.ports, source: r.source, endsAt: new Date(world.clock.now().getTime() + 60 * MINUTE), justification: `jitbot ${id} for Alice: crash` });
+      await world.cloud.open({ vms: r.vms, ports: r.ports, sources: [r.source], endsAt: new Date(world.clock.now().getTime() + 60 * MINUTE), justification: `jitbot ${id} for Alice: crash` });
       const initiatesBefore = world.sim.requestLog.filter((e) => e.method === 'POST' && /initiate/i.test(e.path)).length;
       const { settled } = await world.app.reconcile();
       await world.settle();

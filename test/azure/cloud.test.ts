@@ -51,7 +51,7 @@ describe('Azure cloud against the simulator', () => {
     return {
       vms: names.map(vm),
       ports: [{ number: 22, protocol: 'TCP' }],
-      source,
+      sources: [source],
       endsAt: new Date(clock.now().getTime() + minutes * MINUTE),
       justification: 'alice@example.com: INC-4711',
     };
@@ -243,7 +243,7 @@ describe('Azure cloud against the simulator', () => {
 describe('Azure cloud error mapping', () => {
   const clock = new ManualClock(new Date('2026-11-21T12:00:00Z'));
   const web01 = { id: web01Id, name: 'web-01', resourceGroup: 'rg-web', location: 'westeurope', policyName: 'default' };
-  const spec: OpenSpec = { vms: [web01], ports: [{ number: 22, protocol: 'TCP' }], source: '10.1.2.3', endsAt: new Date('2026-11-21T13:00:00Z'), justification: 'x' };
+  const spec: OpenSpec = { vms: [web01], ports: [{ number: 22, protocol: 'TCP' }], sources: ['10.1.2.3'], endsAt: new Date('2026-11-21T13:00:00Z'), justification: 'x' };
 
   async function failWith(status: number, body: unknown, headers: Record<string, string> = {}): Promise<CloudError> {
     const scripted = await startScriptedArm(() => ({ status, body, headers }));
