@@ -186,4 +186,19 @@ describe('Slack and Teams together', function () {
     assert.match(await teamsClick(users.alice, 'release', id), /Released|release/i);
     assert.match(redraws().at(-1) ?? '', /Released/);
   });
+
+  it('a request without from on a port with two allowed prefixes shows both, and their total, on the Slack and the Teams card', async () => {
+    const enabled = await world.app.command({ platform: 'console', userId: 'carol@example.com', email: 'carol@example.com', name: 'Carol' }, 'enable web-02 ssh from 10.0.0.0/8,192.168.0.0/16');
+    assert.equal(enabled.kind, 'policy', JSON.stringify(enabled));
+    connector.reset();
+    await slackCommand('U0ALICE', 'ssh web-02 1h for INC-8');
+    const id = await latestRequestId();
+    const both = "10.0.0.0/8 and 192.168.0.0/16, the policy's whole range: 16,842,752 addresses";
+    assert.ok(JSON.stringify(slackCard(id).blocks).includes(both), 'the Slack card says both prefixes and the total');
+    const teamsPost = connector.calls.find((c) => c.method === 'POST' && c.path === '/v3/conversations' && JSON.stringify(c.body).includes(id));
+    assert.ok(teamsPost && JSON.stringify(teamsPost.body).includes(both), 'so does the Teams card');
+    await teamsClick(users.bob, 'approve', id);
+    assert.equal(world.sim.check('web-02', 22, '192.168.3.4').allowed, true);
+    assert.equal(world.sim.check('web-02', 22, '10.3.4.5').allowed, true);
+  });
 });
