@@ -183,8 +183,17 @@ describe('Slack and Teams together', function () {
 
     await slackClick('U0BOB', 'approve', id);
     assert.ok(redraws().some((b) => /Open until/.test(b)), 'the answer says open');
+    await world.advance(50 * MINUTE);
+    const reminders = (await world.store.listMessageRefs(id)).filter((r) => r.kind === 'notice' && r.ref.platform === 'teams');
+    assert.equal(reminders.length, 2, 'the reminder in the Teams thread and in her personal chat are remembered');
     assert.match(await teamsClick(users.alice, 'release', id), /Released|release/i);
     assert.match(redraws().at(-1) ?? '', /Released/);
+    for (const r of reminders) {
+      const put = connector.calls.filter((c) => c.method === 'PUT' && c.path.endsWith(`/activities/${String(r.ref.data.activityId)}`)).at(-1);
+      assert.ok(put, 'the reminder was redrawn in place');
+      assert.match(JSON.stringify(put.body), /Closed at \d\d:\d\d UTC: released by Alice/);
+      assert.doesNotMatch(JSON.stringify(put.body), /Action\.Execute|Action\.Submit/, 'with no buttons');
+    }
   });
 
   it('a request without from on a port with two allowed prefixes shows both, and their total, on the Slack and the Teams card', async () => {
