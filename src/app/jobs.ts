@@ -527,8 +527,8 @@ export class Jobs extends UseCase {
     const refs = await this.cardRefs(job.requestId, platform);
     if (refs === 'none') return;
     if (refs === 'unposted') throw new ChatError('the approval card is not posted yet', { retryable: true, retryAfterMs: 1000 });
-    const notice = job.payload.notice as Notice;
-    const sent = await chat.replyInThread(refs[0], await this.liveNotice(job.requestId, notice), { timeoutInMs: 10_000 });
+    const notice = await this.liveNotice(job.requestId, job.payload.notice as Notice);
+    const sent = await chat.replyInThread(refs[0], notice, { timeoutInMs: 10_000 });
     await this.keepNoticeRef(job.requestId, notice, sent);
   }
 
@@ -539,8 +539,8 @@ export class Jobs extends UseCase {
     const to = (job.payload.to as Actor | undefined) ?? r.requester;
     const chat = this.chats.get(to.platform);
     if (!chat) return;
-    const notice = job.payload.notice as Notice;
-    const sent = await chat.messagePerson(to, await this.liveNotice(r.id, notice), { timeoutInMs: 10_000 });
+    const notice = await this.liveNotice(r.id, job.payload.notice as Notice);
+    const sent = await chat.messagePerson(to, notice, { timeoutInMs: 10_000 });
     await this.keepNoticeRef(r.id, notice, sent);
   }
 
