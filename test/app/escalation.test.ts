@@ -2,24 +2,12 @@
 // announced again (thread mention, direct messages, the requester told), once, and never after the
 // request was decided or withdrawn; the people it was escalated to may then decide it.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import YAML from 'yaml';
 import { JitApp } from '../../src/app/jit-app';
-import { configFromDocument, type LoadedConfig } from '../../src/config/file';
 import { auditCsv } from '../../src/app/audit-csv';
 import type { Reply } from '../../src/core/views';
 import { RecordingChat } from '../fakes/recording-chat';
-import { LOCAL_CONFIG } from '../helpers/paths';
+import { escalatingConfig } from '../helpers/escalation-config';
 import { engines, MINUTE, person, startWorld, type TestWorld } from '../helpers/world';
-
-/** examples/local.yaml with escalation: web to Dave after 20 minutes, sql to its own approvers after 20. */
-export function escalatingConfig(edit: (doc: { rules: Array<Record<string, unknown>> }) => void = () => {}): LoadedConfig {
-  const doc = YAML.parse(readFileSync(LOCAL_CONFIG, 'utf8')) as { rules: Array<Record<string, unknown>> };
-  doc.rules[0] = { ...doc.rules[0], escalateAfterMinutes: 20, escalateTo: ['dave@example.com'] };
-  doc.rules[1] = { ...doc.rules[1], escalateAfterMinutes: 20 };
-  edit(doc);
-  return configFromDocument(doc, 'test');
-}
 
 function submittedId(reply: Reply): string {
   assert.equal(reply.kind, 'submitted', JSON.stringify(reply));
