@@ -97,8 +97,8 @@ export function maySeeVm(policy: AccessPolicy, person: Person | null, vm: Vm): b
 }
 
 /**
- * Whether this person is part of the request: its requester, an approver under its rule, someone who
- * decided it, or an admin. Only they are shown the request itself (who, what, from where, why).
+ * Whether this person is part of the request: its requester, an approver under its rule (escalation
+ * people too, once it was escalated to them), someone who decided it, or an admin. Only they are shown the request itself (who, what, from where, why).
  */
 export function isPartOf(policy: AccessPolicy, person: Person | null, request: AccessRequest): boolean {
   if (!person) return false;
