@@ -132,8 +132,9 @@ export function createSlackChatPort(slack: SlackCaller, portOpts: SlackChatPortO
     },
 
     async notifyPerson(person: Actor, notice: Notice, opts?: CallOptions): Promise<boolean> {
-      // Someone known only by email (no Slack user id yet) is looked up first.
-      const userId = person.platform === 'slack' && person.userId ? person.userId : person.email ? await lookup(person.email, opts) : null;
+      // Someone known only by email (no user id on any platform yet) is looked up first; a person of
+      // another platform is that platform's to reach.
+      const userId = person.userId === '' ? (person.email ? await lookup(person.email, opts) : null) : person.platform === 'slack' ? person.userId : null;
       if (!userId) return false;
       // A user id as channel opens (or reuses) the bot's direct message with that person.
       await post({ channel: userId, unfurl_links: false }, renderNotice(notice), opts);
