@@ -535,6 +535,8 @@ export class Jobs extends UseCase {
     const notice = job.payload.notice as Notice;
     const toPerson = job.payload.toPerson as { name: string; email: string } | undefined;
     if (toPerson) {
+      // Asked to decide something already decided (in the moments since the escalation): nothing to ask.
+      if (notice.actions?.includes('approve') && requestView(r, this.clock.now()).approverActions.length === 0) return;
       // Known by email only (an escalation person): the first platform that can reach them.
       for (const chat of this.chats.values()) {
         const person: Actor = { platform: chat.platform, userId: '', email: toPerson.email, name: toPerson.name };

@@ -85,6 +85,22 @@ for (const engine of engines()) {
       assert.ok(!types.includes('request.escalated'), types.join(', '));
     });
 
+    it('does not ask Dave directly when the request was decided between the escalation and his message', async () => {
+      const id = submittedId(await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for x'));
+      await world.settle();
+      // The platform is down when the escalation runs: its deliveries wait for a retry.
+      chat.failNext = 1_000;
+      await world.advance(20 * MINUTE);
+      assert.equal(escalatedDms(id).length, 0);
+      assert.equal((await world.app.act(person('bob'), 'approve', id)).ok, true);
+      await world.settle();
+      chat.failNext = 0;
+      await world.advance(10 * MINUTE);
+      assert.deepEqual(escalatedDms(id).filter((d) => d.to.email === 'dave@example.com'), [], 'no stale ask');
+      assert.equal(escalatedThread(id).length, 1, 'the thread keeps the history');
+      assert.equal((await world.store.getRequest(id))!.state, 'active');
+    });
+
     it('escalates nothing when the requester withdrew the request first', async () => {
       const id = submittedId(await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for x'));
       await world.advance(10 * MINUTE);
