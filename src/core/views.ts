@@ -313,13 +313,14 @@ export function peopleText(names: readonly string[], maxNames = 5): string {
 }
 
 /**
- * The escalation of the decision this card is about: the request's while it is undecided or once it
- * was (history), the pending extension's while one waits.
+ * The escalation of the decision this card is about: the pending extension's while one waits, else
+ * the request's (while it waits, and afterwards as its history).
  */
 function escalationText(r: AccessRequest, now: Date): string | null {
-  const e = r.state === 'active' ? r.extension?.escalation : r.escalation;
+  const onExtension = r.state === 'active' && r.extension !== undefined;
+  const e = onExtension ? r.extension?.escalation : r.escalation;
   if (!e) return null;
-  const what = r.state === 'active' ? 'Extension escalated' : 'Escalated';
+  const what = onExtension ? 'Extension escalated' : 'Escalated';
   const to = e.to.length > 0 ? ` to ${peopleText(e.to.map((p) => p.name))}` : ' (nobody else to ask)';
   return `${what}${to} at ${formatUtc(e.at, now)}`;
 }

@@ -72,6 +72,7 @@ for (const engine of engines()) {
       await world.settle();
       assert.equal((await world.store.getRequest(id))!.state, 'active');
       assert.equal(world.sim.check('web-01', 22, '10.1.2.3').allowed, true);
+      assert.match(chat.lastView(id)!.escalation ?? '', /^Escalated to Dave at 12:20 UTC$/, 'the card keeps it as history');
     });
 
     it('escalates nothing when the request was approved first', async () => {
