@@ -98,7 +98,8 @@ export function maySeeVm(policy: AccessPolicy, person: Person | null, vm: Vm): b
 
 /**
  * Whether this person is part of the request: its requester, an approver under its rule (escalation
- * people too, once it was escalated to them), someone who decided it, or an admin. Only they are shown the request itself (who, what, from where, why).
+ * people too, once it was escalated to them), someone who decided it, or an admin. Only they are
+ * shown the request itself (who, what, from where, why).
  */
 export function isPartOf(policy: AccessPolicy, person: Person | null, request: AccessRequest): boolean {
   if (!person) return false;
@@ -129,11 +130,12 @@ export function escalationPrincipals(rule: AccessRule): Principal[] {
 }
 
 /**
- * Whether the decision open now (the request while pending, else a pending extension) has been
- * escalated. Each is escalated on its own: an escalated request does not make its later extension so.
+ * Whether the decision the request is about was escalated: a pending extension's while one waits,
+ * else the request's own. Each is escalated on its own: an escalated request does not make its later
+ * extension so.
  */
 export function isEscalated(request: AccessRequest): boolean {
-  if (request.state === 'active') return request.extension?.escalation !== undefined;
+  if (request.state === 'active' && request.extension) return request.extension.escalation !== undefined;
   return request.escalation !== undefined;
 }
 
