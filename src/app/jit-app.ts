@@ -27,6 +27,7 @@ import { Jobs } from './jobs';
 import { errorFields, silentLogger, type Logger } from './logger';
 import { nullObserver, type AppObserver } from './observer';
 import { postCardJobs, postCopyJobs } from './outbox';
+import { escalationJobs } from './escalation';
 import type { ChatPort, Clock, Cloud, JobSpec, MessageRef, Store } from './ports';
 import { sameEmail } from '../core/email';
 import { Scheduler } from './scheduler';
@@ -311,6 +312,7 @@ export class JitApp extends UseCase implements JitApi {
           dueAt: new Date(now.getTime() + this.policy.pendingTimeoutMinutes * 60_000),
           key: `${request.id}:pending-timeout`,
         });
+        schedule.push(...escalationJobs(this.policy, request, now));
       }
       if (await this.store.commit({ request, expectedVersion: null, audit, schedule })) {
         this.kick();

@@ -96,7 +96,10 @@ export interface ChatPort {
   updateCard(ref: MessageRef, view: RequestView, opts?: CallOptions): Promise<void>;
   /** Reply in the card's thread; the reply's own reference, so it can be redrawn once its buttons are stale. */
   replyInThread(ref: MessageRef, notice: Notice, opts?: CallOptions): Promise<MessageRef | null>;
-  /** A direct message; false when this platform cannot reach the person. */
+  /**
+   * A direct message; false when this platform cannot reach the person. A person known only by
+   * email (`userId` empty) is looked up by email on this platform.
+   */
   notifyPerson(person: Actor, notice: Notice, opts?: CallOptions): Promise<boolean>;
   /** A direct message, and where it landed; null when this platform cannot reach the person. */
   messagePerson(person: Actor, notice: Notice, opts?: CallOptions): Promise<MessageRef | null>;
@@ -147,10 +150,11 @@ export type JobKind =
   | 'remind' // warn the requester before endsAt
   | 'expire' // endsAt reached
   | 'pending-timeout' // nobody decided in time
+  | 'escalate' // still undecided after the rule's escalateAfterMinutes; payload: { phase, askedAt? }
   | 'post-card' // payload: { platform }
   | 'update-card' // payload: { platform }
   | 'thread' // payload: { platform, notice }
-  | 'dm' // payload: { notice }
+  | 'dm' // payload: { notice, to? (an Actor) or toPerson? ({ name, email }: tried on each platform) }
   | 'post-copy' // the requester's own copy, on their platform
   | 'update-copy' // redraw the requester's copies after a transition
   | 'close-notices'; // the grant ended: redraw its reminders without buttons

@@ -99,8 +99,9 @@ export function maySeeVm(policy: AccessPolicy, person: Person | null, vm: Vm): b
 }
 
 /**
- * Whether this person is part of the request: its requester, an approver under its rule, someone who
- * decided it, or an admin. Only they are shown the request itself (who, what, from where, why).
+ * Whether this person is part of the request: its requester, an approver under its rule (escalation
+ * people too, once it was escalated to them), someone who decided it, or an admin. Only they are
+ * shown the request itself (who, what, from where, why).
  */
 export function isPartOf(policy: AccessPolicy, person: Person | null, request: AccessRequest): boolean {
   if (!person) return false;
@@ -109,7 +110,7 @@ export function isPartOf(policy: AccessPolicy, person: Person | null, request: A
   const deciders = [...request.approvals, ...(request.extension?.approvals ?? []), ...(request.denial ? [request.denial] : [])];
   if (deciders.some((d) => sameEmail(d.by.email, person.email))) return true;
   const rule = policy.rules.find((r) => r.name === request.rule);
-  return rule !== undefined && hasPrincipal(person, rule.approvers);
+  return rule !== undefined && hasPrincipal(person, decidingPrincipals(rule, request));
 }
 
 /** The rule's own source limits, else the defaults. */
@@ -123,11 +124,54 @@ export function requestableVms(policy: AccessPolicy, person: Person | null, vms:
   return vms.filter((vm) => vm.jit !== null && mayRequest(policy, person, vm));
 }
 
-/** Everyone the request's rule names as an approver, except the requester. */
+// ---- escalation ---------------------------------------------------------------------------------
+
+/** Whom the rule escalates to: its `escalateTo`, else its own approvers (asked again). */
+export function escalationPrincipals(rule: AccessRule): Principal[] {
+  return rule.escalateTo ?? rule.approvers;
+}
+
+/**
+ * Whether the decision the request is about was escalated: a pending extension's while one waits,
+ * else the request's own. Each is escalated on its own: an escalated request does not make its later
+ * extension so.
+ */
+export function isEscalated(request: AccessRequest): boolean {
+  if (request.state === 'active' && request.extension) return request.extension.escalation !== undefined;
+  return request.escalation !== undefined;
+}
+
+/**
+ * Who may decide the request now under its rule: the approvers and, once the open decision was
+ * escalated, the escalation people too. They were named by an admin to be asked when the approvers
+ * are slow, and asking someone who cannot act would only delay the request further.
+ */
+export function decidingPrincipals(rule: AccessRule, request: AccessRequest): Principal[] {
+  return isEscalated(request) ? [...rule.approvers, ...escalationPrincipals(rule)] : rule.approvers;
+}
+
+/**
+ * The people to tell when the open decision is escalated: the rule's escalation people, except the
+ * requester and whoever already approved this decision (they can do no more).
+ */
+export function escalationTargets(policy: AccessPolicy, request: AccessRequest): Person[] {
+  const rule = policy.rules.find((r) => r.name === request.rule);
+  if (!rule || rule.escalateAfterMinutes === undefined) return [];
+  const approvals = request.state === 'active' ? (request.extension?.approvals ?? []) : request.approvals;
+  return policy.people.filter(
+    (p) =>
+      !sameEmail(p.email, request.requester.email) &&
+      !approvals.some((a) => sameEmail(a.by.email, p.email)) &&
+      hasPrincipal(p, escalationPrincipals(rule)),
+  );
+}
+
+/** Everyone who may decide the request now (its rule's approvers, and escalation people once escalated), except the requester. */
 export function approversFor(policy: AccessPolicy, request: AccessRequest): Person[] {
   const rule = policy.rules.find((r) => r.name === request.rule);
   if (!rule) return [];
-  return policy.people.filter((p) => !sameEmail(p.email, request.requester.email) && hasPrincipal(p, rule.approvers));
+  const principals = decidingPrincipals(rule, request);
+  return policy.people.filter((p) => !sameEmail(p.email, request.requester.email) && hasPrincipal(p, principals));
 }
 
 /**
@@ -141,8 +185,10 @@ export function canDecide(policy: AccessPolicy, person: Person | null, request: 
   if (!rule) {
     return { ok: false, reason: `you can't approve this request: its rule ${request.rule} is no longer in the configuration` };
   }
-  if (!hasPrincipal(person, rule.approvers)) {
-    return { ok: false, reason: `you can't approve this request: only ${rule.approvers.join(', ')} may approve under rule ${rule.name}` };
+  const principals = decidingPrincipals(rule, request);
+  if (!hasPrincipal(person, principals)) {
+    const later = !isEscalated(request) && rule.escalateAfterMinutes !== undefined && rule.escalateTo !== undefined ? ` (and ${rule.escalateTo.join(', ')} once it is escalated)` : '';
+    return { ok: false, reason: `you can't approve this request: only ${[...new Set(principals)].join(', ')} may approve under rule ${rule.name}${later}` };
   }
   const onExtension = request.state === 'active' && request.extension !== undefined;
   const approvals = onExtension ? request.extension!.approvals : request.approvals;

@@ -247,7 +247,7 @@ export class TeamsChat implements ChatPort {
 
   async replyInThread(ref: MessageRef, notice: Notice, opts?: CallOptions): Promise<MessageRef | null> {
     const posts = decodeMessageRef(ref);
-    const out = outgoing(noticeCard(notice, { teamsMention: true }), noticeSummary(notice), noticeMinimal(notice));
+    const out = outgoing(noticeCard(notice, { teamsMention: true, teamsPeople: await this.mentionsOf(notice) }), noticeSummary(notice), noticeMinimal(notice));
     const errors: ChatError[] = [];
     const replies: TeamsPost[] = [];
     for (const post of posts) {
@@ -267,6 +267,16 @@ export class TeamsChat implements ChatPort {
     if (errors.length === posts.length) throw errors.find((e) => e.retryable) ?? errors[0];
     for (const e of errors) this.o.logger.warn({ requestId: notice.requestId, ...errorFields(e) }, 'thread reply missed one Teams channel');
     return replies.length > 0 ? encodeMessageRef(replies) : null;
+  }
+
+  /** The notice's people known only by email, as Teams mentions where the bot has met them. */
+  private async mentionsOf(notice: Notice): Promise<Array<{ name: string; userId: string }>> {
+    const found: Array<{ name: string; userId: string }> = [];
+    for (const p of notice.mentionEmails ?? []) {
+      const known = await this.o.directory.personByEmail(p.email);
+      if (known) found.push({ name: p.name, userId: known.userId });
+    }
+    return found;
   }
 
   /**
@@ -328,7 +338,8 @@ export class TeamsChat implements ChatPort {
   /** The message's place in the person's 1:1 chat; null when Teams cannot reach them. */
   private async postToPerson(person: Actor, out: Outgoing, opts?: CallOptions & { requestId?: string }): Promise<TeamsPost | null> {
     const known = person.email ? await this.o.directory.personByEmail(person.email) : null;
-    const userId = person.platform === 'teams' ? person.userId : known?.userId;
+    // Someone known only by email (an escalation target) has no user id until the bot has met them.
+    const userId = person.platform === 'teams' && person.userId ? person.userId : known?.userId;
     const aadObjectId = person.aadObjectId ?? known?.aadObjectId;
     let target = await this.o.directory.personalConversation({ ...(aadObjectId ? { aadObjectId } : {}), ...(userId ? { userId } : {}) });
     try {
