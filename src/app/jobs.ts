@@ -70,7 +70,11 @@ export class Jobs extends UseCase {
       try {
         const endsAt = await this.acceptedEarlier(r);
         if (endsAt) {
-          if (await this.watchApply(r, this.confirmPayload('open', this.justification(r), endsAt), 'found accepted in Azure after a restart')) settled.push(r.id);
+          // With the initiate on record (its process died while watching, or another replica still
+          // watches it), this only watches the apply; otherwise the accept itself is what reconcile found.
+          const onRecord = (await this.store.listAudit({ requestId: r.id })).some((e) => e.type === 'azure.initiate' && e.details.ok === true && e.details.extension !== true);
+          const how = onRecord ? undefined : 'found accepted in Azure after a restart';
+          if (await this.watchApply(r, this.confirmPayload('open', this.justification(r), endsAt), how)) settled.push(r.id);
         } else {
           await this.store.scheduleJobs([{ kind: 'open', requestId: r.id, dueAt: this.clock.now(), key: `${r.id}:open` }]);
         }

@@ -421,6 +421,24 @@ for (const engine of engines()) {
       assert.equal((await world.store.getRequest(id))!.state, 'expired', 'and it still expires on time');
     });
 
+    it('reconcile at start only watches an initiate that is already on record, so the trail tells once how Azure opened it', async () => {
+      const id = submittedId(await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for watched'));
+      await world.settle();
+      await world.store.commit({
+        request: { ...(await world.store.getRequest(id))!, state: 'opening', version: 2, approvals: [{ by: person('bob'), at: world.clock.now() }] },
+        expectedVersion: 1,
+      });
+      const r = (await world.store.getRequest(id))!;
+      // Another replica sent the initiate and recorded it, and is still watching Azure apply it.
+      await world.cloud.open({ vms: r.vms, ports: r.ports, sources: [r.source], endsAt: new Date(world.clock.now().getTime() + 60 * MINUTE), justification: `jitbot ${id} for Alice: watched` });
+      await world.store.appendAudit([{ at: world.clock.now(), requestId: id, type: 'azure.initiate', actor: null, platform: null, vmNames: ['web-01'], details: { ok: true, accepted: true } }]);
+      await world.app.reconcile();
+      await world.settle();
+      assert.equal((await world.store.getRequest(id))!.state, 'active');
+      const types = (await world.store.listAudit({ requestId: id })).map((e) => e.type);
+      assert.equal(types.filter((t) => t === 'azure.initiate').length + types.filter((t) => t === 'azure.reconciled').length, 1, types.join(', '));
+    });
+
     it('admins export the audit trail as CSV; others may not', async () => {
       const id = submittedId(await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for "=cmd"'));
       const denied = await world.app.command(person('bob'), 'audit');
