@@ -4,6 +4,7 @@
 // transition written with its notices (an outbox), so it happens once however often the job runs,
 // and not at all once the decision was made, withdrawn or timed out.
 import { escalationTargets } from '../core/access';
+import { openDecision } from '../core/lifecycle';
 import { JitError } from '../core/errors';
 import * as notices from '../core/notices';
 import type { AccessPolicy } from '../core/policy';
@@ -63,7 +64,7 @@ export class Escalations extends UseCase {
             requestId: n.id,
             dueAt: at,
             key: `${n.id}:v${n.version}:dm:escalated:${person.email}`,
-            payload: { notice: notices.escalationAskNotice(n, person, at), toPerson: person },
+            payload: { notice: notices.escalationAskNotice(n, person, at), toPerson: person, about: openDecision(n) },
           })),
         };
       },

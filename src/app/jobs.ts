@@ -8,8 +8,9 @@ import * as notices from '../core/notices';
 import { TERMINAL_STATES, type AccessRequest, type Actor, type Platform } from '../core/types';
 import { requestView, type Notice } from '../core/views';
 import { errorFields } from './logger';
-import { announceJobs } from './outbox';
-import type { Job, JobKind, JobSpec, MessageRef, OpenResult } from './ports';
+import { announceJobs, askRefKind } from './outbox';
+import type { AskRefKind, Job, JobKind, JobSpec, MessageRef, OpenResult } from './ports';
+import { openDecision } from '../core/lifecycle';
 import type { JobHandler } from './scheduler';
 import { UseCase } from './use-case';
 import { judgeApply, listPorts, pollDelayMs, type ApplyVerdict, type ConfirmPayload } from './apply-watch';
@@ -19,6 +20,8 @@ import { Escalations } from './escalation';
 
 /** How long Azure may take to apply an accepted initiate before the bot calls it failed. */
 export const DEFAULT_APPLY_DEADLINE_MS = 120_000;
+/** Where an ask's closing words are kept for a message that lands after its decision (see closedNotice). */
+const CLOSED_ASKS = 'closed-asks';
 /** Polls that find no trace of an accepted open before it is sent again. */
 const UNRECORDED_POLLS = 3;
 
@@ -537,21 +540,26 @@ export class Jobs extends UseCase {
     if (refs === 'unposted') throw new ChatError('the approval card is not posted yet', { retryable: true, retryAfterMs: 1000 });
     const notice = await this.liveNotice(job.requestId, job.payload.notice as Notice);
     const sent = await chat.replyInThread(refs[0], notice, { timeoutInMs: 10_000 });
-    await this.keepNoticeRef(job.requestId, notice, sent);
+    if (hasGrantButtons(notice)) await this.keepNoticeRef(job.requestId, 'notice', sent);
   }
 
   private async runDm(job: Job): Promise<void> {
     const r = await this.store.getRequest(job.requestId ?? '');
     if (!r) return;
     const notice = job.payload.notice as Notice;
+    // A message asking one person to decide (an escalation, a step-up link) names that decision.
+    const about = typeof job.payload.about === 'string' ? job.payload.about : undefined;
+    if (about !== undefined && openDecision(r) !== about) return; // decided in the moments since: nothing to ask
     const toPerson = job.payload.toPerson as { name: string; email: string } | undefined;
     if (toPerson) {
-      // Asked to decide something already decided (in the moments since the escalation): nothing to ask.
-      if (notice.actions?.includes('approve') && requestView(r, this.clock.now()).approverActions.length === 0) return;
+      if (about === undefined && notice.actions?.includes('approve') && requestView(r, this.clock.now()).approverActions.length === 0) return;
       // Known by email only (an escalation person): the first platform that can reach them.
       for (const chat of this.chats.values()) {
         const person: Actor = { platform: chat.platform, userId: '', email: toPerson.email, name: toPerson.name };
-        if (await chat.notifyPerson(person, notice, { timeoutInMs: 10_000 })) return;
+        const sent = await chat.messagePerson(person, notice, { timeoutInMs: 10_000 });
+        if (!sent) continue;
+        if (about !== undefined) await this.keepNoticeRef(r.id, askRefKind(about), sent);
+        return;
       }
       this.log.warn({ requestId: r.id, email: toPerson.email }, 'no chat platform could reach this person directly; the thread names them');
       return;
@@ -562,7 +570,8 @@ export class Jobs extends UseCase {
     if (!chat) return;
     const live = await this.liveNotice(r.id, notice);
     const sent = await chat.messagePerson(to, live, { timeoutInMs: 10_000 });
-    await this.keepNoticeRef(r.id, live, sent);
+    if (about !== undefined) await this.keepNoticeRef(r.id, askRefKind(about), sent);
+    else if (hasGrantButtons(live)) await this.keepNoticeRef(r.id, 'notice', sent);
   }
 
   /** A notice with buttons that is delivered after its grant ended (a late retry) goes without them. */
@@ -573,35 +582,51 @@ export class Jobs extends UseCase {
   }
 
   /**
-   * Remember where a notice with buttons landed, so they can be taken off when the grant ends. The
-   * grant may have ended while it was being sent; then its close-notices job may already have run,
-   * so this one is redrawn at once.
+   * Remember where a message with buttons landed, so they can be taken off once they mean nothing:
+   * a reminder's when the grant ends, an ask's when its decision is made. That may have happened
+   * while it was being sent, and its close-notices job may already have run; then it is redrawn at once.
    */
-  private async keepNoticeRef(requestId: string, notice: Notice, ref: MessageRef | null): Promise<void> {
-    if (!ref || !hasGrantButtons(notice)) return;
-    await this.store.saveMessageRef({ requestId, kind: 'notice', ref });
-    const r = await this.store.getRequest(requestId);
-    if (r && TERMINAL_STATES.includes(r.state)) {
-      await this.chats.get(ref.platform)?.updateNotice(ref, notices.reminderEndedNotice(r, this.clock.now()), { timeoutInMs: 10_000 });
-    }
+  private async keepNoticeRef(requestId: string, kind: 'notice' | AskRefKind, ref: MessageRef | null): Promise<void> {
+    if (!ref) return;
+    await this.store.saveMessageRef({ requestId, kind, ref });
+    const closed = await this.closedNotice(requestId, kind);
+    if (closed) await this.chats.get(ref.platform)?.updateNotice(ref, closed, { timeoutInMs: 10_000 });
   }
 
-  /** The grant ended: every reminder it sent loses its Extend and Release buttons and says how it ended. */
+  /**
+   * What the messages remembered under `kind` say once their buttons are gone, or null while they
+   * still count. A reminder's words follow from the ended request; an ask's were written when its
+   * decision was made (the event that made it is gone by now), and kept by its close-notices job.
+   */
+  private async closedNotice(requestId: string, kind: 'notice' | AskRefKind): Promise<Notice | null> {
+    if (kind !== 'notice') return this.store.getValue<Notice>(CLOSED_ASKS, `${requestId}:${kind}`);
+    const r = await this.store.getRequest(requestId);
+    return r && TERMINAL_STATES.includes(r.state) ? notices.reminderEndedNotice(r, this.clock.now()) : null;
+  }
+
+  /**
+   * Take the buttons off every message remembered under the job's kind: the grant's reminders once it
+   * ended (no payload), or the direct messages that asked for a decision now made (`refKind` and the
+   * words to put in their place).
+   */
   private async runCloseNotices(job: Job): Promise<void> {
-    const r = await this.store.getRequest(job.requestId ?? '');
-    if (!r || !TERMINAL_STATES.includes(r.state)) return;
-    const ended = notices.reminderEndedNotice(r, this.clock.now());
-    const refs = (await this.store.listMessageRefs(r.id)).filter((m) => m.kind === 'notice');
+    const requestId = job.requestId ?? '';
+    const kind = (job.payload.refKind as AskRefKind | undefined) ?? 'notice';
+    // Kept before the references are read: an ask still being sent finds it once it has saved its own.
+    if (kind !== 'notice') await this.store.setValue(CLOSED_ASKS, `${requestId}:${kind}`, job.payload.notice);
+    const closed = await this.closedNotice(requestId, kind);
+    if (!closed) return;
+    const refs = (await this.store.listMessageRefs(requestId)).filter((m) => m.kind === kind);
     let retry: ChatError | null = null;
     for (const { ref } of refs) {
       const chat = this.chats.get(ref.platform);
       if (!chat) continue;
       try {
         // The same words again are harmless, so a retry simply redraws them all.
-        await chat.updateNotice(ref, ended, { timeoutInMs: 10_000 });
+        await chat.updateNotice(ref, closed, { timeoutInMs: 10_000 });
       } catch (err) {
         if (err instanceof ChatError && err.retryable) retry ??= err;
-        else this.log.warn({ ...errorFields(err), requestId: r.id, platform: ref.platform }, 'could not take the buttons off a reminder');
+        else this.log.warn({ ...errorFields(err), requestId, platform: ref.platform }, 'could not take the buttons off a message');
       }
     }
     if (retry) throw retry;

@@ -2,7 +2,9 @@
 // failed or interrupted post is retried by the scheduler and never lost (an outbox).
 import { TERMINAL_STATES, type AccessRequest, type Platform } from '../core/types';
 import type { Notice } from '../core/views';
-import type { JobSpec } from './ports';
+import { openDecision, type LifecycleEvent } from '../core/lifecycle';
+import { askClosedNotice } from '../core/notices';
+import type { AskRefKind, JobSpec } from './ports';
 
 export interface Announce {
   /** Redraw the card on every platform. */
@@ -27,15 +29,26 @@ export function announceJobs(r: AccessRequest, platforms: readonly Platform[], a
 }
 
 /**
- * After every transition: redraw the requester's own copies, and once the request has ended, take the
- * buttons off its reminders. Keys carry the version, so a replayed commit schedules nothing twice.
+ * After every transition: redraw the requester's own copies; once a decision is made (or can no
+ * longer be), take the buttons off the messages that asked for it; once the request has ended, off
+ * its reminders. Keys carry the version or the decision, so a replayed commit schedules nothing twice.
  */
-export function transitionJobs(r: AccessRequest, prev: AccessRequest, now: Date): JobSpec[] {
+export function transitionJobs(r: AccessRequest, prev: AccessRequest, ev: LifecycleEvent, now: Date): JobSpec[] {
   const jobs: JobSpec[] = [{ kind: 'update-copy', requestId: r.id, dueAt: now, key: `${r.id}:v${r.version}:update-copy` }];
+  const asked = openDecision(prev);
+  if (asked !== null && asked !== openDecision(r)) {
+    const refKind = askRefKind(asked);
+    jobs.push({ kind: 'close-notices', requestId: r.id, dueAt: now, key: `${r.id}:close-notices:${refKind}`, payload: { refKind, notice: askClosedNotice(prev, ev, now) } });
+  }
   if (TERMINAL_STATES.includes(r.state) && !TERMINAL_STATES.includes(prev.state)) {
     jobs.push({ kind: 'close-notices', requestId: r.id, dueAt: now, key: `${r.id}:close-notices` });
   }
   return jobs;
+}
+
+/** Where the messages asking for one decision are remembered (see StoredMessageRef). */
+export function askRefKind(decision: string): AskRefKind {
+  return `ask:${decision}`;
 }
 
 /** The requester's own copy, posted once on their platform (Slack: a direct message it can keep updating). */

@@ -157,7 +157,7 @@ export type JobKind =
   | 'dm' // payload: { notice, to? (an Actor) or toPerson? ({ name, email }: tried on each platform) }
   | 'post-copy' // the requester's own copy, on their platform
   | 'update-copy' // redraw the requester's copies after a transition
-  | 'close-notices'; // the grant ended: redraw its reminders without buttons
+  | 'close-notices'; // payload: { refKind?, notice? }: redraw reminders (the grant ended) or asks (decided) without buttons
 
 export interface JobSpec {
   kind: JobKind;
@@ -199,13 +199,18 @@ export interface AuditQuery {
   limit?: number;
 }
 
+/** `ask:` and the decision's name (core/lifecycle openDecision). */
+export type AskRefKind = `ask:${string}`;
+
 export interface StoredMessageRef {
   requestId: string;
   /**
    * `card`: the approval card; `copy`: the requester's own copy; `notice`: a thread reply or direct
-   * message with buttons (a reminder), redrawn without them once the grant ends.
+   * message with buttons (a reminder), redrawn without them once the grant ends; `ask:<decision>`: a
+   * direct message asking one person to decide (an escalation, a step-up link), redrawn without its
+   * buttons once that decision is made.
    */
-  kind: 'card' | 'dm' | 'copy' | 'notice';
+  kind: 'card' | 'dm' | 'copy' | 'notice' | AskRefKind;
   ref: MessageRef;
 }
 

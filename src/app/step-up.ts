@@ -8,6 +8,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { formatDuration } from '../core/duration';
 import { SignInError, isJitError } from '../core/errors';
+import { openDecision } from '../core/lifecycle';
 import { judgeSignIn, type StepUpRequirement } from '../core/step-up';
 import type { AccessRequest, Actor, StepUpProof } from '../core/types';
 import { formatPort, type ActionResult, type Notice } from '../core/views';
@@ -105,7 +106,7 @@ export class StepUps extends UseCase {
       link: { url, label: 'Sign in to approve' },
     };
     await this.store.scheduleJobs([
-      { kind: 'dm', requestId: r.id, dueAt: this.clock.now(), key: `${r.id}:step-up:${hashOf(token).slice(0, 16)}`, payload: { notice, to: actor } },
+      { kind: 'dm', requestId: r.id, dueAt: this.clock.now(), key: `${r.id}:step-up:${hashOf(token).slice(0, 16)}`, payload: { notice, to: actor, about: openDecision(r) } },
     ]);
     await this.store.appendAudit([this.auditEvent('approval.step-up-asked', r, actor, { phase: challenge.phase.kind, expiresAt: challenge.expiresAt })]);
     this.kick();

@@ -143,7 +143,7 @@ export abstract class UseCase {
       const schedule = [
         ...(x.schedule ?? []),
         ...(x.announce ? announceJobs(next, this.platforms, x.announce, this.clock.now()) : []),
-        ...transitionJobs(next, prev, this.clock.now()),
+        ...transitionJobs(next, prev, ev, this.clock.now()),
       ];
       const ok = await this.store.commit({
         request: next,

@@ -82,6 +82,17 @@ export function decidedMessage(r: AccessRequest, now: Date): string {
   }
 }
 
+/**
+ * The decision `r` waits for, named so that a message asking for it can be tied to it: `request`
+ * while pending, `extension:<asked at>` while an extension waits; null when nothing waits. A name
+ * that changes between two versions means that decision was made (or can no longer be made).
+ */
+export function openDecision(r: AccessRequest): string | null {
+  if (r.state === 'pending') return 'request';
+  if (r.state === 'active' && r.extension && !r.extension.opening) return `extension:${r.extension.requestedAt.toISOString()}`;
+  return null;
+}
+
 /** Email joins platforms; without one on either side only the same platform account is the same person. */
 function isRequester(r: AccessRequest, actor: Actor): boolean {
   if (actor.email && r.requester.email) return sameEmail(actor.email, r.requester.email);

@@ -1,5 +1,6 @@
 // The words of every thread reply and direct message, built from the request as it now is.
 import { formatDuration, formatUtc } from './duration';
+import type { LifecycleEvent } from './lifecycle';
 import type { AccessRequest, Actor } from './types';
 import { clipText, summariseList, vmListText } from './text';
 import { connectLines, formatPort, openSourcesText, peopleText, personView, sourceText, type Notice, type NoticeKind } from './views';
@@ -215,4 +216,27 @@ export function escalatedToRequesterNotice(r: AccessRequest, to: ReadonlyArray<{
   const subject = w.extension ? `Your extension of ${r.id}` : `Your request ${r.id}`;
   const who = to.length > 0 ? `it was escalated to ${peopleText(to.map((p) => p.name), 20)}` : 'the approvers were reminded';
   return notice(r, 'escalated', `${subject} has waited ${waitedText(w.since, now)} for a decision; ${who}.`, { mention: personView(r.requester) });
+}
+
+/**
+ * What a message that asked someone to decide (an escalation's direct message, a step-up link) says
+ * once `prev`'s open decision is closed by `ev`: who decided and when, and no buttons, so nobody
+ * clicks Approve on something already settled.
+ */
+export function askClosedNotice(prev: AccessRequest, ev: LifecycleEvent, now: Date): Notice {
+  const w = waiting(prev);
+  const at = formatUtc(ev.at, now);
+  const [kind, how]: [NoticeKind, string] =
+    ev.type === 'approve'
+      ? ['approved', `Approved by ${ev.by.name} at ${at}`]
+      : ev.type === 'deny'
+        ? [w.extension ? 'extension-denied' : 'denied', `Denied by ${ev.by.name} at ${at}`]
+        : ev.type === 'cancel'
+          ? ['cancelled', `Withdrawn by ${ev.by.name} at ${at}`]
+          : ev.type === 'timeout'
+            ? ['timed-out', `Timed out at ${at}`]
+            : ev.type === 'release'
+              ? ['released', `Closed at ${at}: released by ${ev.by.name}`]
+              : ['expired', `Closed at ${at}`];
+  return notice(prev, kind, `${how}: ${w.what} (${what(prev)}). Nothing is left to decide here.`);
 }
