@@ -102,6 +102,50 @@ for (const engine of engines()) {
       assert.equal((await world.store.getRequest(id))!.state, 'active');
     });
 
+    /** Dave's escalation message as it now reads: the last redraw of it, else as it was sent. */
+    const daveAsk = (id: string) => {
+      const sent = escalatedDms(id).filter((d) => d.to.email === 'dave@example.com');
+      assert.equal(sent.length, 1, 'one direct message to Dave');
+      return chat.recorded.noticeUpdates.filter((u) => u.id === sent[0].id).at(-1)?.notice ?? sent[0].notice;
+    };
+
+    it("Dave's direct message loses its buttons and says who approved when Bob approves first; his old Approve changes nothing", async () => {
+      const id = submittedId(await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for INC-4711'));
+      await world.advance(20 * MINUTE);
+      assert.deepEqual(daveAsk(id).actions, ['approve', 'deny']);
+      await world.advance(3 * MINUTE);
+      assert.equal((await world.app.act(person('bob'), 'approve', id)).ok, true);
+      await world.settle();
+      const now = daveAsk(id);
+      assert.equal(now.actions, undefined, 'no buttons left');
+      assert.match(now.text, /^Approved by Bob at 12:23 UTC: Alice's request R\w+ \(22\/TCP on web-01\)\. Nothing is left to decide here\.$/);
+
+      const late = await world.app.act(person('dave'), 'approve', id);
+      assert.equal(late.ok, false);
+      assert.match(late.message, /already approved by Bob at 12:23 UTC/);
+      const r = (await world.store.getRequest(id))!;
+      assert.deepEqual(r.approvals.map((a) => a.by.email), ['bob@example.com'], 'Dave is not counted');
+
+      await world.advance(MINUTE);
+      const redraws = chat.recorded.noticeUpdates.filter((u) => u.notice.requestId === id && /Nothing is left to decide/.test(u.notice.text));
+      assert.equal(redraws.length, 1, 'redrawn once, not on every later transition');
+    });
+
+    it("Dave's direct message says so when the request is withdrawn, denied or timed out instead", async () => {
+      const withdrawn = submittedId(await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for a'));
+      const denied = submittedId(await world.app.command(person('alice'), 'ssh web-01 2h from 10.1.2.3 for b'));
+      const lapsed = submittedId(await world.app.command(person('alice'), 'ssh web-01 3h from 10.1.2.3 for c'));
+      await world.advance(20 * MINUTE);
+      assert.equal((await world.app.act(person('alice'), 'cancel', withdrawn)).ok, true);
+      assert.equal((await world.app.act(person('carol'), 'deny', denied, { reason: 'not today' })).ok, true);
+      await world.advance(40 * MINUTE);
+      assert.equal((await world.store.getRequest(lapsed))!.state, 'timed-out');
+      assert.match(daveAsk(withdrawn).text, /^Withdrawn by Alice at 12:20 UTC: /);
+      assert.match(daveAsk(denied).text, /^Denied by Carol at 12:20 UTC: /);
+      assert.match(daveAsk(lapsed).text, /^Timed out at 13:00 UTC: /);
+      for (const id of [withdrawn, denied, lapsed]) assert.equal(daveAsk(id).actions, undefined);
+    });
+
     it('escalates nothing when the requester withdrew the request first', async () => {
       const id = submittedId(await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for x'));
       await world.advance(10 * MINUTE);
@@ -188,6 +232,19 @@ for (const engine of engines()) {
       // A new extension is a new decision: Dave may not decide it until it too is escalated.
       await world.app.command(person('alice'), `extend ${id} 30m`);
       assert.equal((await world.app.act(person('dave'), 'approve', id)).ok, false);
+    });
+
+    it("Dave's direct message about an extension loses its buttons once Carol approves it, and the next extension asks afresh", async () => {
+      const id = submittedId(await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for x'));
+      await world.app.act(person('bob'), 'approve', id);
+      await world.settle();
+      await world.app.command(person('alice'), `extend ${id} 1h`);
+      await world.advance(20 * MINUTE);
+      assert.deepEqual(daveAsk(id).actions, ['approve', 'deny']);
+      assert.equal((await world.app.act(person('carol'), 'approve', id)).ok, true);
+      await world.settle();
+      assert.match(daveAsk(id).text, /^Approved by Carol at 12:20 UTC: Alice's extension of R\w+ by 1h /);
+      assert.equal(daveAsk(id).actions, undefined);
     });
 
     it('an extension decided first is not escalated', async () => {

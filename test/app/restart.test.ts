@@ -166,6 +166,44 @@ describe('restarting the bot on the same PGlite data', function () {
     }
   });
 
+  it("Dave's escalation message sent before a crash loses its buttons when Bob approves in the process after it", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'jitbot-restart-ask-'));
+    const config = path.join(dir, 'jitbot.yaml');
+    writeFileSync(config, readFileSync(LOCAL_CONFIG, 'utf8').replace('    approvals: 1\n', '    approvals: 1\n    escalateAfterMinutes: 20\n    escalateTo: [dave@example.com]\n'));
+    const env = { JITBOT_DATA_DIR: dir, JITBOT_SIM_PORT: '0', JITBOT_CONFIG: config };
+
+    const first = await spawnBot('ask-first', env);
+    bots.push(first);
+    const asked = await postJson(`${first.url}/console/command`, { as: 'alice@example.com', text: '/jit ssh web-01 1h from 10.1.2.7 for INC-10' });
+    const id = /Sent for approval: (R[A-Z0-9]{5})/.exec(JSON.stringify(asked.body))?.[1];
+    assert.ok(id, JSON.stringify(asked.body).slice(0, 400));
+    await first.advance('PT20M');
+    assert.match(await snapshot(first.url, 'dave@example.com'), /was escalated to you/, 'Dave is asked before the crash');
+    first.signal('SIGKILL');
+    await first.exited;
+
+    const second = await spawnBot('ask-second', env);
+    bots.push(second);
+    assert.equal((await postJson(`${second.url}/console/action`, { as: 'bob@example.com', verb: 'approve', requestId: id })).body.ok, true);
+    await second.advance('PT1M');
+    const after = await snapshot(second.url, 'dave@example.com');
+    assert.doesNotMatch(after, /was escalated to you/, 'no ask is left with its old words');
+    assert.match(after, /Approved by Bob at \d\d:\d\d UTC/);
+    const late = (await postJson(`${second.url}/console/action`, { as: 'dave@example.com', verb: 'approve', requestId: id })).body;
+    assert.equal(late.ok, false);
+    assert.match(late.message, /already approved by Bob/);
+    second.signal('SIGTERM');
+    assert.equal((await second.exited).code, 0);
+
+    const store = await openStore({ dataDir: dir });
+    try {
+      assert.equal((await store.listMessageRefs(id)).filter((r) => r.kind === 'ask:request').length, 1, "Dave's message is remembered on disk");
+      assert.deepEqual((await store.getRequest(id))!.approvals.map((a) => a.by.email), ['bob@example.com']);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('a reminder sent after a crash loses its buttons when the grant expires, and the requester\'s copy follows every transition', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'jitbot-restart-reminder-'));
     const first = await spawnBot('reminder-first', { JITBOT_DATA_DIR: dir, JITBOT_SIM_PORT: '0' });

@@ -275,4 +275,52 @@ describe('Slack and Teams together', function () {
     assert.match(answer, /approved/i);
     assert.equal((await world.store.getRequest(id))!.state, 'active');
   });
+
+  it("Dave's escalation message in Slack loses its buttons when Bob approves first on the card, and his old Approve is answered and changes nothing", async () => {
+    await slackCommand('U0ALICE', 'ssh web-01 1h from 10.1.2.3 for INC-4711');
+    const id = await latestRequestId();
+    await world.advance(20 * MINUTE);
+    const ask = slack.fake.channelMessages('D0DAVE').find((m) => m.text.includes('escalated to you'));
+    assert.ok(ask, 'Dave is asked directly');
+    assert.match(JSON.stringify(ask.blocks), /jit_approve/);
+
+    await world.advance(MINUTE);
+    await slackClick('U0BOB', 'approve', id);
+    const now = slack.fake.message(ask.channel, ask.ts)!;
+    assert.match(now.text, /Approved by Bob at 12:21 UTC: Alice's request R\w+ \(22\/TCP on web-01\)\. Nothing is left to decide here\./);
+    assert.doesNotMatch(JSON.stringify(now.blocks), /jit_approve|jit_deny/, 'no buttons left');
+
+    seq += 1;
+    const res = await slack.client.interactive(
+      blockActions({ user: 'U0DAVE', actionId: 'jit_approve', value: id, responseUrl: slack.fake.responseUrl(`late-${seq}`), channel: 'D0DAVE', messageTs: ask.ts }),
+    );
+    assert.equal(res.status, 200);
+    await world.settle();
+    assert.match(JSON.stringify(slack.fake.responsesTo(`late-${seq}`)), /already approved by Bob/);
+    const r = (await world.store.getRequest(id))!;
+    assert.deepEqual(r.approvals.map((a) => a.by.name), ['Bob'], 'Dave is not counted');
+  });
+
+  it("Dave's escalation message in a Teams personal chat loses its buttons when Bob approves first in Slack, and his old Approve changes nothing", async () => {
+    slack.fake.override('users.lookupByEmail', (call) => (String(call.args.email) === 'dave@example.com' ? { body: { ok: false, error: 'users_not_found' } } : undefined));
+    assert.equal((await postActivity(teams.url, personalMessage({ serviceUrl: connector.url }, users.dave, 'jit help'))).status, 200);
+    await slackCommand('U0ALICE', 'ssh web-01 1h from 10.1.2.3 for INC-4711');
+    const id = await latestRequestId();
+    await world.advance(20 * MINUTE);
+    const asks = (await world.store.listMessageRefs(id)).filter((m) => m.kind === 'ask:request');
+    assert.equal(asks.length, 1, "Dave's personal message is remembered");
+    assert.equal(asks[0].ref.platform, 'teams');
+    const activityId = String(asks[0].ref.data.activityId);
+
+    await slackClick('U0BOB', 'approve', id);
+    const put = connector.calls.filter((c) => c.method === 'PUT' && c.path.endsWith(`/activities/${activityId}`)).at(-1);
+    assert.ok(put, 'the personal message was redrawn in place');
+    assert.match(JSON.stringify(put.body), /Approved by Bob at 12:20 UTC: Alice's request R\w+/);
+    assert.doesNotMatch(JSON.stringify(put.body), /Action\.Execute|Action\.Submit/, 'with no buttons');
+
+    const answer = JSON.stringify((await postActivity(teams.url, executeInvoke({ serviceUrl: connector.url }, users.dave, { verb: 'approve', data: { verb: 'approve', requestId: id } }, { personal: true, replyToId: activityId }))).body);
+    await world.settle();
+    assert.match(answer, /already approved by Bob/);
+    assert.deepEqual((await world.store.getRequest(id))!.approvals.map((a) => a.by.name), ['Bob']);
+  });
 });

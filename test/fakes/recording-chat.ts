@@ -9,7 +9,7 @@ export interface Recorded {
   cards: Array<{ id: number; route: Route; view: RequestView }>;
   updates: Array<{ id: number; view: RequestView }>;
   thread: Array<{ id: number; notice: Notice }>;
-  dms: Array<{ to: Actor; notice: Notice }>;
+  dms: Array<{ id: number; to: Actor; notice: Notice }>;
   /** Notices redrawn in place, by the id they were sent under. */
   noticeUpdates: Array<{ id: number; notice: Notice }>;
   copies: Array<{ id: number; to: Actor; view: RequestView }>;
@@ -50,8 +50,9 @@ export class RecordingChat implements ChatPort {
   }
   async messagePerson(person: Actor, notice: Notice): Promise<MessageRef | null> {
     this.maybeFail();
-    this.recorded.dms.push({ to: person, notice });
-    return { platform: this.platform, v: 1, data: { id: this.next++ } };
+    const id = this.next++;
+    this.recorded.dms.push({ id, to: person, notice });
+    return { platform: this.platform, v: 1, data: { id } };
   }
   async updateNotice(ref: MessageRef, notice: Notice): Promise<void> {
     this.maybeFail();
