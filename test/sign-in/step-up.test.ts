@@ -289,6 +289,19 @@ for (const engine of engines()) {
       assert.equal((await world.store.getRequest(id))?.state, 'denied');
     });
 
+    it("Bob's sign-in link loses its button once Carol denies the request, and says so", async () => {
+      await start();
+      const { id } = await clickApprove(bob);
+      const sent = slack.recorded.dms.find((d) => d.notice.kind === 'step-up');
+      assert.ok(sent);
+      assert.equal((await world.app.act(carolInTeams, 'deny', id)).ok, true);
+      await world.settle();
+      const now = slack.recorded.noticeUpdates.filter((u) => u.id === sent.id).at(-1)?.notice;
+      assert.ok(now, 'the message with the link was redrawn');
+      assert.match(now.text, /^Denied by Carol at \d\d:\d\d UTC: /);
+      assert.equal(now.link, undefined, 'no sign-in button left');
+    });
+
     it('tokens signed with a rotated key still verify', async () => {
       await start();
       const first = await clickApprove(bob);
