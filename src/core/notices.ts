@@ -226,9 +226,11 @@ export function escalatedToRequesterNotice(r: AccessRequest, to: ReadonlyArray<{
 export function askClosedNotice(prev: AccessRequest, ev: LifecycleEvent, now: Date): Notice {
   const w = waiting(prev);
   const at = formatUtc(ev.at, now);
+  // On a rule that needs two approvals, the approval that closed it names the earlier one too.
+  const earlier = (w.extension ? prev.extension?.approvals : prev.approvals) ?? [];
   const [kind, how]: [NoticeKind, string] =
     ev.type === 'approve'
-      ? ['approved', `Approved by ${ev.by.name} at ${at}`]
+      ? ['approved', `Approved by ${peopleText([...earlier.map((a) => a.by.name), ev.by.name])} at ${at}`]
       : ev.type === 'deny'
         ? [w.extension ? 'extension-denied' : 'denied', `Denied by ${ev.by.name} at ${at}`]
         : ev.type === 'cancel'

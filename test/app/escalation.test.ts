@@ -179,6 +179,8 @@ for (const engine of engines()) {
       assert.equal((await world.app.act(person('carol'), 'approve', id)).ok, true);
       await world.settle();
       assert.equal((await world.store.getRequest(id))!.state, 'active');
+      const closed = chat.recorded.noticeUpdates.filter((u) => u.id === asked[0].id).at(-1)?.notice;
+      assert.match(closed?.text ?? '', /^Approved by Bob and Carol at 12:20 UTC: /, "Carol's own message names both approvals");
     });
 
     it('the requester is never asked, nor allowed to approve her own request once it is escalated to her group', async () => {
@@ -245,6 +247,13 @@ for (const engine of engines()) {
       await world.settle();
       assert.match(daveAsk(id).text, /^Approved by Carol at 12:20 UTC: Alice's extension of R\w+ by 1h /);
       assert.equal(daveAsk(id).actions, undefined);
+
+      await world.app.command(person('alice'), `extend ${id} 30m`);
+      await world.advance(20 * MINUTE);
+      const asks = escalatedDms(id).filter((d) => d.to.email === 'dave@example.com');
+      assert.equal(asks.length, 2, 'the new extension is asked about in a new message');
+      assert.deepEqual(asks[1].notice.actions, ['approve', 'deny']);
+      assert.ok(!chat.recorded.noticeUpdates.some((u) => u.id === asks[1].id), 'the first decision does not close the second');
     });
 
     it('an extension decided first is not escalated', async () => {

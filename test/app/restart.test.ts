@@ -129,10 +129,7 @@ describe('restarting the bot on the same PGlite data', function () {
 
   it('escalates a request on the local clock once, in the process started after a crash before the time', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'jitbot-restart-escalate-'));
-    // The local world, with web escalating to Dave after 20 minutes.
-    const config = path.join(dir, 'jitbot.yaml');
-    writeFileSync(config, readFileSync(LOCAL_CONFIG, 'utf8').replace('    approvals: 1\n', '    approvals: 1\n    escalateAfterMinutes: 20\n    escalateTo: [dave@example.com]\n'));
-    const env = { JITBOT_DATA_DIR: dir, JITBOT_SIM_PORT: '0', JITBOT_CONFIG: config };
+    const env = escalatingEnv(dir);
     const daveApproves = async (url: string, id: string) => (await postJson(`${url}/console/action`, { as: 'dave@example.com', verb: 'approve', requestId: id })).body;
 
     const first = await spawnBot('escalate-first', env);
@@ -168,9 +165,7 @@ describe('restarting the bot on the same PGlite data', function () {
 
   it("Dave's escalation message sent before a crash loses its buttons when Bob approves in the process after it", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'jitbot-restart-ask-'));
-    const config = path.join(dir, 'jitbot.yaml');
-    writeFileSync(config, readFileSync(LOCAL_CONFIG, 'utf8').replace('    approvals: 1\n', '    approvals: 1\n    escalateAfterMinutes: 20\n    escalateTo: [dave@example.com]\n'));
-    const env = { JITBOT_DATA_DIR: dir, JITBOT_SIM_PORT: '0', JITBOT_CONFIG: config };
+    const env = escalatingEnv(dir);
 
     const first = await spawnBot('ask-first', env);
     bots.push(first);
@@ -239,6 +234,13 @@ describe('restarting the bot on the same PGlite data', function () {
     }
   });
 });
+
+/** A bot on its own data directory with the local world, web escalating to Dave after 20 minutes. */
+function escalatingEnv(dir: string): Record<string, string> {
+  const config = path.join(dir, 'jitbot.yaml');
+  writeFileSync(config, readFileSync(LOCAL_CONFIG, 'utf8').replace('    approvals: 1\n', '    approvals: 1\n    escalateAfterMinutes: 20\n    escalateTo: [dave@example.com]\n'));
+  return { JITBOT_DATA_DIR: dir, JITBOT_SIM_PORT: '0', JITBOT_CONFIG: config };
+}
 
 /** What the console shows this person right now: the first event of its stream, a snapshot. */
 async function snapshot(base: string, as: string): Promise<string> {
