@@ -26,6 +26,8 @@ import type { SlackAdapter } from './slack';
 import { fromMeUrl, mountFromMe } from './web/from-me';
 import { openStore } from './store';
 import { createTeamsAdapter } from './teams';
+import { DefaultAzureCredential } from '@azure/identity';
+import { createGraphDirectory, localGraphCredential } from './entra/graph-directory';
 
 export interface RunningBot {
   url: string;
@@ -171,7 +173,18 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
           }
         : {}),
       applyDeadlineMs: settings.applyDeadlineMs,
+      directory: { groups: config.groups, ttlMs: settings.directoryTtlMs },
     });
+    if (config.groups.some((g) => g.kind === 'entra')) {
+      app.addDirectory(
+        createGraphDirectory({
+          baseUrl: settings.graphUrl,
+          // The same identity as for Azure; local mode has none, so a fixed token stands in for it.
+          credential: settings.localMode ? localGraphCredential : new DefaultAzureCredential(),
+          clock,
+        }),
+      );
+    }
 
     metrics.feed({
       // Read at scrape time from the shared store, so every replica reports the same, true number.
@@ -201,8 +214,10 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
         logger: log.child({ platform: 'slack' }),
         clock,
         observer: metrics,
+        groupsMaxAgeMs: settings.directoryTtlMs / 2,
       });
       app.addChat(slack.chat);
+      if (config.groups.some((g) => g.kind === 'slack')) app.addDirectory(slack.groups);
       if (!settings.slack.appToken) mounts.push((s) => slack!.mount(s));
     }
     if (settings.teams) {
@@ -245,7 +260,10 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       registry: metrics.registry,
       observeRequest: metrics.httpRequest,
       readiness: readinessChecks(store, azureHealth),
-      readinessDetails: [{ name: 'defender', read: () => app.defender.detail() }],
+      readinessDetails: [
+        { name: 'defender', read: () => app.defender.detail() },
+        ...(config.groups.length ? [{ name: 'directory', read: async () => app.directoryStatus() }] : []),
+      ],
     });
     let url = await http.listen(settings.port, settings.host);
     closers.push(() => http.close());

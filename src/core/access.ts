@@ -6,7 +6,7 @@ import { formatDuration, MAX_DURATION_MINUTES, MIN_DURATION_MINUTES } from './du
 import { normalizeEmail, sameEmail } from './email';
 import { JitError } from './errors';
 import { isGlob, matchGlob } from './glob';
-import type { AccessPolicy, AccessRule, Person, Principal, VmSelector } from './policy';
+import type { AccessPolicy, AccessRule, Person, Principal, UnknownGroup, VmSelector } from './policy';
 import { quoteWord } from './text';
 import type { AccessRequest, PortRule, PortSpec, Vm } from './types';
 import { formatPort } from './views';
@@ -53,6 +53,33 @@ export function hasPrincipal(person: Person, principals: readonly Principal[]): 
     if (p === '*') return true;
     if (p.startsWith('group:')) return groups.includes(p.slice('group:'.length));
     return p === email;
+  });
+}
+
+/**
+ * The first group among the principals whose membership the person's directory could not confirm,
+ * when nothing else names them: the reason they are refused is then the directory, not the rule.
+ */
+export function unknownMembership(person: Person, principals: readonly Principal[]): UnknownGroup | null {
+  if (!person.unknownGroups?.length || hasPrincipal(person, principals)) return null;
+  const named = new Set(principals.map((p) => p.trim().toLowerCase()).filter((p) => p.startsWith('group:')).map((p) => p.slice('group:'.length)));
+  return person.unknownGroups.find((u) => named.has(u.group.toLowerCase())) ?? null;
+}
+
+/** What the person is told when a directory that holds one of their groups did not answer. */
+export function directoryUnreachable(u: UnknownGroup): string {
+  return `the directory (${u.directory}) could not be reached, so your membership of group:${u.group} can't be checked; try again shortly`;
+}
+
+/**
+ * True when a directory group is among the principals: its members are not all in the file, so a
+ * count of the file's people says nothing about how many may approve.
+ */
+function namesDirectoryGroup(policy: AccessPolicy, principals: readonly Principal[]): boolean {
+  const directory = new Set((policy.directoryGroups ?? []).map((g) => g.toLowerCase()));
+  return principals.some((p) => {
+    const q = p.trim().toLowerCase();
+    return q.startsWith('group:') && directory.has(q.slice('group:'.length));
   });
 }
 
@@ -121,11 +148,20 @@ export function requestableVms(policy: AccessPolicy, person: Person | null, vms:
   return vms.filter((vm) => vm.jit !== null && mayRequest(policy, person, vm));
 }
 
-/** Everyone the request's rule names as an approver, except the requester. */
-export function approversFor(policy: AccessPolicy, request: AccessRequest): Person[] {
+/**
+ * Everyone the request's rule names as an approver, except the requester: the file's people and
+ * `others`, the members a directory listed for the rule's groups (one person per email).
+ */
+export function approversFor(policy: AccessPolicy, request: AccessRequest, others: readonly Person[] = []): Person[] {
   const rule = policy.rules.find((r) => r.name === request.rule);
   if (!rule) return [];
-  return policy.people.filter((p) => !sameEmail(p.email, request.requester.email) && hasPrincipal(p, rule.approvers));
+  const byEmail = new Map<string, Person>();
+  for (const p of [...policy.people, ...others]) {
+    const key = p.email.toLowerCase();
+    const known = byEmail.get(key);
+    byEmail.set(key, known ? { ...known, groups: [...new Set([...known.groups, ...p.groups])] } : p);
+  }
+  return [...byEmail.values()].filter((p) => !sameEmail(p.email, request.requester.email) && hasPrincipal(p, rule.approvers));
 }
 
 /**
@@ -140,6 +176,8 @@ export function canDecide(policy: AccessPolicy, person: Person | null, request: 
     return { ok: false, reason: `you can't approve this request: its rule ${request.rule} is no longer in the configuration` };
   }
   if (!hasPrincipal(person, rule.approvers)) {
+    const unknown = unknownMembership(person, rule.approvers);
+    if (unknown) return { ok: false, reason: `you can't approve this request now: ${directoryUnreachable(unknown)}` };
     return { ok: false, reason: `you can't approve this request: only ${rule.approvers.join(', ')} may approve under rule ${rule.name}` };
   }
   const onExtension = request.state === 'active' && request.extension !== undefined;
@@ -161,6 +199,8 @@ function rightsRefusal(policy: AccessPolicy, person: Person, vm: Vm): JitError |
   const rule = ruleForVm(policy, vm);
   if (!rule) return new JitError('not_allowed', `you may not request ${vm.name}: no access rule covers it`);
   if (!hasPrincipal(person, rule.requesters)) {
+    const unknown = unknownMembership(person, rule.requesters);
+    if (unknown) return new JitError('not_allowed', `you may not request ${vm.name} now: ${directoryUnreachable(unknown)}`);
     return new JitError('not_allowed', `you may not request ${vm.name} (rule ${rule.name}: requesters are ${rule.requesters.join(', ')})`);
   }
   return null;
@@ -372,7 +412,7 @@ export function evaluateRequest(input: { policy: AccessPolicy; person: Person | 
   const source = chooseSource(command.source, rule, openings);
   if (!source.ok) return source;
 
-  if (!rule.autoApprove) {
+  if (!rule.autoApprove && !namesDirectoryGroup(policy, rule.approvers)) {
     const approvers = policy.people.filter((p) => !sameEmail(p.email, person.email) && hasPrincipal(p, rule.approvers));
     if (approvers.length < rule.approvals) {
       return refuse(
@@ -433,7 +473,7 @@ export function extensionTerms(input: { policy: AccessPolicy; request: AccessReq
   const oneRequest = Math.min(rule.maxDurationMinutes ?? Infinity, ...portMaxes, portMaxes.length || rule.maxDurationMinutes !== undefined ? Infinity : r.durationMinutes);
   const beyond = totalMinutes > oneRequest;
   const autoApprove = rule.autoApprove && !beyond;
-  if (!autoApprove) {
+  if (!autoApprove && !namesDirectoryGroup(policy, rule.approvers)) {
     const approvers = policy.people.filter((p) => !sameEmail(p.email, r.requester.email) && hasPrincipal(p, rule.approvers));
     if (approvers.length < r.requiredApprovals) {
       const room = oneRequest - heldMinutes;
