@@ -173,7 +173,8 @@ const fileSchema = z
       )
       .default([]),
     /** Groups kept in a directory, by the name rules use after `group:`. */
-    groups: z.record(z.string().regex(/^[\w.-]+$/, 'must be a group name (letters, digits, . _ -)'), directoryGroup).default({}),
+    // Names are checked with the other cross-entry checks: zod reports a bad record key without its own words.
+    groups: z.record(z.string(), directoryGroup).default({}),
     admins: z.array(principal).default([]),
     rules: z.array(rule).default([]),
     reminderMinutes: z.number().int().min(1, 'must be ≥ 1').max(120, 'must be ≤ 120').default(10),
@@ -231,7 +232,8 @@ function crossIssues(doc: unknown): Issue[] {
   const groupNames = new Map<string, string>();
   for (const name of Object.keys((fieldOf(doc, 'groups') as Record<string, unknown> | undefined) ?? {})) {
     const key = name.toLowerCase();
-    if (groupNames.has(key)) issues.push({ path: ['groups', name], message: `is the same group as ${groupNames.get(key)} (names ignore case)` });
+    if (!/^[\w.-]+$/.test(name)) issues.push({ path: ['groups', name], message: 'must be a group name as rules write it after group: (letters, digits, . _ -)' });
+    else if (groupNames.has(key)) issues.push({ path: ['groups', name], message: `is the same group as ${groupNames.get(key)} (names ignore case)` });
     else groupNames.set(key, name);
   }
   const vmKeys = new Set<string>();
