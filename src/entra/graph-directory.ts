@@ -97,7 +97,7 @@ export function createGraphDirectory(o: GraphDirectoryOptions): Directory {
   const scope = `${base}/.default`;
   const timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const maxRetries = o.maxRetries ?? 3;
-  const maxWaitMs = o.maxRetryAfterMs ?? 10_000;
+  const maxWaitMs = o.maxRetryAfterMs ?? 5_000;
   const wait = o.sleep ?? sleep;
 
   async function get<T>(url: string, signal: AbortSignal): Promise<T> {
