@@ -17,6 +17,11 @@ export const DBAS_HANDLE = 'dbas';
 
 /** examples/local.yaml plus directory groups: engineers may request web VMs, on-call may approve them. */
 export function directoryConfig(opts: { slack?: boolean } = {}): LoadedConfig {
+  return configFromDocument(directoryDoc(opts), 'directory-test');
+}
+
+/** The same, as the YAML document a rule file would hold. */
+export function directoryDoc(opts: { slack?: boolean } = {}): Record<string, any> {
   const doc = YAML.parse(readFileSync(LOCAL_CONFIG, 'utf8')) as Record<string, any>;
   doc.groups = { oncall: { entra: ONCALL }, engineers: { entra: ENGINEERS }, 'platform-admins': { entra: PLATFORM_ADMINS }, ...(opts.slack ? { dbas: { slack: `@${DBAS_HANDLE}` } } : {}) };
   doc.admins = ['group:admins', 'group:platform-admins'];
@@ -25,7 +30,7 @@ export function directoryConfig(opts: { slack?: boolean } = {}): LoadedConfig {
   web.approvers = ['group:sre', 'group:oncall'];
   const sql = doc.rules.find((r: { name: string }) => r.name === 'sql');
   if (opts.slack) sql.approvers = ['group:sre', 'group:dbas'];
-  return configFromDocument(doc, 'directory-test');
+  return doc;
 }
 
 export interface DirectoryPeople {
