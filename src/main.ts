@@ -100,6 +100,10 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
   if (settings.stepUp && !settings.localMode && !settings.publicUrl) {
     throw new JitError('config', 'JITBOT_PUBLIC_URL: must be set for step-up sign-in (the provider redirects to <JITBOT_PUBLIC_URL>/step-up/callback)');
   }
+  const slackGroups = config.groups.filter((g) => g.kind === 'slack').map((g) => `group:${g.name}`);
+  if (slackGroups.length > 0 && !settings.slack) {
+    throw new JitError('config', `${settings.configPath}: ${slackGroups.join(', ')} ${slackGroups.length === 1 ? 'is a Slack user group' : 'are Slack user groups'}: set SLACK_BOT_TOKEN (with the usergroups:read scope) to read ${slackGroups.length === 1 ? 'it' : 'them'}`);
+  }
   mkdirSync(settings.dataDir, { recursive: true });
 
   const clock = settings.localMode ? new AdjustableClock() : systemClock;

@@ -94,7 +94,8 @@ export class People {
       const answer = answers.get(g.kind);
       const label = this.labelOf(g.kind);
       if (!answer || !answer.ok) {
-        if (!groups.has(g.name)) unknown.push({ group: g.name, directory: label });
+        const why = answer && !answer.ok && answer.error.kind === 'consent' ? 'not-permitted' : 'unreachable';
+        if (!groups.has(g.name)) unknown.push({ group: g.name, directory: label, why });
         continue;
       }
       name ??= answer.name;

@@ -68,6 +68,9 @@ export function unknownMembership(person: Person, principals: readonly Principal
 
 /** What the person is told when a directory that holds one of their groups did not answer. */
 export function directoryUnreachable(u: UnknownGroup): string {
+  if (u.why === 'not-permitted') {
+    return `jitbot is not permitted to read the directory (${u.directory}), so your membership of group:${u.group} can't be checked; ask whoever runs jitbot to grant it access`;
+  }
   return `the directory (${u.directory}) could not be reached, so your membership of group:${u.group} can't be checked; try again shortly`;
 }
 

@@ -19,6 +19,8 @@ export interface UnknownGroup {
   group: string;
   /** Said to the person: `Microsoft Entra ID`, `Slack`. */
   directory: string;
+  /** `not-permitted`: the directory refused the bot (no consent, missing scope); else it did not answer. */
+  why?: 'unreachable' | 'not-permitted';
 }
 
 /** A principal in a rule: `*` (anyone known), `group:<name>`, or an email. */

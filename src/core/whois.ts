@@ -14,7 +14,7 @@ export interface WhoisView {
   name: string | null;
   groups: Array<{ group: string; from: Origin[] }>;
   /** Directory groups that could not be checked now; they grant nothing until they can. */
-  unchecked: Array<{ group: string; directory: string }>;
+  unchecked: Array<{ group: string; directory: string; why?: 'unreachable' | 'not-permitted' }>;
   admin: { is: boolean; via: string[] };
   rules: Array<{ rule: string; request: string[]; approve: string[] }>;
 }
@@ -42,7 +42,7 @@ export function whoisView(policy: AccessPolicy, email: string, person: Person | 
     email,
     name: person.name,
     groups: [...new Set(person.groups.map((g) => g.toLowerCase()))].sort().map((group) => ({ group, from: origins.get(group) ?? [FILE_ORIGIN] })),
-    unchecked: (person.unknownGroups ?? []).map((u) => ({ group: u.group, directory: u.directory })),
+    unchecked: (person.unknownGroups ?? []).map((u) => ({ group: u.group, directory: u.directory, ...(u.why ? { why: u.why } : {}) })),
     admin: { is: isAdmin(policy, person), via: matchedVia(person, policy.admins, origins) },
     rules: policy.rules
       .map((r) => ({ rule: r.name, request: matchedVia(person, r.requesters, origins), approve: matchedVia(person, r.approvers, origins) }))
@@ -55,7 +55,10 @@ export function whoisLines(v: WhoisView): string[] {
   if (v.name === null) return [`${v.email} is not known to jitbot: not in the configuration file, and in no directory group it reads.`];
   const lines = [`${v.name} <${v.email}>`];
   lines.push(v.groups.length ? `Groups: ${v.groups.map((g) => `group:${g.group} (${g.from.join(', ')})`).join('; ')}` : 'Groups: none');
-  for (const u of v.unchecked) lines.push(`Not checked: group:${u.group}, because ${u.directory} could not be reached; it grants nothing until it answers`);
+  for (const u of v.unchecked) {
+    const because = u.why === 'not-permitted' ? `jitbot is not permitted to read ${u.directory}` : `${u.directory} could not be reached`;
+    lines.push(`Not checked: group:${u.group}, because ${because}; it grants nothing until it answers`);
+  }
   lines.push(v.admin.is ? `Admin: yes, through ${v.admin.via.join(', ')}` : 'Admin: no');
   if (v.rules.length === 0) lines.push('Rules: none lets this person request or approve');
   for (const r of v.rules) {

@@ -91,11 +91,15 @@ describe('people and groups from Microsoft Entra ID', () => {
     assert.equal((await world.store.listRequests({})).length, 0);
   });
 
-  it('names the missing Graph permission to the operator when consent was not given', async () => {
+  it('tells the approver jitbot is not permitted, and names the missing Graph permissions to the operator, when consent was not given', async () => {
     const id = submittedId(await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for a'));
     dir.graph.consented = false;
     const refused = await world.app.act(dir.frank, 'approve', id);
-    assert.equal(refused.message, `you can't approve this request now: ${UNREACHABLE}`);
+    assert.equal(
+      refused.message,
+      "you can't approve this request now: jitbot is not permitted to read the directory (Microsoft Entra ID), so your membership of group:oncall can't be checked; ask whoever runs jitbot to grant it access",
+    );
+    assert.equal((await world.store.getRequest(id))!.approvals.length, 0);
     const status = world.app.directoryStatus().find((s) => s.directory === 'Microsoft Entra ID');
     assert.equal(status?.ok, false);
     assert.match(status?.message ?? '', /User\.Read\.All and GroupMember\.Read\.All, with admin consent/);

@@ -91,12 +91,12 @@ describe('directory groups over Slack and Teams', function () {
     assert.equal(slack.fake.callsTo('usergroups.users.list').length, 1, 'the group is listed once and reused');
   });
 
-  it('tells a Slack user group member plainly when Slack will not list the group, and counts nothing', async () => {
+  it('tells a Slack user group member plainly when Slack will not let it list the group, and counts nothing', async () => {
     slack.fake.scopes.delete('usergroups:read');
     await slackCommand('U0ALICE', 'rdp sql-01 1h from 203.0.113.7 for patching');
     const id = await onlyRequestId();
     const answer = await slackClick('U0DAVE', 'approve', id);
-    assert.match(answer, /the directory \(Slack\) could not be reached, so your membership of group:dbas can't be checked; try again shortly/);
+    assert.match(answer, /jitbot is not permitted to read the directory \(Slack\), so your membership of group:dbas can't be checked; ask whoever runs jitbot to grant it access/);
     assert.equal((await world.store.getRequest(id))!.approvals.length, 0);
     const status = world.app.directoryStatus().find((s) => s.directory === 'Slack');
     assert.match(status?.message ?? '', /missing_scope\): add the usergroups:read scope to the Slack app and reinstall it/);

@@ -39,9 +39,21 @@ describe('Entra ID groups through a national cloud\'s Graph (JITBOT_GRAPH_URL)',
     dir.graph.consented = false;
     const refused = await bot.app.act(dir.frank, 'approve', requestId);
     assert.equal(refused.ok, false);
-    assert.match(refused.message, /could not be reached, so your membership of group:oncall can't be checked/);
+    assert.match(refused.message, /jitbot is not permitted to read the directory \(Microsoft Entra ID\), so your membership of group:oncall can't be checked/);
     const ready = (await (await fetch(`${bot.url.replace('//localhost:', '//127.0.0.1:')}/readyz`)).json()) as { details?: { directory?: Array<{ ok: boolean; message?: string }> } };
     assert.equal(ready.details?.directory?.[0]?.ok, false);
     assert.match(ready.details?.directory?.[0]?.message ?? '', /User\.Read\.All and GroupMember\.Read\.All/);
+  });
+});
+
+describe('starting with Slack user groups in the rule file', () => {
+  it('refuses to start without Slack, naming the groups it could not read', async () => {
+    const data = mkdtempSync(path.join(tmpdir(), 'jitbot-slackgroups-'));
+    const file = path.join(data, 'rules.yaml');
+    writeFileSync(file, YAML.stringify(directoryDoc({ slack: true })));
+    await assert.rejects(
+      startBot({ JITBOT_CONFIG: file, JITBOT_DATA_DIR: data, PORT: '0', JITBOT_SIM_PORT: '0' }, { logger: silentLogger }),
+      /group:dbas is a Slack user group: set SLACK_BOT_TOKEN \(with the usergroups:read scope\) to read it/,
+    );
   });
 });
