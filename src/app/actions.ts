@@ -35,7 +35,7 @@ export class Actions extends UseCase implements ApprovalConfirmer {
    */
   async confirmStepUp(actor: Actor, requestId: string, proof: StepUpProof, phase: StepUpPhase): Promise<ActionResult> {
     const id = requestId.trim().toUpperCase();
-    const person = await this.people.person(actor.email, actor);
+    const person = await this.people.decider(actor.email, actor);
     if (!person) return { ok: false, message: "You are not in jitbot's access list any more; nothing was approved.", view: null };
     try {
       return await this.decide(actor, person, 'approve', id, { proof, phase });
@@ -47,7 +47,7 @@ export class Actions extends UseCase implements ApprovalConfirmer {
 
   async act(actor: Actor, verb: Verb, requestId: string, opts: ActOptions = {}): Promise<ActionResult> {
     const id = requestId.trim().toUpperCase();
-    const person = await this.people.person(actor.email, actor);
+    const person = await this.people.decider(actor.email, actor);
     if (!person) {
       await this.auditRefusal(actor, verb, 'unknown person', [], id);
       return { ok: false, message: "You are not in jitbot's access list; ask an admin to add you.", view: null };

@@ -2,7 +2,7 @@
 // commands, and the composition of the use-case modules (buttons in actions.ts, scheduled work in
 // jobs.ts) around one shared context and one scheduler.
 import { randomInt } from 'node:crypto';
-import { approversFor, canDecide, evaluateRequest, hasPrincipal, isAdmin, isPartOf, maySeeVm, resolveVmNames, ruleForVm } from '../core/access';
+import { accessUnchecked, approversFor, canDecide, evaluateRequest, hasPrincipal, isAdmin, isPartOf, maySeeVm, resolveVmNames, ruleForVm } from '../core/access';
 import { isGlob, matchGlob } from '../core/glob';
 import { matchVmName, splitVmName } from '../core/vm-names';
 import { HELP_EXAMPLES, HELP_LINES, USAGE, type Command, type RequestCommand } from '../core/command';
@@ -188,9 +188,14 @@ export class JitApp extends UseCase implements JitApi {
       this.observer.command('help', 'ok');
       return this.help(actor);
     }
-    const person = await this.people.person(actor.email, actor);
+    const { person, unchecked } = await this.people.known(actor.email, actor);
     if (!person) {
       this.observer.command(command.kind, 'refused');
+      if (unchecked.length > 0) {
+        const message = accessUnchecked(unchecked);
+        await this.auditRefusal(actor, command.kind, message, []);
+        return { kind: 'error', message: `${capitalized(message)}.` };
+      }
       await this.auditRefusal(actor, command.kind, 'unknown person', []);
       return { kind: 'error', message: `You are not in jitbot's access list${actor.email ? ` (${actor.email})` : ''}; ask an admin to add you. Try /jit help.` };
     }
@@ -536,8 +541,8 @@ export class JitApp extends UseCase implements JitApi {
   async form(actor: Actor, defaults: Partial<FormInput> = {}): Promise<{ ok: true; form: FormView } | { ok: false; reply: Reply }> {
     const unfit = actorProblem(actor);
     if (unfit) return { ok: false, reply: { kind: 'error', message: unfit } };
-    const person = await this.people.person(actor.email, actor);
-    if (!person) return { ok: false, reply: { kind: 'error', message: "You are not in jitbot's access list; ask an admin to add you." } };
+    const { person, unchecked } = await this.people.known(actor.email, actor);
+    if (!person) return { ok: false, reply: { kind: 'error', message: unchecked.length ? `${capitalized(accessUnchecked(unchecked))}.` : "You are not in jitbot's access list; ask an admin to add you." } };
     const vms = (await this.vms()).filter((vm) => {
       const rule = ruleForVm(this.policy, vm);
       return vm.jit !== null && rule !== null && hasPrincipal(person, rule.requesters);
@@ -549,8 +554,8 @@ export class JitApp extends UseCase implements JitApi {
   async submitForm(actor: Actor, input: FormInput, opts: CommandOptions = {}): Promise<FormSubmitResult> {
     const unfit = actorProblem(actor);
     if (unfit) return { ok: false, errors: { vm: unfit } };
-    const person = await this.people.person(actor.email, actor);
-    if (!person) return { ok: false, errors: { vm: "You are not in jitbot's access list." } };
+    const { person, unchecked } = await this.people.known(actor.email, actor);
+    if (!person) return { ok: false, errors: { vm: unchecked.length ? `${capitalized(accessUnchecked(unchecked))}.` : "You are not in jitbot's access list." } };
     const errors: Partial<Record<FormField, string>> = {};
     // Each field on its own, so the answer stands beside the field it is about.
     for (const field of FORM_FIELDS) {
@@ -615,6 +620,10 @@ function ruleNote(policy: AccessPolicy, vm: Vm): string {
   if (!rule) return `${vm.name} is under JIT, but no access rule covers it, so nobody can request it yet; add a rule for it to the configuration.`;
   const approvals = rule.autoApprove ? 'approved automatically' : `${rule.approvals} approval${rule.approvals === 1 ? '' : 's'} from ${rule.approvers.join(', ')}`;
   return `${vm.name} is under JIT. Rule ${rule.name} lets ${rule.requesters.join(', ')} request it (${approvals}).`;
+}
+
+function capitalized(text: string): string {
+  return `${text.charAt(0).toUpperCase()}${text.slice(1)}`;
 }
 
 /** VMs per page of `/jit vms`: small enough for one Slack message and one Teams card. */

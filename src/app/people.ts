@@ -28,6 +28,11 @@ export interface ResolvedPerson {
   person: Person | null;
   /** Lower-cased group name → where the membership was read. */
   origins: Map<string, Origin[]>;
+  /**
+   * True when the person is in no `people:` entry and in no group a directory confirmed, but a
+   * directory did not answer: they may be someone, and are given nothing until it does.
+   */
+  provisional: boolean;
 }
 
 export interface PeopleOptions {
@@ -72,8 +77,27 @@ export class People {
     return [...new Set(this.groups.map((g) => g.kind))];
   }
 
-  /** The person for the access rules, or null when neither the file nor any directory knows them. */
+  /**
+   * The person for the access rules, or null when neither the file nor any directory that answered
+   * knows them; then `unchecked` lists the groups of directories that did not answer (so the person
+   * can be told the directory is why, without naming the groups).
+   */
+  async known(email: string | null, hint?: { name?: string }): Promise<{ person: Person | null; unchecked: UnknownGroup[] }> {
+    const r = await this.resolve(email, hint);
+    if (r.provisional) return { person: null, unchecked: r.person?.unknownGroups ?? [] };
+    return { person: r.person, unchecked: [] };
+  }
+
+  /** As `known`, for commands and views: the person or null. */
   async person(email: string | null, hint?: { name?: string }): Promise<Person | null> {
+    return (await this.known(email, hint)).person;
+  }
+
+  /**
+   * The person deciding on one request: also someone known to no one only because a directory did
+   * not answer, so their refusal names the directory and the rule's group rather than a stranger's.
+   */
+  async decider(email: string | null, hint?: { name?: string }): Promise<Person | null> {
     return (await this.resolve(email, hint)).person;
   }
 
@@ -81,10 +105,10 @@ export class People {
   async resolve(email: string | null, hint?: { name?: string }): Promise<ResolvedPerson> {
     const e = normalizeEmail(email);
     const origins = new Map<string, Origin[]>();
-    if (!e) return { person: null, origins };
+    if (!e) return { person: null, origins, provisional: false };
     const fromFile = findPerson(this.o.policy, e);
     for (const g of fromFile?.groups ?? []) origins.set(g.toLowerCase(), [FILE_ORIGIN]);
-    if (this.groups.length === 0) return { person: fromFile, origins };
+    if (this.groups.length === 0) return { person: fromFile, origins, provisional: false };
 
     const answers = await this.answersFor(e);
     const groups = new Set((fromFile?.groups ?? []).map((g) => g.toLowerCase()));
@@ -106,14 +130,14 @@ export class People {
     }
     const viaDirectory = [...groups].some((g) => origins.get(g)?.some((o) => o !== FILE_ORIGIN));
     // Known only to a directory that did not answer: they are told about the directory, not that they are a stranger.
-    if (!fromFile && !viaDirectory && unknown.length === 0) return { person: null, origins };
+    if (!fromFile && !viaDirectory && unknown.length === 0) return { person: null, origins, provisional: false };
     const person: Person = {
       email: e,
       name: fromFile?.name ?? name ?? hint?.name?.trim() ?? e,
       groups: [...groups],
       ...(unknown.length ? { unknownGroups: unknown } : {}),
     };
-    return { person, origins };
+    return { person, origins, provisional: !fromFile && !viaDirectory };
   }
 
   /** True when the file or a recent directory answer knows the email (no directory call is made). */

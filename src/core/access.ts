@@ -75,6 +75,17 @@ export function directoryUnreachable(u: UnknownGroup): string {
 }
 
 /**
+ * Said to someone in no `people:` entry while a directory that could make them known did not answer.
+ * It names the directory, not its groups: the person may be a stranger.
+ */
+export function accessUnchecked(unchecked: readonly UnknownGroup[]): string {
+  const refused = unchecked.find((u) => u.why === 'not-permitted');
+  if (refused) return `jitbot could not check your access: it is not permitted to read the directory (${refused.directory}); ask whoever runs jitbot to grant it access`;
+  const directories = [...new Set(unchecked.map((u) => u.directory))].join(', ');
+  return `jitbot could not check your access: the directory (${directories}) could not be reached, so your group memberships can't be checked; try again shortly`;
+}
+
+/**
  * True when a directory group is among the principals: its members are not all in the file, so a
  * count of the file's people says nothing about how many may approve.
  */

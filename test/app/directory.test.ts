@@ -83,12 +83,22 @@ describe('people and groups from Microsoft Entra ID', () => {
     assert.equal(byBob.ok, true, 'Bob is in group:sre by the configuration file');
   });
 
-  it('tells a requester known only through Entra ID that the directory is down, not that they are a stranger', async () => {
+  it('tells a requester known only through Entra ID that the directory is down, and shows them nothing meanwhile', async () => {
     dir.graph.down = true;
-    const reply = await world.app.command(dir.erin, 'ssh web-01 1h from 10.1.2.3 for a');
-    assert.equal(reply.kind, 'error');
-    assert.match(text(reply), /the directory \(Microsoft Entra ID\) could not be reached, so your membership of group:engineers can't be checked; try again shortly/);
+    const message = "Jitbot could not check your access: the directory (Microsoft Entra ID) could not be reached, so your group memberships can't be checked; try again shortly.";
+    for (const words of ['ssh web-01 1h from 10.1.2.3 for a', 'policy web-01', 'vms', 'status']) {
+      assert.deepEqual(await world.app.command(dir.erin, words), { kind: 'error', message }, words);
+    }
     assert.equal((await world.store.listRequests({})).length, 0);
+    // A stranger hears the same: while the directory is down, nobody can tell them apart.
+    assert.deepEqual(await world.app.command(person('mallory'), 'policy web-01'), { kind: 'error', message });
+  });
+
+  it('tells someone who is also in the file the directory group it could not check, by name', async () => {
+    const id = submittedId(await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for a'));
+    dir.graph.down = true;
+    const byDave = await world.app.act(person('dave'), 'approve', id);
+    assert.equal(byDave.message, `you can't approve this request now: ${UNREACHABLE}`);
   });
 
   it('tells the approver jitbot is not permitted, and names the missing Graph permissions to the operator, when consent was not given', async () => {
