@@ -13,6 +13,8 @@ import type { Clock, Directory, DirectoryGroupRef, DirectoryKind } from './ports
 
 export const DEFAULT_DIRECTORY_TTL_MS = 10 * 60_000;
 const DEFAULT_TIMEOUT_MS = 8_000;
+/** Past this many cached answers, expired ones are dropped before another is added. */
+const MAX_CACHED = 10_000;
 
 /** What one directory said about a person: their groups there, or why it could not say. */
 type Answer = { ok: true; name?: string; groups: string[]; expiresAt: number; refreshAt: number } | { ok: false; error: DirectoryError };
@@ -193,6 +195,7 @@ export class People {
       return Promise.resolve(settled);
     }
     if (entry?.pending) return entry.pending;
+    if (this.cache.size >= MAX_CACHED) this.prune(now);
     const fresh: Entry = { pending: this.fetch(kind, email) };
     this.cache.set(key, fresh);
     void fresh.pending!.then((answer) => {
@@ -203,6 +206,11 @@ export class People {
       } else if (this.cache.get(key) === fresh) this.cache.delete(key);
     });
     return fresh.pending!;
+  }
+
+  /** Drops answers past their TTL, so the cache holds about the people active within one TTL. */
+  private prune(now: number): void {
+    for (const [key, entry] of this.cache) if (!entry.pending && (!entry.settled?.ok || entry.settled.expiresAt <= now)) this.cache.delete(key);
   }
 
   private refreshInBackground(kind: DirectoryKind, email: string, entry: Entry): void {
