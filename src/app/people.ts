@@ -15,9 +15,14 @@ export const DEFAULT_DIRECTORY_TTL_MS = 10 * 60_000;
 const DEFAULT_TIMEOUT_MS = 8_000;
 /** Past this many cached answers, expired ones are dropped before another is added. */
 const MAX_CACHED = 10_000;
+/** How long a failed lookup stands before the directory is asked again. */
+const FAILURE_HOLD_MS = 30_000;
 
 /** What one directory said about a person: their groups there, or why it could not say. */
-type Answer = { ok: true; name?: string; groups: string[]; expiresAt: number; refreshAt: number } | { ok: false; error: DirectoryError };
+type Answer =
+  | { ok: true; name?: string; groups: string[]; expiresAt: number; refreshAt: number }
+  /** Kept until retryAt, so a directory that hangs costs one deadline a half-minute, not one per click. */
+  | { ok: false; error: DirectoryError; retryAt: number };
 
 /** One directory's answer about one person: the lookup under way, and the last good answer. */
 interface Entry {
@@ -195,22 +200,23 @@ export class People {
       return Promise.resolve(settled);
     }
     if (entry?.pending) return entry.pending;
+    if (settled && !settled.ok && settled.retryAt > now) return Promise.resolve(settled);
     if (this.cache.size >= MAX_CACHED) this.prune(now);
     const fresh: Entry = { pending: this.fetch(kind, email) };
     this.cache.set(key, fresh);
     void fresh.pending!.then((answer) => {
-      // Only answers are kept: a directory that failed is asked again on the next command or click.
-      if (answer.ok) {
-        fresh.settled = answer;
-        delete fresh.pending;
-      } else if (this.cache.get(key) === fresh) this.cache.delete(key);
+      fresh.settled = answer;
+      delete fresh.pending;
     });
     return fresh.pending!;
   }
 
   /** Drops answers past their TTL, so the cache holds about the people active within one TTL. */
   private prune(now: number): void {
-    for (const [key, entry] of this.cache) if (!entry.pending && (!entry.settled?.ok || entry.settled.expiresAt <= now)) this.cache.delete(key);
+    for (const [key, entry] of this.cache) {
+      const a = entry.settled;
+      if (!entry.pending && (!a || (a.ok ? a.expiresAt : a.retryAt) <= now)) this.cache.delete(key);
+    }
   }
 
   private refreshInBackground(kind: DirectoryKind, email: string, entry: Entry): void {
@@ -225,7 +231,7 @@ export class People {
   private async fetch(kind: DirectoryKind, email: string): Promise<Answer> {
     const groups = this.groups.filter((g) => g.kind === kind);
     const directory = this.directories.get(kind);
-    if (!directory) return { ok: false, error: new DirectoryError('unknown', `${this.labelOf(kind)} is not connected to jitbot`) };
+    if (!directory) return { ok: false, error: new DirectoryError('unknown', `${this.labelOf(kind)} is not connected to jitbot`), retryAt: 0 };
     try {
       const r = await directory.membership(email, groups, { timeoutInMs: this.timeoutMs });
       const ids = new Set(r.groupIds.map((id) => id.toLowerCase()));
@@ -242,7 +248,7 @@ export class People {
       const error = err instanceof DirectoryError ? err : new DirectoryError('unknown', `${directory.label} failed`, { cause: err });
       this.status.set(kind, { directory: directory.label, ok: false, message: error.message });
       this.o.log.warn({ ...errorFields(err), directory: directory.label, kind: error.kind }, error.message);
-      return { ok: false, error };
+      return { ok: false, error, retryAt: this.o.clock.now().getTime() + FAILURE_HOLD_MS };
     }
   }
 
@@ -256,7 +262,8 @@ export class People {
     const members = directory.members(g, { timeoutInMs: this.timeoutMs }).then(
       (list) => list.map((m): Person => ({ email: m.email, name: m.name ?? m.email, groups: [g.name] })),
       (err: unknown) => {
-        this.memberCache.delete(key);
+        // Held briefly like a failed membership lookup: card refreshes must not each wait for a dead directory.
+        this.memberCache.set(key, { at: now - this.ttlMs + FAILURE_HOLD_MS, members: Promise.resolve([]) });
         this.o.log.warn({ ...errorFields(err), directory: directory.label, group: g.name }, 'could not list a directory group; its members are left out of approver lists');
         return [];
       },

@@ -83,6 +83,18 @@ describe('people and groups from Microsoft Entra ID', () => {
     assert.equal(byBob.ok, true, 'Bob is in group:sre by the configuration file');
   });
 
+  it('asks a directory that failed again only after half a minute, refusing meanwhile without waiting on it', async () => {
+    const id = submittedId(await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for a'));
+    dir.graph.down = true;
+    assert.equal((await world.app.act(dir.frank, 'approve', id)).ok, false);
+    const asked = dir.graph.calls.length;
+    assert.equal((await world.app.act(dir.frank, 'approve', id)).ok, false);
+    assert.equal(dir.graph.calls.length, asked, 'the failure stands for a while');
+    dir.graph.down = false;
+    await world.advance(31_000);
+    assert.equal((await world.app.act(dir.frank, 'approve', id)).ok, true, 'and then the directory is asked again');
+  });
+
   it('tells a requester known only through Entra ID that the directory is down, and shows them nothing meanwhile', async () => {
     dir.graph.down = true;
     const message = "Jitbot could not check your access: the directory (Microsoft Entra ID) could not be reached, so your group memberships can't be checked; try again shortly.";
