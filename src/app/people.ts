@@ -136,7 +136,7 @@ export class People {
       }
     }
     const viaDirectory = [...groups].some((g) => origins.get(g)?.some((o) => o !== FILE_ORIGIN));
-    // Known only to a directory that did not answer: they are told about the directory, not that they are a stranger.
+    // Every directory answered and none knows them, nor does the file: a stranger.
     if (!fromFile && !viaDirectory && unknown.length === 0) return { person: null, origins, provisional: false };
     const person: Person = {
       email: e,
