@@ -13,6 +13,7 @@ import { errorFields } from './logger';
 import type { Jobs } from './jobs';
 import { phaseOf, type ApprovalConfirmer, type StepUpPhase } from './step-up';
 import { UseCase, type AfterTransition, type UseCaseContext } from './use-case';
+import { escalationJobs } from './escalation';
 
 /** A step-up sign-in that proved an approval, and which approval it was for. */
 interface Proven {
@@ -148,11 +149,11 @@ export class Actions extends UseCase implements ApprovalConfirmer {
     if (prev.state === 'active') {
       // A decision on an extension.
       if (next.extension?.opening) {
-        return { schedule: [{ kind: 'extend-open', requestId: next.id, dueAt: now, key: `${next.id}:v${next.version}:extend-open` }], announce: { card: true } };
+        return { schedule: [{ kind: 'extend-open', requestId: next.id, dueAt: now, key: `${next.id}:v${next.version}:extend-open` }], cancelKinds: ['escalate'], announce: { card: true } };
       }
       if (!next.extension && prev.extension) {
         const n = notices.extensionDeniedNotice(next, by, reason);
-        return { announce: { card: true, thread: n, dm: n } };
+        return { cancelKinds: ['escalate'], announce: { card: true, thread: n, dm: n } };
       }
       return { announce: { card: true, thread: notices.approvalNotice({ ...next, approvals: next.extension?.approvals ?? [] }, by) } };
     }
@@ -160,12 +161,12 @@ export class Actions extends UseCase implements ApprovalConfirmer {
       case 'opening':
         return {
           schedule: [{ kind: 'open', requestId: next.id, dueAt: now, key: `${next.id}:open` }],
-          cancelKinds: ['pending-timeout'],
+          cancelKinds: ['pending-timeout', 'escalate'],
           announce: { card: true, thread: notices.approvedNotice(next), dm: notices.approvedNotice(next) },
         };
       case 'denied': {
         const n = notices.deniedNotice(next);
-        return { cancelKinds: ['pending-timeout'], announce: { card: true, thread: n, dm: n } };
+        return { cancelKinds: ['pending-timeout', 'escalate'], announce: { card: true, thread: n, dm: n } };
       }
       default:
         return { announce: { card: true, thread: notices.approvalNotice(next, by) } };
@@ -181,7 +182,7 @@ export class Actions extends UseCase implements ApprovalConfirmer {
     const { next } = await this.apply(
       id,
       () => ({ type: 'cancel', by: actor, at: this.clock.now() }),
-      (n) => ({ cancelKinds: ['pending-timeout', 'open'], announce: { card: true, thread: notices.cancelledNotice(n) } }),
+      (n) => ({ cancelKinds: ['pending-timeout', 'open', 'escalate'], announce: { card: true, thread: notices.cancelledNotice(n) } }),
     );
     return { ok: true, message: `Cancelled ${id}.`, view: requestView(next, this.clock.now()) };
   }
@@ -240,7 +241,7 @@ export class Actions extends UseCase implements ApprovalConfirmer {
         if (n.extension?.opening) {
           return { schedule: [{ kind: 'extend-open', requestId: n.id, dueAt: this.clock.now(), key: `${n.id}:v${n.version}:extend-open` }], announce: { card: true } };
         }
-        return { announce: { card: true, thread: notices.extensionRequestedNotice(n) } };
+        return { schedule: escalationJobs(this.policy, n, this.clock.now()), announce: { card: true, thread: notices.extensionRequestedNotice(n) } };
       },
     );
     return {

@@ -8,6 +8,7 @@ import * as notices from '../core/notices';
 import type { AccessRequest } from '../core/types';
 import { requestView, type RequestView } from '../core/views';
 import { postCardJobs } from './outbox';
+import { escalationJobs } from './escalation';
 import type { JobSpec } from './ports';
 import { UseCase } from './use-case';
 
@@ -66,7 +67,7 @@ export class AddressCapture extends UseCase {
         const { next } = await this.apply(
           r.id,
           (cur) => (this.valid(cur, token) ? { type: 'address-refused', at, from: address, reason: check.message } : new JitError('conflict', INVALID)),
-          (n) => ({ cancelKinds: ['pending-timeout'], announce: { card: true, dm: notices.addressRefusedNotice(n) } }),
+          (n) => ({ cancelKinds: ['pending-timeout', 'escalate'], announce: { card: true, dm: notices.addressRefusedNotice(n) } }),
         );
         return { ok: false, message: `${next.id} cannot go on: ${check.message}.`, view: requestView(next, this.clock.now()) };
       }
@@ -84,6 +85,7 @@ export class AddressCapture extends UseCase {
               dueAt: new Date(now.getTime() + this.policy.pendingTimeoutMinutes * 60_000),
               key: `${n.id}:pending-timeout`,
             });
+            schedule.push(...escalationJobs(this.policy, n, now));
           }
           return { schedule, cancelKinds: ['pending-timeout'], announce: { dm: notices.addressCapturedNotice(n) } };
         },

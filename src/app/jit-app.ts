@@ -27,6 +27,7 @@ import { Jobs } from './jobs';
 import { errorFields, silentLogger, type Logger } from './logger';
 import { nullObserver, type AppObserver } from './observer';
 import { postCardJobs } from './outbox';
+import { escalationJobs } from './escalation';
 import type { ChatPort, Clock, Cloud, JobSpec, Store } from './ports';
 import { Scheduler } from './scheduler';
 import { StepUps, type StepUpOptions } from './step-up';
@@ -332,6 +333,7 @@ export class JitApp extends UseCase implements JitApi {
           dueAt: new Date(now.getTime() + this.policy.pendingTimeoutMinutes * 60_000),
           key: `${request.id}:pending-timeout`,
         });
+        schedule.push(...escalationJobs(this.policy, request, now));
       }
       if (await this.store.commit({ request, expectedVersion: null, audit, schedule })) {
         this.kick();

@@ -13,6 +13,7 @@ import { UseCase } from './use-case';
 import { judgeApply, listPorts, pollDelayMs, type ApplyVerdict, type ConfirmPayload } from './apply-watch';
 import { formatUtc } from '../core/duration';
 import { sameEmail } from '../core/email';
+import { Escalations } from './escalation';
 
 /** How long Azure may take to apply an accepted initiate before the bot calls it failed. */
 export const DEFAULT_APPLY_DEADLINE_MS = 120_000;
@@ -20,6 +21,8 @@ export const DEFAULT_APPLY_DEADLINE_MS = 120_000;
 const UNRECORDED_POLLS = 3;
 
 export class Jobs extends UseCase {
+  private readonly escalations = new Escalations(this.ctx);
+
   handlers(): Record<JobKind, JobHandler> {
     return {
       open: (job) => this.runOpen(job),
@@ -28,6 +31,7 @@ export class Jobs extends UseCase {
       remind: (job) => this.runRemind(job),
       expire: (job) => this.runExpire(job),
       'pending-timeout': (job) => this.runPendingTimeout(job),
+      escalate: (job) => this.escalations.run(job),
       'post-card': (job) => this.runPostCard(job),
       'update-card': (job) => this.runUpdateCard(job),
       thread: (job) => this.runThread(job),
@@ -101,7 +105,7 @@ export class Jobs extends UseCase {
         (n) => {
           const note = notices.vanishedNotice(n);
           return {
-            cancelKinds: ['remind', 'expire', 'extend-open'],
+            cancelKinds: ['remind', 'expire', 'extend-open', 'escalate'],
             audit: [this.auditEvent('azure.reconciled', n, null, { how: 'Azure no longer shows the grant', plannedEndsAt: r.endsAt?.toISOString() ?? null })],
             announce: { card: true, thread: note, dm: note },
           };
@@ -231,7 +235,7 @@ export class Jobs extends UseCase {
       r.id,
       () => ({ type: 'release', by, at: now() }),
       (n) => ({
-        cancelKinds: ['remind', 'expire', 'extend-open'],
+        cancelKinds: ['remind', 'expire', 'extend-open', 'escalate'],
         audit: [this.auditEvent('azure.close', n, by, { ok: true, applied: true })],
         announce: { card: true, thread: notices.releasedNotice(n), ...(sameEmail(n.requester.email, by.email) ? {} : { dm: notices.releasedNotice(n) }) },
       }),
@@ -381,7 +385,7 @@ export class Jobs extends UseCase {
           (n) => {
             const note = notices.supersededNotice(n, opened, words, true);
             return {
-              cancelKinds: ['remind', 'expire', 'extend-open'],
+              cancelKinds: ['remind', 'expire', 'extend-open', 'escalate'],
               audit: [this.auditEvent('azure.superseded', n, null, { by: opened.id, ports: words })],
               announce: { card: true, thread: note, dm: note },
             };
@@ -458,7 +462,7 @@ export class Jobs extends UseCase {
     await this.apply(
       r.id,
       (cur) => (cur.endsAt && cur.endsAt.getTime() > this.clock.now().getTime() ? new JitError('conflict', 'not yet') : { type: 'expire', at: this.clock.now() }),
-      (n) => ({ cancelKinds: ['remind', 'extend-open'], announce: { card: true, thread: notices.expiredNotice(n), dm: notices.expiredNotice(n) } }),
+      (n) => ({ cancelKinds: ['remind', 'extend-open', 'escalate'], announce: { card: true, thread: notices.expiredNotice(n), dm: notices.expiredNotice(n) } }),
     ).catch((err: unknown) => {
       if (!(err instanceof JitError && err.code === 'conflict')) throw err;
     });
@@ -528,11 +532,24 @@ export class Jobs extends UseCase {
   private async runDm(job: Job): Promise<void> {
     const r = await this.store.getRequest(job.requestId ?? '');
     if (!r) return;
+    const notice = job.payload.notice as Notice;
+    const toPerson = job.payload.toPerson as { name: string; email: string } | undefined;
+    if (toPerson) {
+      // Asked to decide something already decided (in the moments since the escalation): nothing to ask.
+      if (notice.actions?.includes('approve') && requestView(r, this.clock.now()).approverActions.length === 0) return;
+      // Known by email only (an escalation person): the first platform that can reach them.
+      for (const chat of this.chats.values()) {
+        const person: Actor = { platform: chat.platform, userId: '', email: toPerson.email, name: toPerson.name };
+        if (await chat.notifyPerson(person, notice, { timeoutInMs: 10_000 })) return;
+      }
+      this.log.warn({ requestId: r.id, email: toPerson.email }, 'no chat platform could reach this person directly; the thread names them');
+      return;
+    }
     // Most direct messages are for the requester; a step-up link names its approver.
     const to = (job.payload.to as Actor | undefined) ?? r.requester;
     const chat = this.chats.get(to.platform);
     if (!chat) return;
-    await chat.notifyPerson(to, job.payload.notice as Notice, { timeoutInMs: 10_000 });
+    await chat.notifyPerson(to, notice, { timeoutInMs: 10_000 });
   }
 
 }

@@ -92,7 +92,10 @@ export interface ChatPort {
   updateCard(ref: MessageRef, view: RequestView, opts?: CallOptions): Promise<void>;
   /** Reply in the card's thread. */
   replyInThread(ref: MessageRef, notice: Notice, opts?: CallOptions): Promise<void>;
-  /** A direct message; false when this platform cannot reach the person. */
+  /**
+   * A direct message; false when this platform cannot reach the person. A person known only by
+   * email (`userId` empty) is looked up by email on this platform.
+   */
   notifyPerson(person: Actor, notice: Notice, opts?: CallOptions): Promise<boolean>;
 }
 
@@ -166,10 +169,11 @@ export type JobKind =
   | 'remind' // warn the requester before endsAt
   | 'expire' // endsAt reached
   | 'pending-timeout' // nobody decided in time
+  | 'escalate' // still undecided after the rule's escalateAfterMinutes; payload: { phase, askedAt? }
   | 'post-card' // payload: { platform }
   | 'update-card' // payload: { platform }
   | 'thread' // payload: { platform, notice }
-  | 'dm'; // payload: { notice }
+  | 'dm'; // payload: { notice, to? (an Actor) or toPerson? ({ name, email }: tried on each platform) }
 
 export interface JobSpec {
   kind: JobKind;

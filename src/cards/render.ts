@@ -115,6 +115,8 @@ export function approvalCard(view: RequestView, opts: ApprovalCardOptions): Adap
     decision: clipText(view.decision ?? '', CARD_LINE_MAX),
     hasFailure: view.failure !== null,
     failure: view.failure ? clipText(`Azure said: ${view.failure}`, CARD_LINE_MAX) : '',
+    hasEscalation: Boolean(view.escalation),
+    escalation: clipText(view.escalation ?? '', CARD_LINE_MAX),
     hasExtension: view.extension !== null && !view.final,
     extension: view.extension ? clipText(`Extension asked: ${view.extension}`, CARD_LINE_MAX) : '',
     hasDenyReason: verbs.includes('deny'),
@@ -170,6 +172,7 @@ const NOTICE_LOOK: Record<NoticeKind, { title: string; tone: Tone }> = {
   'release-failed': { title: 'Release failed', tone: 'attention' },
   superseded: { title: 'Access replaced in Azure', tone: 'warning' },
   'step-up': { title: 'Sign in to approve', tone: 'accent' },
+  escalated: { title: 'Escalated', tone: 'warning' },
 };
 
 export interface NoticeCardOptions {
@@ -178,7 +181,15 @@ export interface NoticeCardOptions {
    * Only for a Teams person; other renderers would show the tags literally.
    */
   teamsMention?: boolean;
+  /**
+   * Teams people found for the notice's `mentionEmails` (those Teams knows), mentioned ahead of the
+   * text; the text names everyone anyway.
+   */
+  teamsPeople?: Array<{ name: string; userId: string }>;
 }
+
+/** Teams keeps a message's mentions to a handful in practice; the text names everyone anyway. */
+const MAX_EXTRA_MENTIONS = 20;
 
 /** A thread reply or direct message: a titled line, with the notice's buttons (the reminder's extend/release). */
 export function noticeCard(notice: Notice, opts: NoticeCardOptions = {}): AdaptiveCardJson {
@@ -187,23 +198,26 @@ export function noticeCard(notice: Notice, opts: NoticeCardOptions = {}): Adapti
   const mention = Boolean(opts.teamsMention && person && person.platform === 'teams');
   // The tag is the bot's markup and passes unescaped; the name inside it is someone's own words.
   const mentionText = mention && person ? `<at>${escapeCardMarkdown(person.name)}</at>` : '';
+  const others = (opts.teamsPeople ?? [])
+    .filter((p) => !(mention && person && p.userId === person.userId))
+    .slice(0, MAX_EXTRA_MENTIONS)
+    .map((p) => ({ text: `<at>${escapeCardMarkdown(p.name)}</at>`, id: p.userId, name: p.name }));
   const text = clipText(notice.text, 3_000);
+  // Notices addressed to the person start with their name ("Alice, your access…"): tag that name
+  // rather than write it twice.
+  const own = !mention || !person ? text : text.startsWith(person.name) ? `${mentionText}${text.slice(person.name.length)}` : `${mentionText} ${text}`;
+  const mentions = [...(mention && person ? [{ text: mentionText, id: person.userId, name: person.name }] : []), ...others];
   return expand('notice', {
     requestId: notice.requestId,
     title: `${look.title} · ${notice.requestId}`,
     color: TONE_COLOR[look.tone],
-    // Notices addressed to the person start with their name ("Alice, your access…"): tag that name
-    // rather than write it twice.
-    text: !mention || !person ? text : text.startsWith(person.name) ? `${mentionText}${text.slice(person.name.length)}` : `${mentionText} ${text}`,
+    text: others.length > 0 ? `${others.map((m) => m.text).join(' ')} ${own}` : own,
     actions: buttons(notice.actions ?? []),
     hasLink: Boolean(notice.link),
     linkUrl: notice.link?.url ?? '',
     linkTitle: notice.link?.label ?? '',
-    hasMention: mention,
-    mentionText,
-    mentionId: mention && person ? person.userId : '',
-    mentionName: mention && person ? person.name : '',
-  }, { keepMarkup: [mentionText] });
+    mentions,
+  }, { keepMarkup: mentions.map((m) => m.text) });
 }
 // ---- replies ------------------------------------------------------------------------------------
 

@@ -13,6 +13,8 @@ import type { DirectoryGroupRef } from '../app/ports';
 import { DEFAULT_SOURCE_LIMITS, normalizeSource } from '../core/cidr';
 import { normalizeEmail } from '../core/email';
 
+const DEFAULT_PENDING_TIMEOUT_MINUTES = 60;
+
 const NOT_MAIL = 'must be an email address in plain ASCII (look-alike and non-ASCII characters are refused)';
 
 const email = z.string().transform((text, ctx) => {
@@ -116,6 +118,8 @@ const rule = z
       .optional(),
     widestSource: widestSource.optional(),
     stepUp: z.union([z.boolean(), z.array(principal).min(1, 'must name at least one principal, or be true')]).optional(),
+    escalateAfterMinutes: z.number().int('must be a whole number of minutes').min(1, 'must be ≥ 1').optional(),
+    escalateTo: z.array(principal).min(1, 'must name at least one principal ("*", group:<name> or an email)').optional(),
   })
   .strict();
 
@@ -178,7 +182,7 @@ const fileSchema = z
     admins: z.array(principal).default([]),
     rules: z.array(rule).default([]),
     reminderMinutes: z.number().int().min(1, 'must be ≥ 1').max(120, 'must be ≤ 120').default(10),
-    pendingTimeoutMinutes: z.number().int().min(1, 'must be ≥ 1').max(7 * 24 * 60, 'must be ≤ 10080').default(60),
+    pendingTimeoutMinutes: z.number().int().min(1, 'must be ≥ 1').max(7 * 24 * 60, 'must be ≤ 10080').default(DEFAULT_PENDING_TIMEOUT_MINUTES),
     azure: z
       .object({
         subscriptionId: z.string().trim().default('00000000-0000-0000-0000-000000000000'),
@@ -211,6 +215,8 @@ function crossIssues(doc: unknown): Issue[] {
     else seen.set(e, i);
   });
   const names = new Map<string, number>();
+  const timeout = fieldOf(doc, 'pendingTimeoutMinutes');
+  const pendingTimeout = typeof timeout === 'number' ? timeout : DEFAULT_PENDING_TIMEOUT_MINUTES;
   listOf(fieldOf(doc, 'rules')).forEach((r, i) => {
     const name = text(fieldOf(r, 'name'));
     if (name) {
@@ -222,6 +228,18 @@ function crossIssues(doc: unknown): Issue[] {
     if (max !== null && maxTotal !== null && maxTotal < max) issues.push({ path: ['rules', i, 'maxTotal'], message: 'must not be shorter than max' });
     if (fieldOf(r, 'autoApprove') === true && fieldOf(r, 'stepUp') === true) {
       issues.push({ path: ['rules', i, 'stepUp'], message: 'has no effect with autoApprove: nobody approves, so nobody signs in' });
+    }
+    const escalateAfter = fieldOf(r, 'escalateAfterMinutes');
+    // An escalation time chosen for the admin would be a surprise; an escalation with no one named
+    // asks the approvers again, which is the nudge most teams want.
+    if (fieldOf(r, 'escalateTo') !== undefined && escalateAfter === undefined) {
+      issues.push({ path: ['rules', i, 'escalateTo'], message: 'needs escalateAfterMinutes: how long a decision may wait before these people are asked' });
+    }
+    if (typeof escalateAfter === 'number' && escalateAfter >= pendingTimeout) {
+      issues.push({
+        path: ['rules', i, 'escalateAfterMinutes'],
+        message: `must be shorter than pendingTimeoutMinutes (${pendingTimeout}): a request times out before it would be escalated`,
+      });
     }
     const approvers = fieldOf(r, 'approvers');
     if (fieldOf(r, 'autoApprove') !== true && (approvers === undefined || (Array.isArray(approvers) && approvers.length === 0))) {
@@ -295,6 +313,8 @@ export function configFromDocument(doc: unknown, source = 'config'): LoadedConfi
       ...(r.maxTotal !== undefined ? { maxTotalMinutes: r.maxTotal } : {}),
       ...(r.widestSource !== undefined ? { sourceLimits: r.widestSource } : {}),
       ...(r.stepUp === true ? { stepUp: true as const } : Array.isArray(r.stepUp) ? { stepUp: r.stepUp } : {}),
+      ...(r.escalateAfterMinutes !== undefined ? { escalateAfterMinutes: r.escalateAfterMinutes } : {}),
+      ...(r.escalateTo !== undefined ? { escalateTo: r.escalateTo } : {}),
     })),
     reminderMinutes: c.reminderMinutes,
     pendingTimeoutMinutes: c.pendingTimeoutMinutes,

@@ -138,8 +138,9 @@ export function maySeeVm(policy: AccessPolicy, person: Person | null, vm: Vm): b
 }
 
 /**
- * Whether this person is part of the request: its requester, an approver under its rule, someone who
- * decided it, or an admin. Only they are shown the request itself (who, what, from where, why).
+ * Whether this person is part of the request: its requester, an approver under its rule (escalation
+ * people too, once it was escalated to them), someone who decided it, or an admin. Only they are
+ * shown the request itself (who, what, from where, why).
  */
 export function isPartOf(policy: AccessPolicy, person: Person | null, request: AccessRequest): boolean {
   if (!person) return false;
@@ -148,7 +149,7 @@ export function isPartOf(policy: AccessPolicy, person: Person | null, request: A
   const deciders = [...request.approvals, ...(request.extension?.approvals ?? []), ...(request.denial ? [request.denial] : [])];
   if (deciders.some((d) => sameEmail(d.by.email, person.email))) return true;
   const rule = policy.rules.find((r) => r.name === request.rule);
-  return rule !== undefined && hasPrincipal(person, rule.approvers);
+  return rule !== undefined && hasPrincipal(person, decidingPrincipals(rule, request));
 }
 
 /** The rule's own source limits, else the defaults. */
@@ -162,20 +163,73 @@ export function requestableVms(policy: AccessPolicy, person: Person | null, vms:
   return vms.filter((vm) => vm.jit !== null && mayRequest(policy, person, vm));
 }
 
+// ---- escalation ---------------------------------------------------------------------------------
+
+/** Whom the rule escalates to: its `escalateTo`, else its own approvers (asked again). */
+export function escalationPrincipals(rule: AccessRule): Principal[] {
+  return rule.escalateTo ?? rule.approvers;
+}
+
 /**
- * Everyone the request's rule names as an approver, except the requester: the file's people and
- * `others`, the members a directory listed for the rule's groups (one person per email).
+ * Whether the decision the request is about was escalated: a pending extension's while one waits,
+ * else the request's own. Each is escalated on its own: an escalated request does not make its later
+ * extension so.
  */
-export function approversFor(policy: AccessPolicy, request: AccessRequest, others: readonly Person[] = []): Person[] {
+export function isEscalated(request: AccessRequest): boolean {
+  if (request.state === 'active' && request.extension) return request.extension.escalation !== undefined;
+  return request.escalation !== undefined;
+}
+
+/**
+ * Who may decide the request now under its rule: the approvers and, once the open decision was
+ * escalated, the escalation people too. They were named by an admin to be asked when the approvers
+ * are slow, and asking someone who cannot act would only delay the request further.
+ */
+export function decidingPrincipals(rule: AccessRule, request: AccessRequest): Principal[] {
+  return isEscalated(request) ? [...rule.approvers, ...escalationPrincipals(rule)] : rule.approvers;
+}
+
+/**
+ * The people to tell when the open decision is escalated: the rule's escalation people, except the
+ * requester and whoever already approved this decision (they can do no more).
+ */
+export function escalationTargets(policy: AccessPolicy, request: AccessRequest, others: readonly Person[] = []): Person[] {
   const rule = policy.rules.find((r) => r.name === request.rule);
-  if (!rule) return [];
+  if (!rule || rule.escalateAfterMinutes === undefined) return [];
+  const approvals = request.state === 'active' ? (request.extension?.approvals ?? []) : request.approvals;
+  return mergePeople(policy.people, others).filter(
+    (p) =>
+      !sameEmail(p.email, request.requester.email) &&
+      !approvals.some((a) => sameEmail(a.by.email, p.email)) &&
+      hasPrincipal(p, escalationPrincipals(rule)),
+  );
+}
+
+/**
+ * The file's people and `others`, the members a directory listed for some groups: one person per
+ * email, with the groups of both.
+ */
+function mergePeople(people: readonly Person[], others: readonly Person[]): Person[] {
+  if (others.length === 0) return [...people];
   const byEmail = new Map<string, Person>();
-  for (const p of [...policy.people, ...others]) {
+  for (const p of [...people, ...others]) {
     const key = p.email.toLowerCase();
     const known = byEmail.get(key);
     byEmail.set(key, known ? { ...known, groups: [...new Set([...known.groups, ...p.groups])] } : p);
   }
-  return [...byEmail.values()].filter((p) => !sameEmail(p.email, request.requester.email) && hasPrincipal(p, rule.approvers));
+  return [...byEmail.values()];
+}
+
+/**
+ * Everyone who may decide the request now (its rule's approvers, and escalation people once
+ * escalated), except the requester: the file's people and `others`, the members a directory listed
+ * for the rule's groups.
+ */
+export function approversFor(policy: AccessPolicy, request: AccessRequest, others: readonly Person[] = []): Person[] {
+  const rule = policy.rules.find((r) => r.name === request.rule);
+  if (!rule) return [];
+  const principals = decidingPrincipals(rule, request);
+  return mergePeople(policy.people, others).filter((p) => !sameEmail(p.email, request.requester.email) && hasPrincipal(p, principals));
 }
 
 /**
@@ -189,10 +243,12 @@ export function canDecide(policy: AccessPolicy, person: Person | null, request: 
   if (!rule) {
     return { ok: false, reason: `you can't approve this request: its rule ${request.rule} is no longer in the configuration` };
   }
-  if (!hasPrincipal(person, rule.approvers)) {
-    const unknown = unknownMembership(person, rule.approvers);
+  const principals = decidingPrincipals(rule, request);
+  if (!hasPrincipal(person, principals)) {
+    const unknown = unknownMembership(person, principals);
     if (unknown) return { ok: false, reason: `you can't approve this request now: ${directoryUnreachable(unknown)}` };
-    return { ok: false, reason: `you can't approve this request: only ${rule.approvers.join(', ')} may approve under rule ${rule.name}` };
+    const later = !isEscalated(request) && rule.escalateAfterMinutes !== undefined && rule.escalateTo !== undefined ? ` (and ${rule.escalateTo.join(', ')} once it is escalated)` : '';
+    return { ok: false, reason: `you can't approve this request: only ${[...new Set(principals)].join(', ')} may approve under rule ${rule.name}${later}` };
   }
   const onExtension = request.state === 'active' && request.extension !== undefined;
   const approvals = onExtension ? request.extension!.approvals : request.approvals;

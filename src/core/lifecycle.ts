@@ -5,7 +5,7 @@ import type { RequestDraft } from './access';
 import { formatDuration, formatUtc, MAX_DURATION_MINUTES, MIN_DURATION_MINUTES } from './duration';
 import { sameEmail } from './email';
 import { JitError } from './errors';
-import type { AccessRequest, Actor, Approval, AuditEvent, ConnectDetail, StepUpProof, VmRef } from './types';
+import type { AccessRequest, Actor, Approval, AuditEvent, ConnectDetail, Escalation, StepUpProof, VmRef } from './types';
 import { formatPort } from './views';
 import { FROM_ME } from './cidr';
 
@@ -27,6 +27,12 @@ export type LifecycleEvent =
   /** `autoApprove` defaults to whether the request itself was approved automatically. */
   | { type: 'extend-request'; by: Actor; at: Date; durationMinutes: number; autoApprove?: boolean }
   | { type: 'extended'; at: Date; endsAt: Date }
+  /**
+   * Nobody decided in time: the open decision (the pending request, or the pending extension asked
+   * at `askedAt`) is announced again to `to`. Happens once per decision.
+   */
+  | { type: 'escalate'; at: Date; to: Array<{ name: string; email: string }>; phase: 'request' }
+  | { type: 'escalate'; at: Date; to: Array<{ name: string; email: string }>; phase: 'extension'; askedAt: Date }
   | { type: 'extend-failed'; at: Date; reason: string };
 
 export type LifecycleEventType = LifecycleEvent['type'];
@@ -314,6 +320,23 @@ function extendFailed(r: AccessRequest, e: Extract<LifecycleEvent, { type: 'exte
   return { ok: true, next: { ...withoutExtension(r), version: r.version + 1 }, audit: [auditOf(r, 'extension.failed', e.at, null, details)] };
 }
 
+function escalate(r: AccessRequest, e: Extract<LifecycleEvent, { type: 'escalate' }>): Outcome {
+  const escalation: Escalation = { at: e.at, to: e.to.map((p) => ({ name: p.name, email: p.email })) };
+  const details = { to: escalation.to.map((p) => p.email) };
+  if (e.phase === 'request') {
+    if (r.state !== 'pending') return conflict(decidedMessage(r, e.at));
+    if (r.escalation) return conflict(`${r.id} was already escalated`);
+    const waitedMinutes = Math.round((e.at.getTime() - r.createdAt.getTime()) / 60_000);
+    return moved(r, { escalation }, [auditOf(r, 'request.escalated', e.at, null, { ...details, approvals: r.approvals.length, required: r.requiredApprovals, waitedMinutes })]);
+  }
+  const ext = r.extension;
+  if (!hasPendingExtension(r) || !ext || ext.requestedAt.getTime() !== e.askedAt.getTime()) return conflict(`the extension of ${r.id} is no longer waiting for approval`);
+  if (ext.escalation) return conflict(`the extension of ${r.id} was already escalated`);
+  const waitedMinutes = Math.round((e.at.getTime() - ext.requestedAt.getTime()) / 60_000);
+  const audit = [auditOf(r, 'extension.escalated', e.at, null, { ...details, durationMinutes: ext.durationMinutes, approvals: ext.approvals.length, required: r.requiredApprovals, waitedMinutes })];
+  return moved(r, { extension: { ...ext, escalation } }, audit);
+}
+
 /** Applies one event. Never mutates `r`; on success `next.version` is `r.version + 1`. */
 export function transition(r: AccessRequest, event: LifecycleEvent): TransitionResult {
   switch (event.type) {
@@ -343,5 +366,7 @@ export function transition(r: AccessRequest, event: LifecycleEvent): TransitionR
       return extended(r, event);
     case 'extend-failed':
       return extendFailed(r, event);
+    case 'escalate':
+      return escalate(r, event);
   }
 }

@@ -2,7 +2,7 @@
 import { formatDuration, formatUtc } from './duration';
 import type { AccessRequest, Actor } from './types';
 import { clipText, summariseList, vmListText } from './text';
-import { connectLines, formatPort, personView, sourceText, type Notice, type NoticeKind } from './views';
+import { connectLines, formatPort, peopleText, personView, sourceText, type Notice, type NoticeKind } from './views';
 
 /** Longest reason a notice quotes; the audit keeps the whole text. */
 const NOTICE_REASON_MAX = 300;
@@ -149,4 +149,52 @@ export function vanishedNotice(r: AccessRequest): Notice {
   return notice(r, 'expired', `Azure no longer shows this access (${what(r)}), so jitbot marked it as ended. Ask again if you still need it.`, {
     mention: personView(r.requester),
   });
+}
+
+// ---- escalation -----------------------------------------------------------------------------------
+
+/** What waits: the request itself, or the extension asked on it. */
+function waiting(r: AccessRequest): { what: string; since: Date; extension: boolean } {
+  if (r.state === 'active' && r.extension) {
+    return { what: `${r.requester.name}'s extension of ${r.id} by ${formatDuration(r.extension.durationMinutes)}`, since: r.extension.requestedAt, extension: true };
+  }
+  return { what: `${r.requester.name}'s request ${r.id}`, since: r.createdAt, extension: false };
+}
+
+function waitedText(since: Date, now: Date): string {
+  return formatDuration(Math.max(1, Math.round((now.getTime() - since.getTime()) / 60_000)));
+}
+
+/**
+ * In the card's thread: nobody decided in time, and who is asked now. Each person asked is mentioned
+ * where the platform knows them; the text names them all.
+ */
+export function escalatedNotice(r: AccessRequest, to: ReadonlyArray<{ name: string; email: string }>, now: Date): Notice {
+  const w = waiting(r);
+  const waited = waitedText(w.since, now);
+  if (to.length === 0) {
+    return notice(r, 'escalated', `${w.what} has waited ${waited} for a decision and the rule names nobody else to ask; approvers, decide on the card.`);
+  }
+  return notice(r, 'escalated', `${w.what} has waited ${waited} for a decision; escalated to ${peopleText(to.map((p) => p.name), 20)}, who may now approve or deny it on the card.`, {
+    mentionEmails: to.map((p) => ({ name: p.name, email: p.email })),
+  });
+}
+
+/** To one escalation person directly: what waits, for how long, and the buttons to decide it there. */
+export function escalationAskNotice(r: AccessRequest, to: { name: string }, now: Date): Notice {
+  const w = waiting(r);
+  const ask = w.extension
+    ? `${w.what} (${what(r)} from ${sourceText(r)}, open until ${r.endsAt ? formatUtc(r.endsAt, now) : 'its end'})`
+    : `${w.what} for ${what(r)} from ${sourceText(r)} for ${formatDuration(r.durationMinutes)}${r.reason ? `: ${quoted(r.reason)}` : ''}`;
+  return notice(r, 'escalated', `${to.name}, ${ask} has waited ${waitedText(w.since, now)} for approval and was escalated to you. Approve or deny it here or on the card; /jit status lists it too.`, {
+    actions: ['approve', 'deny'],
+  });
+}
+
+/** To the requester: still waiting, and who else was asked. */
+export function escalatedToRequesterNotice(r: AccessRequest, to: ReadonlyArray<{ name: string }>, now: Date): Notice {
+  const w = waiting(r);
+  const subject = w.extension ? `Your extension of ${r.id}` : `Your request ${r.id}`;
+  const who = to.length > 0 ? `it was escalated to ${peopleText(to.map((p) => p.name), 20)}` : 'the approvers were reminded';
+  return notice(r, 'escalated', `${subject} has waited ${waitedText(w.since, now)} for a decision; ${who}.`, { mention: personView(r.requester) });
 }

@@ -61,6 +61,14 @@ export interface AccessRule {
    * the principals (people, groups) who must step up while the others approve with a click.
    */
   stepUp?: true | Principal[];
+  /**
+   * A decision still open this many minutes after it was asked for (a pending request, or an
+   * extension waiting for approval) is announced again to the escalation people, who may then
+   * decide it too. Always shorter than the pending timeout.
+   */
+  escalateAfterMinutes?: number;
+  /** Who is asked when a decision is escalated; without it, the rule's approvers are asked again. */
+  escalateTo?: Principal[];
 }
 
 export interface AccessPolicy {

@@ -89,11 +89,22 @@ export interface Decision {
   reason?: string;
 }
 
+/**
+ * A decision nobody made in time, announced again to the rule's escalation people (who may then
+ * decide it). `to` is who was asked, as they were named then; rights come from the rule as it is now.
+ */
+export interface Escalation {
+  at: Date;
+  to: Array<{ name: string; email: string }>;
+}
+
 /** An extension asked for on an active grant; it needs the same approvals as the request. */
 export interface Extension {
   durationMinutes: number;
   requestedAt: Date;
   approvals: Approval[];
+  /** Set once the extension waited past the rule's `escalateAfterMinutes`. */
+  escalation?: Escalation;
   /** Set while the new initiate is in flight, so a second approval does not initiate twice. */
   opening?: boolean;
 }
@@ -158,6 +169,8 @@ export interface AccessRequest {
   /** Azure's (or the bot's) reason, when state is `failed`. */
   failure?: string;
   extension?: Extension;
+  /** Set once the request waited for approval past the rule's `escalateAfterMinutes`. */
+  escalation?: Escalation;
   /** Who released early. */
   releasedBy?: Actor;
   /** Where to connect, for ports behind Azure Firewall (set when Azure shows the ports open). */

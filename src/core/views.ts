@@ -47,6 +47,8 @@ export interface RequestView {
   failure: string | null;
   /** Pending extension: `+1h, 0 of 1 approvals`. */
   extension: string | null;
+  /** `Escalated to Dave and Erin at 13:35 UTC`, once the decision open now was escalated. */
+  escalation?: string | null;
   /** Buttons for people who may decide (approve/deny while pending, or while an extension waits). */
   approverActions: Verb[];
   /** Buttons for the requester (cancel while pending, extend/release while active). */
@@ -80,7 +82,8 @@ export type NoticeKind =
   | 'extension-failed'
   | 'release-failed'
   | 'superseded'
-  | 'step-up';
+  | 'step-up'
+  | 'escalated';
 
 /** A thread reply or direct message. Text is plain; adapters format it and resolve the mention. */
 export interface Notice {
@@ -89,6 +92,11 @@ export interface Notice {
   text: string;
   /** The person the notice speaks to (the reminder mentions the requester). */
   mention?: PersonView;
+  /**
+   * More people to mention, known only by email (an escalation names people who may never have
+   * used the bot): each adapter finds them on its platform, and the text names them anyway.
+   */
+  mentionEmails?: Array<{ name: string; email: string }>;
   /** Buttons to draw under the notice, for the mentioned person. */
   actions?: Verb[];
   /** A link the bot made (never user text), drawn as a button or link: the step-up sign-in. */
@@ -300,6 +308,26 @@ function extendChoicesFor(r: AccessRequest, now: Date): { choices: RequestView['
   return { choices: minutes.map((m) => ({ minutes: m, label: `+${formatDuration(m)}` })), limit: `at most ${hoursAndMinutes(room)} more` };
 }
 
+/** `Dave, Erin and Frank`, or `Dave, Erin, … and 12 more` past a handful. */
+export function peopleText(names: readonly string[], maxNames = 5): string {
+  if (names.length === 0) return 'nobody';
+  if (names.length > maxNames) return `${names.slice(0, maxNames).join(', ')} and ${names.length - maxNames} more`;
+  return names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
+}
+
+/**
+ * The escalation of the decision this card is about: the pending extension's while one waits, else
+ * the request's (while it waits, and afterwards as its history).
+ */
+function escalationText(r: AccessRequest, now: Date): string | null {
+  const onExtension = r.state === 'active' && r.extension !== undefined;
+  const e = onExtension ? r.extension?.escalation : r.escalation;
+  if (!e) return null;
+  const what = onExtension ? 'Extension escalated' : 'Escalated';
+  const to = e.to.length > 0 ? ` to ${peopleText(e.to.map((p) => p.name))}` : ' (nobody else to ask)';
+  return `${what}${to} at ${formatUtc(e.at, now)}`;
+}
+
 export function requestView(r: AccessRequest, now: Date): RequestView {
   const extend = extendChoicesFor(r, now);
   const final = r.state !== 'awaiting-address' && r.state !== 'pending' && r.state !== 'opening' && r.state !== 'active';
@@ -332,6 +360,7 @@ export function requestView(r: AccessRequest, now: Date): RequestView {
         ? `+${formatDuration(r.extension.durationMinutes)}, extending… (waiting for Azure to apply it)`
         : `+${formatDuration(r.extension.durationMinutes)}, ${r.extension.approvals.length} of ${r.requiredApprovals} approvals`
       : null,
+    escalation: escalationText(r, now),
     approverActions,
     requesterActions,
     extendChoices: extend.choices,

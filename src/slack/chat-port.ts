@@ -4,7 +4,7 @@ import type { WebAPICallResult } from '@slack/web-api';
 import type { CallOptions, ChatPort, MessageRef } from '../app/ports';
 import { ChatError } from '../core/errors';
 import type { Actor, Route } from '../core/types';
-import type { Notice, RequestView } from '../core/views';
+import type { Notice, PersonView, RequestView } from '../core/views';
 import { minimalMessage, renderCard, renderNotice, type SlackMessage } from './render';
 import { slackErrorCode, type SlackCaller } from './web';
 
@@ -43,6 +43,37 @@ export function readSlackMessageRef(ref: MessageRef): SlackMessageLocation {
   return { channel, ts };
 }
 
+interface LookupByEmailResult extends WebAPICallResult {
+  user?: { id?: string; deleted?: boolean; is_bot?: boolean };
+}
+
+/** How long an email's Slack user id is reused; a person added since waits this long at most. */
+const EMAIL_LOOKUP_TTL_MS = 10 * 60_000;
+
+/**
+ * Slack user ids by email (`users.lookupByEmail`, scope `users:read.email`), for people the bot must
+ * reach without having heard from them: those a request is escalated to. Null when Slack has no such
+ * person; throws when Slack cannot answer.
+ */
+function createEmailLookup(slack: SlackCaller): (email: string, opts?: CallOptions) => Promise<string | null> {
+  const cache = new Map<string, { id: string | null; until: number }>();
+  return async (email, opts) => {
+    const key = email.toLowerCase();
+    const hit = cache.get(key);
+    if (hit && hit.until > Date.now()) return hit.id;
+    let id: string | null;
+    try {
+      const res = await slack.call<LookupByEmailResult>('users.lookupByEmail', { email: key }, opts);
+      id = res.user && !res.user.deleted && !res.user.is_bot && typeof res.user.id === 'string' ? res.user.id : null;
+    } catch (err) {
+      if (slackErrorCode(err) !== 'users_not_found') throw err;
+      id = null;
+    }
+    cache.set(key, { id, until: Date.now() + EMAIL_LOOKUP_TTL_MS });
+    return id;
+  };
+}
+
 export interface SlackChatPortOptions {
   /** Told when Slack refused a message as built and its minimal form went instead. */
   onMinimal?: (method: string, err: unknown) => void;
@@ -69,6 +100,19 @@ export function createSlackChatPort(slack: SlackCaller, portOpts: SlackChatPortO
     return { channel: res.channel, ts: res.ts };
   }
 
+  const lookup = createEmailLookup(slack);
+
+  /** The notice's people known only by email, as Slack mentions where Slack knows them. */
+  async function mentionsOf(notice: Notice, opts?: CallOptions): Promise<PersonView[]> {
+    const found: PersonView[] = [];
+    for (const p of notice.mentionEmails ?? []) {
+      // A mention is a courtesy: the text names them, so a failed look-up must not hold the notice back.
+      const id = await lookup(p.email, opts).catch(() => null);
+      if (id) found.push({ name: p.name, email: p.email, platform: 'slack', userId: id });
+    }
+    return found;
+  }
+
   return {
     platform: 'slack',
 
@@ -84,13 +128,16 @@ export function createSlackChatPort(slack: SlackCaller, portOpts: SlackChatPortO
 
     async replyInThread(ref: MessageRef, notice: Notice, opts?: CallOptions): Promise<void> {
       const { channel, ts } = readSlackMessageRef(ref);
-      await post({ channel, thread_ts: ts, unfurl_links: false }, renderNotice(notice), opts);
+      await post({ channel, thread_ts: ts, unfurl_links: false }, renderNotice(notice, { people: await mentionsOf(notice, opts) }), opts);
     },
 
     async notifyPerson(person: Actor, notice: Notice, opts?: CallOptions): Promise<boolean> {
-      if (person.platform !== 'slack') return false;
+      // Someone known only by email (no user id on any platform yet) is looked up first; a person of
+      // another platform is that platform's to reach.
+      const userId = person.userId === '' ? (person.email ? await lookup(person.email, opts) : null) : person.platform === 'slack' ? person.userId : null;
+      if (!userId) return false;
       // A user id as channel opens (or reuses) the bot's direct message with that person.
-      await post({ channel: person.userId, unfurl_links: false }, renderNotice(notice), opts);
+      await post({ channel: userId, unfurl_links: false }, renderNotice(notice), opts);
       return true;
     },
   };

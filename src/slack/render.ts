@@ -64,6 +64,7 @@ const NOTICE_ICONS: Readonly<Record<NoticeKind, string>> = {
   'release-failed': ':x:',
   superseded: ':warning:',
   'step-up': ':closed_lock_with_key:',
+  escalated: ':rotating_light:',
 };
 
 // Slack's limits: section text 3000, a field 2000 (10 fields), a header 150, an option 75, a button
@@ -259,6 +260,7 @@ export function renderCard(view: RequestView): SlackMessage {
   if (view.extension) blocks.push(section(`*Extension asked*\n${escapeText(view.extension)}`));
   if (view.failure) blocks.push(section(`:x: ${escapeText(clipText(view.failure, REASON_MAX))}`));
   if (view.decision) blocks.push(context(escapeText(clipText(view.decision, REASON_MAX + 200))));
+  if (view.escalation) blocks.push(context(`:rotating_light: ${escapeText(clipText(view.escalation, REASON_MAX))}`));
   if (!view.final) blocks.push(...actions('jit_card', view.approverActions, view.id));
   blocks.push(context(`${view.id} · requested ${escapeText(view.createdAt)}`));
   const text = `${view.id}: ${escapeText(view.headline)}. ${escapeText(clipText(view.requester.name, 200))} asks for ${escapeText(view.ports.join(', '))} on ${escapeText(vmListText(view.vms))}.`;
@@ -280,10 +282,19 @@ function noticeText(notice: Notice): string {
   return `${who} ${text}`;
 }
 
-export function renderNotice(notice: Notice): SlackMessage {
+/** Slack mentions a message may carry before the text: the text names everyone anyway. */
+const MAX_EXTRA_MENTIONS = 20;
+
+export interface NoticeRenderOptions {
+  /** The Slack people found for the notice's `mentionEmails`, mentioned ahead of its text. */
+  people?: PersonView[];
+}
+
+export function renderNotice(notice: Notice, opts: NoticeRenderOptions = {}): SlackMessage {
   // A link is the bot's own (a step-up sign-in), so it is written as a Slack link, not escaped text.
   const link = notice.link && /^https?:\/\/[^\s|<>]+$/.test(notice.link.url) ? ` <${notice.link.url}|${escapeText(notice.link.label)}>` : '';
-  const text = `${NOTICE_ICONS[notice.kind]} ${noticeText(notice)}${link}`;
+  const tags = [...new Set((opts.people ?? []).map(personText).filter((t) => t.startsWith('<@')))].slice(0, MAX_EXTRA_MENTIONS);
+  const text = `${NOTICE_ICONS[notice.kind]} ${tags.length > 0 ? `${tags.join(' ')} ` : ''}${noticeText(notice)}${link}`;
   return message(text, [section(text), ...actions('jit_notice', notice.actions ?? [], notice.requestId)]);
 }
 

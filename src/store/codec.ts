@@ -1,7 +1,7 @@
 // Rows to domain objects and back. Requests are stored whole as JSON (dates become ISO strings) and
 // revived here field by field: guessing dates from string shapes would also turn a reason such as
 // "2026-01-01T00:00:00Z rollout" into a Date one day.
-import type { AccessRequest, Actor, Approval, AuditEvent, Decision, Platform } from '../core/types';
+import type { AccessRequest, Actor, Approval, AuditEvent, Decision, Escalation, Platform } from '../core/types';
 import type { Job, JobKind, MessageRef, StoredMessageRef } from '../app/ports';
 
 export interface RequestRow {
@@ -38,11 +38,14 @@ export function decodeRequest(row: RequestRow): AccessRequest {
   setDate(request, 'cancelledAt', d.cancelledAt);
   if (d.denial) request.denial = decodeDecision(d.denial);
   if (d.addressLink) request.addressLink = { ...d.addressLink, expiresAt: toDate(d.addressLink.expiresAt) };
+  if (d.escalation) request.escalation = decodeEscalation(d.escalation);
   if (d.extension) {
+    const { escalation, ...extension } = d.extension;
     request.extension = {
-      ...d.extension,
+      ...extension,
       requestedAt: toDate(d.extension.requestedAt),
       approvals: (d.extension.approvals ?? []).map(decodeApproval),
+      ...(escalation ? { escalation: decodeEscalation(escalation) } : {}),
     };
   }
   return request;
@@ -56,6 +59,10 @@ type Stored<T> = T extends Date
     : T extends object
       ? { [K in keyof T]: Stored<T[K]> }
       : T;
+
+function decodeEscalation(e: Stored<Escalation>): Escalation {
+  return { at: toDate(e.at), to: (e.to ?? []).map((p) => ({ name: p.name, email: p.email })) };
+}
 
 function decodeApproval(a: Stored<Approval>): Approval {
   const { stepUp, ...rest } = a;

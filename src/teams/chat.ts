@@ -247,7 +247,7 @@ export class TeamsChat implements ChatPort {
 
   async replyInThread(ref: MessageRef, notice: Notice, opts?: CallOptions): Promise<void> {
     const posts = decodeMessageRef(ref);
-    const out = outgoing(noticeCard(notice, { teamsMention: true }), noticeSummary(notice), noticeMinimal(notice));
+    const out = outgoing(noticeCard(notice, { teamsMention: true, teamsPeople: await this.mentionsOf(notice) }), noticeSummary(notice), noticeMinimal(notice));
     const errors: ChatError[] = [];
     for (const post of posts) {
       try {
@@ -264,6 +264,16 @@ export class TeamsChat implements ChatPort {
     for (const e of errors) this.o.logger.warn({ requestId: notice.requestId, ...errorFields(e) }, 'thread reply missed one Teams channel');
   }
 
+  /** The notice's people known only by email, as Teams mentions where the bot has met them. */
+  private async mentionsOf(notice: Notice): Promise<Array<{ name: string; userId: string }>> {
+    const found: Array<{ name: string; userId: string }> = [];
+    for (const p of notice.mentionEmails ?? []) {
+      const known = await this.o.directory.personByEmail(p.email);
+      if (known) found.push({ name: p.name, userId: known.userId });
+    }
+    return found;
+  }
+
   /**
    * A 1:1 message: through the person's chat with the bot, else by opening one (Teams allows that
    * when the app is installed for them or in a team they belong to). False when Teams has no way to
@@ -278,7 +288,8 @@ export class TeamsChat implements ChatPort {
     // A bare activity has no smaller form to fall back to; a notice brings its own.
     const out: Outgoing = 'full' in message && 'minimal' in message ? (message as Outgoing) : { full: message as Partial<Activity>, minimal: message as Partial<Activity> };
     const known = person.email ? await this.o.directory.personByEmail(person.email) : null;
-    const userId = person.platform === 'teams' ? person.userId : known?.userId;
+    // Someone known only by email (an escalation target) has no user id until the bot has met them.
+    const userId = person.platform === 'teams' && person.userId ? person.userId : known?.userId;
     const aadObjectId = person.aadObjectId ?? known?.aadObjectId;
     let target = await this.o.directory.personalConversation({ ...(aadObjectId ? { aadObjectId } : {}), ...(userId ? { userId } : {}) });
     try {

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { readSettings } from '../../src/config/env';
 import type { Reply } from '../../src/core/views';
 import { RecordingChat } from '../fakes/recording-chat';
-import { directoryConfig, graphDirectory, ONCALL, startDirectoryGraph, type DirectoryPeople } from '../helpers/directory';
+import { configFromDocument } from '../../src/config/file';
+import { directoryConfig, directoryDoc, graphDirectory, ONCALL, startDirectoryGraph, type DirectoryPeople } from '../helpers/directory';
 import { MINUTE, person, startWorld, type TestWorld } from '../helpers/world';
 
 function submittedId(reply: Reply): string {
@@ -187,5 +188,37 @@ describe('the Graph settings', () => {
   it('refuses a Graph address the token would travel to in the clear', () => {
     assert.throws(() => readSettings({ JITBOT_GRAPH_URL: 'http://graph.example.com' }), /JITBOT_GRAPH_URL: must be an https:\/\/ URL/);
     assert.throws(() => readSettings({ JITBOT_DIRECTORY_TTL_MINUTES: '0' }), /JITBOT_DIRECTORY_TTL_MINUTES: must be a whole number from 1 to 1440/);
+  });
+});
+
+describe('escalation to an Entra ID group', () => {
+  let world: TestWorld;
+  let dir: DirectoryPeople;
+  let chat: RecordingChat;
+
+  beforeEach(async () => {
+    dir = await startDirectoryGraph();
+    const doc = directoryDoc();
+    const web = doc.rules.find((r: { name: string }) => r.name === 'web');
+    web.escalateAfterMinutes = 20;
+    web.escalateTo = ['group:platform-admins'];
+    const config = configFromDocument(doc, 'escalation-test');
+    world = await startWorld({ config, app: { directory: { groups: config.groups, ttlMs: 10 * MINUTE } } });
+    world.app.addDirectory(graphDirectory(dir.graph, world.clock));
+    chat = new RecordingChat();
+    world.addChat(chat);
+  });
+  afterEach(async () => {
+    await world.close();
+    await dir.graph.close();
+  });
+
+  it('asks the members the directory lists, who are in no people: entry, and lets them decide once escalated', async () => {
+    const id = submittedId(await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for a'));
+    assert.equal((await world.app.act(dir.grace, 'approve', id)).ok, false, 'not before the escalation');
+    await world.advance(20 * MINUTE);
+    assert.ok(chat.recorded.dms.some((d) => d.to.email === 'grace@example.com'), 'Grace is asked directly');
+    const byGrace = await world.app.act(dir.grace, 'approve', id);
+    assert.equal(byGrace.ok, true, byGrace.message);
   });
 });

@@ -1,11 +1,12 @@
 // A bot process holding open grants dies (SIGKILL); a new one on the same data directory finishes
 // the work: every expiry runs exactly once, nothing is lost and nothing is repeated.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openStore } from '../../src/store';
 import { postJson, spawnBot, type BotProcess } from '../helpers/bot-process';
+import { LOCAL_CONFIG } from '../helpers/paths';
 
 describe('restarting the bot on the same PGlite data', function () {
   this.timeout(120_000);
@@ -121,6 +122,45 @@ describe('restarting the bot on the same PGlite data', function () {
       assert.equal(r?.state, 'expired', `${id} is ${r?.state}`);
       const audit = await store.listAudit({ requestId: id });
       assert.ok(audit.some((e) => e.type === 'azure.reconciled' && /no longer shows/.test(String(e.details.how))), JSON.stringify(audit.map((e) => e.type)));
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('escalates a request on the local clock once, in the process started after a crash before the time', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'jitbot-restart-escalate-'));
+    // The local world, with web escalating to Dave after 20 minutes.
+    const config = path.join(dir, 'jitbot.yaml');
+    writeFileSync(config, readFileSync(LOCAL_CONFIG, 'utf8').replace('    approvals: 1\n', '    approvals: 1\n    escalateAfterMinutes: 20\n    escalateTo: [dave@example.com]\n'));
+    const env = { JITBOT_DATA_DIR: dir, JITBOT_SIM_PORT: '0', JITBOT_CONFIG: config };
+    const daveApproves = async (url: string, id: string) => (await postJson(`${url}/console/action`, { as: 'dave@example.com', verb: 'approve', requestId: id })).body;
+
+    const first = await spawnBot('escalate-first', env);
+    bots.push(first);
+    const asked = await postJson(`${first.url}/console/command`, { as: 'alice@example.com', text: '/jit ssh web-01 1h from 10.1.2.7 for INC-9' });
+    const id = /Sent for approval: (R[A-Z0-9]{5})/.exec(JSON.stringify(asked.body))?.[1];
+    assert.ok(id, JSON.stringify(asked.body).slice(0, 400));
+    await first.advance('PT19M');
+    assert.match((await daveApproves(first.url, id)).message, /once it is escalated/, 'nothing before the time');
+    first.signal('SIGKILL');
+    await first.exited;
+
+    // The escalation fell due while no process ran; the next one sends it, once, however long it runs.
+    const second = await spawnBot('escalate-second', env);
+    bots.push(second);
+    await second.advance('PT1M');
+    await second.advance('PT5M');
+    const approved = await daveApproves(second.url, id);
+    assert.equal(approved.ok, true, approved.message);
+    second.signal('SIGTERM');
+    assert.equal((await second.exited).code, 0);
+
+    const store = await openStore({ dataDir: dir });
+    try {
+      const audit = await store.listAudit({ requestId: id });
+      assert.equal(audit.filter((e) => e.type === 'request.escalated').length, 1, audit.map((e) => e.type).join(', '));
+      assert.deepEqual(audit.find((e) => e.type === 'request.escalated')?.details.to, ['dave@example.com']);
+      assert.equal(audit.filter((e) => e.type === 'request.approved' && e.actor?.email === 'dave@example.com').length, 1);
     } finally {
       await store.close();
     }

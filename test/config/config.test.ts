@@ -118,6 +118,53 @@ describe('the access-rule file', () => {
     assert.ok(lines.includes('config: groups.G: is the same group as g (names ignore case)'), lines.join('\n'));
   });
 
+  describe('escalation', () => {
+    const web = { name: 'web', vms: { names: ['web-*'] }, requesters: ['group:dev'], approvers: ['group:sre'] };
+
+    it('reads escalateAfterMinutes and escalateTo, emails normalised like every principal', () => {
+      const { policy } = configFromDocument({ rules: [{ ...web, escalateAfterMinutes: 20, escalateTo: ['group:oncall', 'Dave@Example.com'] }] });
+      assert.equal(policy.rules[0].escalateAfterMinutes, 20);
+      assert.deepEqual(policy.rules[0].escalateTo, ['group:oncall', 'dave@example.com']);
+    });
+
+    it('without escalateTo, escalates to the rule\'s own approvers: a reminder, with no one new allowed to decide', () => {
+      const { policy } = configFromDocument({ rules: [{ ...web, escalateAfterMinutes: 20 }] });
+      assert.equal(policy.rules[0].escalateAfterMinutes, 20);
+      assert.equal(policy.rules[0].escalateTo, undefined);
+    });
+
+    it('refuses every escalation mistake in one pass, each on its own line', () => {
+      const lines = configError(() =>
+        configFromDocument(
+          {
+            pendingTimeoutMinutes: 30,
+            rules: [
+              { ...web, name: 'late', escalateAfterMinutes: 30, escalateTo: ['group:oncall'] },
+              { ...web, name: 'no-time', escalateTo: ['group:oncall'] },
+              { ...web, name: 'bad', escalateAfterMinutes: 2.5, escalateTo: [] },
+              { ...web, name: 'zero', escalateAfterMinutes: 0, escalateTo: ['not a principal'] },
+            ],
+          },
+          'jitbot.yaml',
+        ),
+      );
+      assert.deepEqual(lines.sort(), [
+        'jitbot.yaml: rules[0].escalateAfterMinutes: must be shorter than pendingTimeoutMinutes (30): a request times out before it would be escalated',
+        'jitbot.yaml: rules[1].escalateTo: needs escalateAfterMinutes: how long a decision may wait before these people are asked',
+        'jitbot.yaml: rules[2].escalateAfterMinutes: must be a whole number of minutes',
+        'jitbot.yaml: rules[2].escalateTo: must name at least one principal ("*", group:<name> or an email)',
+        'jitbot.yaml: rules[3].escalateAfterMinutes: must be ≥ 1',
+        'jitbot.yaml: rules[3].escalateTo[0]: must be "*", "group:<name>" or an email',
+      ]);
+    });
+
+    it('measures escalateAfterMinutes against the default pending timeout of 60 minutes when none is set', () => {
+      const lines = configError(() => configFromDocument({ rules: [{ ...web, escalateAfterMinutes: 60 }] }, 'jitbot.yaml'));
+      assert.deepEqual(lines, ['jitbot.yaml: rules[0].escalateAfterMinutes: must be shorter than pendingTimeoutMinutes (60): a request times out before it would be escalated']);
+      assert.equal(configFromDocument({ rules: [{ ...web, escalateAfterMinutes: 59 }] }).policy.rules[0].escalateAfterMinutes, 59);
+    });
+  });
+
   it('names the line of a YAML syntax error', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'jitbot-config-'));
     const file = path.join(dir, 'bad.yaml');

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import {
   approversFor,
   canDecide,
+  escalationTargets,
+  isPartOf,
   evaluateRequest,
   findPerson,
   hasPrincipal,
@@ -436,5 +438,61 @@ describe('canDecide and approversFor', () => {
     assert.deepEqual(approversFor(basePolicy, pendingFrom(alice)).map((p) => p.name), ['Bob', 'Carol']);
     assert.deepEqual(approversFor(basePolicy, pendingFrom(bob)).map((p) => p.name), ['Carol']);
     assert.deepEqual(approversFor(policyWith([]), pendingFrom(alice)), []);
+  });
+});
+
+describe('escalation rights', () => {
+  const escalating = rule({ name: 'web', vms: { names: ['web-*'] }, escalateAfterMinutes: 20, escalateTo: ['dave@example.com', 'group:dev'] });
+  const policy = policyWith([escalating]);
+  const T = new Date('2025-01-01T12:20:00Z');
+
+  function pendingFrom(person: Person): AccessRequest {
+    const d = drafted(evaluateRequest({ policy, person, command: request({ source: '10.1.2.3' }), vms: allVms }));
+    return createRequest({ id: 'R1', draft: d, requester: actorFor(person), now: new Date('2025-01-01T12:00:00Z') }).request;
+  }
+
+  function escalated(r: AccessRequest): AccessRequest {
+    const to = escalationTargets(policy, r).map((p) => ({ name: p.name, email: p.email }));
+    const next = transition(r, { type: 'escalate', at: T, to, phase: 'request' });
+    assert.ok(next.ok, next.ok ? '' : next.error.message);
+    return next.next;
+  }
+
+  it('asks the escalation people except the requester, whoever they are named by', () => {
+    assert.deepEqual(escalationTargets(policy, pendingFrom(alice)).map((p) => p.name), ['Dave']);
+    assert.deepEqual(escalationTargets(policy, pendingFrom(bob)).map((p) => p.name), ['Alice', 'Dave']);
+  });
+
+  it('asks nobody under a rule without escalation', () => {
+    assert.deepEqual(escalationTargets(basePolicy, pendingFrom(alice)), []);
+  });
+
+  it('lets the escalation people decide only once the request is escalated, and says so before', () => {
+    const r = pendingFrom(alice);
+    assert.deepEqual(canDecide(policy, dave, r), {
+      ok: false,
+      reason: "you can't approve this request: only group:sre may approve under rule web (and dave@example.com, group:dev once it is escalated)",
+    });
+    assert.equal(isPartOf(policy, dave, r), false, 'nor see it');
+    const e = escalated(r);
+    assert.deepEqual(canDecide(policy, dave, e), { ok: true });
+    assert.equal(isPartOf(policy, dave, e), true);
+    assert.deepEqual(canDecide(policy, alice, e), { ok: false, reason: "you can't approve your own request" });
+  });
+
+  it('names exactly the people canDecide lets decide, before and after the escalation', () => {
+    for (const r of [pendingFrom(alice), escalated(pendingFrom(alice)), pendingFrom(bob), escalated(pendingFrom(bob))]) {
+      const listed = approversFor(policy, r).map((p) => p.email).sort();
+      const allowed = policy.people.filter((p) => canDecide(policy, p, r).ok).map((p) => p.email).sort();
+      assert.deepEqual(listed, allowed, `request from ${r.requester.name}, escalated: ${r.escalation !== undefined}`);
+    }
+    assert.deepEqual(approversFor(policy, escalated(pendingFrom(alice))).map((p) => p.name), ['Bob', 'Carol', 'Dave']);
+  });
+
+  it('treats an extension as its own decision: the escalation of the request gives no right on it', () => {
+    const r: AccessRequest = { ...escalated(pendingFrom(alice)), state: 'active', approvals: [{ by: actorFor(bob), at: T }], extension: { durationMinutes: 30, requestedAt: T, approvals: [] } };
+    assert.equal(canDecide(policy, dave, r).ok, false);
+    const ext: AccessRequest = { ...r, extension: { ...r.extension!, escalation: { at: T, to: [{ name: 'Dave', email: 'dave@example.com' }] } } };
+    assert.deepEqual(canDecide(policy, dave, ext), { ok: true });
   });
 });

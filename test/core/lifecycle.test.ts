@@ -325,6 +325,36 @@ describe('transition', () => {
   });
 });
 
+describe('escalate', () => {
+  const DAVE = [{ name: 'Dave', email: 'dave@example.com' }];
+  const escalate = (minutes: number): LifecycleEvent => ({ type: 'escalate', at: at(minutes), to: DAVE, phase: 'request' });
+
+  it('records who was asked and how long the request waited, once', () => {
+    const { next, audit } = step(created(), escalate(20));
+    assert.deepEqual(next.escalation, { at: at(20), to: DAVE });
+    assert.equal(next.state, 'pending');
+    assert.deepEqual(audit.map((e) => [e.type, e.details]), [['request.escalated', { to: ['dave@example.com'], approvals: 0, required: 1, waitedMinutes: 20 }]]);
+    assert.deepEqual(refused(next, escalate(21)), { code: 'conflict', message: 'R4K7QX was already escalated' });
+  });
+
+  it('does not escalate a request that was decided, withdrawn or timed out', () => {
+    assert.equal(refused(run(created(), approve(BOB, 5)), escalate(20)).code, 'conflict');
+    assert.equal(refused(run(created(), { type: 'cancel', by: ALICE, at: at(5) }), escalate(20)).code, 'conflict');
+    assert.equal(refused(run(created(), { type: 'timeout', at: at(60) }), escalate(61)).code, 'conflict');
+  });
+
+  it('escalates only the extension it was scheduled for, and keeps nothing of it once decided', () => {
+    const active = run(created(), approve(BOB, 1), opened(2), { type: 'extend-request', by: ALICE, at: at(10), durationMinutes: 30 });
+    assert.equal(refused(active, { type: 'escalate', at: at(30), to: DAVE, phase: 'extension', askedAt: at(9) }).code, 'conflict');
+    const { next, audit } = step(active, { type: 'escalate', at: at(30), to: DAVE, phase: 'extension', askedAt: at(10) });
+    assert.deepEqual(next.extension?.escalation, { at: at(30), to: DAVE });
+    assert.equal(next.escalation, undefined);
+    assert.deepEqual(audit.map((e) => e.type), ['extension.escalated']);
+    const denied = step(next, { type: 'deny', by: BOB, at: at(31) }).next;
+    assert.equal(denied.extension, undefined);
+  });
+});
+
 describe('decidedMessage', () => {
   it('says who decided and when, in UTC, with the date when it is another day', () => {
     const approved = step(created(), approve(BOB, 5)).next;

@@ -2,10 +2,11 @@
 // decision in either redraws both cards and replies in both threads. Approvals count people, not
 // platforms: Bob in Slack and Bob in Teams are one approver.
 import assert from 'node:assert/strict';
-import { channelMessage, connectorMembers, executeInvoke, installationUpdateAdd, postActivity, users } from '../clients/teams';
+import { channelMessage, connectorMembers, executeInvoke, installationUpdateAdd, personalMessage, postActivity, users } from '../clients/teams';
 import { blockActions, slashCommand } from '../clients/slack';
 import { startFakeBotConnector, type FakeBotConnector } from '../fakes/bot-connector';
-import { startWorld, type TestWorld } from '../helpers/world';
+import { escalatingConfig } from '../helpers/escalation-config';
+import { MINUTE, startWorld, type TestWorld } from '../helpers/world';
 import { startSlackHarness, type SlackHarness } from '../slack/support';
 import { startTeamsHarness, type TeamsHarness } from '../teams/harness';
 
@@ -20,7 +21,8 @@ describe('Slack and Teams together', function () {
   let seq = 0;
 
   beforeEach(async () => {
-    world = await startWorld();
+    // web escalates to Dave after 20 minutes; only the escalation tests let that much time pass.
+    world = await startWorld({ config: escalatingConfig() });
     slack = await startSlackHarness(world.app, { clock: world.clock, botId: 'B0BOT', botUserId: 'U0BOT' });
     connector = await startFakeBotConnector({ members: connectorMembers() });
     teams = await startTeamsHarness({ api: world.app, store: world.store, clock: world.clock, connector });
@@ -126,5 +128,68 @@ describe('Slack and Teams together', function () {
     const updates = connector.calls.filter((c) => c.method === 'PUT' && c.path.includes(cardId));
     assert.ok(updates.length > 0, 'the Teams card was updated in place');
     assert.equal(world.sim.check('sql-01', 3389, '203.0.113.7').allowed, true);
+  });
+
+  it('escalates an undecided Slack request in both threads and to Dave directly, and Dave approves from his Slack message', async () => {
+    // Dave has written to the bot in Teams, so Teams knows him and can mention him.
+    assert.equal((await postActivity(teams.url, channelMessage({ serviceUrl: connector.url }, users.dave, 'jit help'))).status, 200);
+    await slackCommand('U0ALICE', 'ssh web-01 1h from 10.1.2.3 for INC-4711');
+    const id = await latestRequestId();
+    await world.advance(19 * MINUTE);
+    assert.equal(slack.fake.callsTo('users.lookupByEmail').length, 0, 'nobody is looked up before the time');
+    await world.advance(MINUTE);
+
+    const slackThread = slack.fake.thread(APPROVALS, slackCard(id).ts).filter((m) => /escalated to Dave/.test(m.text));
+    assert.equal(slackThread.length, 1, 'one mention in the Slack thread');
+    assert.match(slackThread[0].text, /<@U0DAVE> Alice's request R\w+ has waited 20m for a decision/);
+    assert.match(JSON.stringify(slackCard(id).blocks), /Escalated to Dave at 12:20 UTC/, 'the Slack card says so');
+
+    const cardId = await teamsCardId(id);
+    const teamsThread = connector.calls.filter((c) => c.method === 'POST' && c.path.includes(`;messageid=${cardId}`) && JSON.stringify(c.body).includes('escalated to Dave'));
+    assert.equal(teamsThread.length, 1, 'one mention in the Teams thread');
+    const entities = (teamsThread[0].body as { attachments: Array<{ content: { msteams?: { entities: Array<{ mentioned: { id: string } }> } } }> }).attachments[0].content.msteams?.entities ?? [];
+    assert.deepEqual(entities.map((e) => e.mentioned.id), [users.dave.id]);
+
+    const toDave = slack.fake.callsTo('chat.postMessage').filter((c) => c.args.channel === 'U0DAVE');
+    assert.equal(toDave.length, 1, 'one direct message to Dave, on the first platform that knows him');
+    assert.match(String(toDave[0].args.text), /Dave, Alice's request R\w+ .* was escalated to you/);
+    assert.match(JSON.stringify(toDave[0].args.blocks), /"action_id":"jit_approve".*"action_id":"jit_deny"/);
+    const lookups = slack.fake.callsTo('users.lookupByEmail').map((c) => c.args.email);
+    assert.ok(lookups.length > 0 && lookups.every((e) => e === 'dave@example.com'), `Slack is asked for Dave by email: ${lookups.join(', ')}`);
+    assert.ok(slack.fake.callsTo('chat.postMessage').some((c) => c.args.channel === 'U0ALICE' && /escalated to Dave/.test(String(c.args.text))), 'Alice is told');
+
+    const dm = slack.fake.channelMessages('D0DAVE').find((m) => m.text.includes('escalated to you'));
+    assert.ok(dm);
+    seq += 1;
+    const res = await slack.client.interactive(
+      blockActions({ user: 'U0DAVE', actionId: 'jit_approve', value: id, responseUrl: slack.fake.responseUrl(`click-${seq}`), channel: 'D0DAVE', messageTs: dm.ts }),
+    );
+    assert.equal(res.status, 200);
+    await world.settle();
+    assert.match(JSON.stringify(slack.fake.responsesTo(`click-${seq}`)), /You approved/);
+    assert.equal((await world.store.getRequest(id))!.state, 'active');
+    assert.equal(world.sim.check('web-01', 22, '10.1.2.3').allowed, true);
+  });
+
+  it('escalates to Dave in a Teams personal chat when Slack does not know him, and he approves there', async () => {
+    slack.fake.override('users.lookupByEmail', (call) => (String(call.args.email) === 'dave@example.com' ? { body: { ok: false, error: 'users_not_found' } } : undefined));
+    assert.equal((await postActivity(teams.url, personalMessage({ serviceUrl: connector.url }, users.dave, 'jit help'))).status, 200);
+    const res = await postActivity(teams.url, channelMessage({ serviceUrl: connector.url }, users.alice, 'jit ssh web-01 1h from 10.1.2.3 for patching'));
+    assert.equal(res.status, 200);
+    await world.settle();
+    const id = await latestRequestId();
+    connector.reset();
+    await world.advance(20 * MINUTE);
+
+    assert.equal(slack.fake.callsTo('chat.postMessage').filter((c) => c.args.channel === 'U0DAVE').length, 0);
+    const toDave = connector.calls.filter((c) => c.method === 'POST' && /\/activities$/.test(c.path) && JSON.stringify(c.body).includes('escalated to you'));
+    assert.equal(toDave.length, 1, 'one personal message to Dave in Teams');
+    assert.match(JSON.stringify(toDave[0].body), /"verb":"approve"/);
+    assert.match(slack.fake.thread(APPROVALS, slackCard(id).ts).map((m) => m.text).join('\n'), /escalated to Dave/, 'the Slack thread names him even without a mention');
+
+    const answer = JSON.stringify((await postActivity(teams.url, executeInvoke({ serviceUrl: connector.url }, users.dave, { verb: 'approve', data: { verb: 'approve', requestId: id } }, { personal: true }))).body);
+    await world.settle();
+    assert.match(answer, /approved/i);
+    assert.equal((await world.store.getRequest(id))!.state, 'active');
   });
 });

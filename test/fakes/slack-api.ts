@@ -377,6 +377,25 @@ export class FakeSlackApi {
           },
         };
       }
+      case 'users.lookupByEmail': {
+        // Slack matches the address without case, and answers users_not_found for anyone else.
+        const email = String(a.email ?? '').toLowerCase();
+        if (email === '') return { ok: false, error: 'invalid_arguments' };
+        const user = [...this.users.values()].find((u) => u.email?.toLowerCase() === email);
+        if (!user) return { ok: false, error: 'users_not_found' };
+        return {
+          ok: true,
+          user: {
+            id: user.id,
+            team_id: 'T0JIT',
+            name: user.name,
+            real_name: user.realName,
+            deleted: false,
+            is_bot: user.isBot ?? false,
+            profile: { real_name: user.realName, display_name: user.name, email: user.email },
+          },
+        };
+      }
       case 'chat.postMessage': {
         const refused = messageRefusal(a);
         if (refused) return refused;

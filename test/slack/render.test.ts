@@ -137,6 +137,12 @@ describe('Slack rendering', () => {
       assert.deepEqual(blocks[4], { type: 'section', text: md(':x: Azure refused: port 3389 is not in the policy') });
     });
 
+    it('says whom the request was escalated to, under the decision line', () => {
+      const blocks = renderCard({ ...pending, escalation: 'Escalated to Dave <on-call> at 12:20 UTC' }).blocks;
+      assert.deepEqual(blocks[blocks.length - 3], { type: 'context', elements: [md(':rotating_light: Escalated to Dave &lt;on-call&gt; at 12:20 UTC')] });
+      assert.ok(!JSON.stringify(renderCard(pending).blocks).includes('rotating_light'));
+    });
+
     it('cuts a very long reason short', () => {
       const long = { ...pending, reason: 'x'.repeat(5_000) };
       const reason = (renderCard(long).blocks[3] as { text: { text: string } }).text.text;
@@ -187,6 +193,35 @@ describe('Slack rendering', () => {
         mention: { name: 'Dana', email: 'dana@example.com', platform: 'teams', userId: '29:x' },
       };
       assert.equal(renderNotice(opened).text, ':unlock: Open until 13:00 UTC from 10.1.2.3: 22/TCP on web-01 &lt;now&gt;.');
+    });
+
+    it('mentions the people a request was escalated to ahead of the text, and names the ones Slack does not know', () => {
+      const escalated: Notice = {
+        kind: 'escalated',
+        requestId: 'R1',
+        text: "Alice's request R1 has waited 20m for a decision; escalated to Dave and Erin <x>, who may now approve or deny it on the card.",
+        mentionEmails: [{ name: 'Dave', email: 'dave@example.com' }, { name: 'Erin <x>', email: 'erin@example.com' }],
+      };
+      const dave: PersonView = { name: 'Dave', email: 'dave@example.com', platform: 'slack', userId: 'U0DAVE' };
+      assert.equal(
+        renderNotice(escalated, { people: [dave, dave] }).text,
+        ":rotating_light: <@U0DAVE> Alice's request R1 has waited 20m for a decision; escalated to Dave and Erin &lt;x&gt;, who may now approve or deny it on the card.",
+      );
+      assert.equal(renderNotice(escalated).text.startsWith(":rotating_light: Alice's request"), true, 'no mention without a Slack id');
+    });
+
+    it('offers Approve and Deny in the direct message to an escalation person', () => {
+      const ask: Notice = { kind: 'escalated', requestId: 'R1', text: 'Dave, the request was escalated to you.', actions: ['approve', 'deny'] };
+      const actions = renderNotice(ask).blocks[1] as { elements: Array<{ action_id: string; value: string }> };
+      assert.deepEqual(actions.elements.map((e) => [e.action_id, e.value]), [['jit_approve', 'R1'], ['jit_deny', 'R1']]);
+    });
+
+    it('keeps forty escalation mentions inside one section', () => {
+      const people: PersonView[] = Array.from({ length: 40 }, (_, i) => ({ name: `P${i}`, email: `p${i}@example.com`, platform: 'slack', userId: `U0P${i}` }));
+      const m = renderNotice({ kind: 'escalated', requestId: 'R1', text: 'x'.repeat(2_990) }, { people });
+      assert.equal((m.text.match(/<@U0P/g) ?? []).length, 20, 'twenty mentions at most; the text names the rest');
+      const section = m.blocks[0] as { text: { text: string } };
+      assert.ok(section.text.text.length <= 3_000);
     });
 
     it('has no buttons when the notice has none', () => {

@@ -211,6 +211,24 @@ describe('Slack Web API calls', () => {
       assert.equal(fake.callsTo('chat.postMessage').length, 1);
     });
 
+    it('finds someone known only by email with users.lookupByEmail, once, and declines whom Slack does not know', async () => {
+      const chat = createSlackChatPort(slack);
+      const dave = { platform: 'console' as const, userId: '', email: 'dave@example.com', name: 'Dave' };
+      assert.equal(await chat.notifyPerson(dave, reminder), true);
+      assert.equal(await chat.notifyPerson(dave, reminder), true);
+      assert.deepEqual(fake.callsTo('chat.postMessage').map((c) => c.args.channel), ['U0DAVE', 'U0DAVE']);
+      assert.equal(fake.callsTo('users.lookupByEmail').length, 1, 'the answer is reused');
+      assert.equal(await chat.notifyPerson({ ...dave, email: 'erin@example.com', name: 'Erin' }, reminder), false);
+      assert.equal(fake.callsTo('chat.postMessage').length, 2);
+    });
+
+    it('retries a direct message by email when Slack cannot answer the look-up, rather than giving up on the person', async () => {
+      const chat = createSlackChatPort(slack);
+      fake.serverErrorNext('users.lookupByEmail', 5);
+      await assert.rejects(chat.notifyPerson({ platform: 'console', userId: '', email: 'dave@example.com', name: 'Dave' }, reminder));
+      assert.equal(fake.callsTo('chat.postMessage').length, 0);
+    });
+
     it('refuses a ref made by another platform', async () => {
       const chat = createSlackChatPort(slack);
       const err = await rejection(chat.updateCard({ platform: 'teams', v: 1, data: { activityId: 'x' } }, view));

@@ -38,6 +38,26 @@ for (const engine of storeEngines()) {
         assert.equal(typeof read?.reason, 'string', 'text that looks like a date stays text');
       });
 
+      it('should read back an escalated request and an escalated extension with their dates revived', async function () {
+        const dave = [{ name: 'Dave', email: 'dave@example.com' }];
+        const pending = sampleRequest({ escalation: { at: at(1_200_000), to: dave } });
+        const extended = sampleRequest({
+          id: 'R2EXT',
+          state: 'active',
+          openedAt: at(61_000),
+          endsAt: at(3_661_000),
+          escalation: { at: at(30_000), to: [] },
+          extension: { durationMinutes: 30, requestedAt: at(120_000), approvals: [], escalation: { at: at(1_320_000), to: dave } },
+        });
+        for (const request of [pending, extended]) {
+          assert.equal(await store.commit({ request, expectedVersion: null }), true);
+          const read = await store.getRequest(request.id);
+          assert.deepEqual(read, request);
+        }
+        assert.ok((await store.getRequest(pending.id))?.escalation?.at instanceof Date);
+        assert.ok((await store.getRequest('R2EXT'))?.extension?.escalation?.at instanceof Date);
+      });
+
       it('should return null for a request that does not exist', async function () {
         assert.equal(await store.getRequest('RNOPE'), null);
       });

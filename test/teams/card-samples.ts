@@ -63,6 +63,12 @@ export function sampleRequests(): Record<string, AccessRequest> {
     hostile: baseRequest({ reason: HOSTILE_REASON, requester: { ...alice, name: 'Mallory **<b>boss</b>**' } }),
     hostileDenied: baseRequest({ state: 'denied', denial: { by: bob, at: NOW, reason: HOSTILE_REASON }, closedAt: NOW }),
     huge: baseRequest({ vms: manyVms(200), reason: LONG_REASON, ports: [{ number: 22, protocol: 'TCP' }, { number: 3389, protocol: '*' }] }),
+    escalated: baseRequest({
+      escalation: {
+        at: NOW,
+        to: [{ name: 'Dave', email: 'dave@example.com' }, ...Array.from({ length: 40 }, (_, i) => ({ name: `Mallory ${i} **<b>boss</b>** [x](https://evil.example)`, email: `m${i}@example.com` }))],
+      },
+    }),
   };
 }
 
@@ -93,7 +99,7 @@ const EVERY_NOTICE_KIND: Record<NoticeKind, true> = {
   submitted: true, approval: true, approved: true, denied: true, opened: true, failed: true, reminder: true,
   expired: true, released: true, cancelled: true, 'timed-out': true, 'extension-requested': true, extended: true,
   'extension-denied': true, 'extension-failed': true, 'release-failed': true, superseded: true, 'step-up': true,
-  'address-link': true, address: true,
+  'address-link': true, address: true, escalated: true,
 };
 const NOTICE_KINDS = Object.keys(EVERY_NOTICE_KIND) as NoticeKind[];
 
@@ -191,6 +197,8 @@ export function everySampleCard(): Array<[string, AdaptiveCardJson]> {
     cards.push([`notice/${i}/${n.kind}`, noticeCard(n)]);
     cards.push([`notice/${i}/${n.kind}/mention`, noticeCard(n, { teamsMention: true })]);
   }
+  const escalated: Notice = { kind: 'escalated', requestId: 'R4K7QX', text: `Alice's request R4K7QX has waited 30m for a decision; escalated to Dave and Mallory.`, mentionEmails: [{ name: 'Dave', email: 'dave@example.com' }] };
+  cards.push(['notice/escalated/people', noticeCard(escalated, { teamsMention: true, teamsPeople: [{ name: 'Dave', userId: '29:dave' }, { name: 'Mallory **<b>boss</b>**', userId: '29:mallory' }] })]);
   for (const [i, r] of sampleReplies().entries()) cards.push([`reply/${i}/${r.kind}`, replyCard(r)]);
   cards.push(['form/errors', formCard(sampleForm, { values: { vm: 'web-01', ports: '22', source: '1.2.3.4' }, errors: { source: 'not allowed', duration: 'too long' } })]);
   return cards;

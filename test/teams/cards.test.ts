@@ -107,6 +107,25 @@ describe('Adaptive Cards (src/cards/render.ts)', () => {
     assert.deepEqual(actionsOf(teams).map((a) => a.data), [{ verb: 'extend', requestId: 'R4K7QX' }, { verb: 'release', requestId: 'R4K7QX' }]);
   });
 
+  it('should mention every escalation person Teams knows, keep the requester mention, and name the rest in the text', () => {
+    const notice = { ...sampleNotices().find((n) => n.kind === 'reminder')!, kind: 'escalated' as const, actions: [] };
+    const card = noticeCard(notice, { teamsMention: true, teamsPeople: [{ name: 'Dave', userId: '29:dave' }, { name: 'Alice', userId: '29:alice' }] });
+    assert.deepEqual(card.msteams, {
+      entities: [
+        { type: 'mention', text: '<at>Alice</at>', mentioned: { id: '29:alice', name: 'Alice' } },
+        { type: 'mention', text: '<at>Dave</at>', mentioned: { id: '29:dave', name: 'Dave' } },
+      ],
+    });
+    assert.match(JSON.stringify(card), /"<at>Dave<\/at> <at>Alice<\/at>, your access/);
+  });
+
+  it('should say on the approval card whom the request was escalated to', () => {
+    const card = approvalCard(sampleViews().escalated, { forApprover: true });
+    const texts = cardTexts(card).join('\n');
+    assert.match(texts, /Escalated to Dave, Mallory 0 .* and 36 more at 12:00 UTC$/m);
+    assert.ok(!cardTexts(approvalCard(sampleViews().pending, { forApprover: true })).join('\n').includes('Escalated'));
+  });
+
   it('should render the error reply with its usage line and the help with every command', () => {
     const [, err, , help] = sampleReplies();
     const e = JSON.stringify(replyCard(err));
