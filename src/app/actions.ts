@@ -1,5 +1,6 @@
 // The buttons and their commands: approve, deny, cancel, release, extend. Rights are checked on
 // every click, against the version being written, never only on the one first read.
+import { sourcesOf } from '../core/cidr';
 import { canDecide, extensionTerms, isAdmin, isPartOf } from '../core/access';
 import { sameEmail } from '../core/email';
 import { stepUpRequired } from '../core/step-up';
@@ -201,7 +202,7 @@ export class Actions extends UseCase implements ApprovalConfirmer {
     const started = Date.now();
     const justification = this.justification(current, `release by ${actor.name}`);
     try {
-      await this.cloud.close({ vms: current.vms, ports: current.ports, source: current.source, justification }, { timeoutInMs: this.cloudTimeoutInMs });
+      await this.cloud.close({ vms: current.vms, ports: current.ports, sources: sourcesOf(current), justification }, { timeoutInMs: this.cloudTimeoutInMs });
       this.observer.cloudCall('close', (Date.now() - started) / 1000, 'ok');
     } catch (err) {
       this.observer.cloudCall('close', (Date.now() - started) / 1000, 'error', err instanceof CloudError ? err.kind : 'unknown');

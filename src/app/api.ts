@@ -1,5 +1,6 @@
 // What the chat adapters call. Adapters turn platform requests into these calls and render the
 // answers; every decision (who may, what opens, what is refused) is made behind this interface.
+import type { MessageRef } from './ports';
 import type { Actor } from '../core/types';
 import type { ActionResult, FormField, FormInput, FormView, Reply, RequestView, Verb } from '../core/views';
 
@@ -50,4 +51,9 @@ export interface JitApi {
   involved(actor: Actor, requestId: string): Promise<boolean>;
   /** True when the email belongs to a person in the config. */
   knows(email: string | null): boolean;
+  /**
+   * The platform's own answer to a request (Teams' reply card) is the requester's copy: it is
+   * redrawn on every transition. Only the requester's answer is kept; anyone else's is ignored.
+   */
+  keepCopy(actor: Actor, requestId: string, ref: MessageRef): Promise<void>;
 }

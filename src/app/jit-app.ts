@@ -26,9 +26,10 @@ import { auditCsv } from './audit-csv';
 import { Jobs } from './jobs';
 import { errorFields, silentLogger, type Logger } from './logger';
 import { nullObserver, type AppObserver } from './observer';
-import { postCardJobs } from './outbox';
+import { postCardJobs, postCopyJobs } from './outbox';
 import { escalationJobs } from './escalation';
-import type { ChatPort, Clock, Cloud, JobSpec, Store } from './ports';
+import type { ChatPort, Clock, Cloud, JobSpec, MessageRef, Store } from './ports';
+import { sameEmail } from '../core/email';
 import { Scheduler } from './scheduler';
 import { StepUps, type StepUpOptions } from './step-up';
 import { UseCase, type UseCaseSettings } from './use-case';
@@ -165,6 +166,12 @@ export class JitApp extends UseCase implements JitApi {
     const unfit = actorProblem(actor);
     if (unfit) return { ok: false, message: unfit, view: null };
     return this.actions.act(actor, verb, requestId, opts);
+  }
+
+  async keepCopy(actor: Actor, requestId: string, ref: MessageRef): Promise<void> {
+    const r = await this.store.getRequest(requestId.trim().toUpperCase());
+    if (!r || ref.platform !== actor.platform || !sameEmail(r.requester.email, actor.email)) return;
+    await this.jobs.keepCopy(r.id, ref);
   }
 
   knows(email: string | null): boolean {
@@ -323,7 +330,10 @@ export class JitApp extends UseCase implements JitApi {
       const addressLink = token ? { tokenHash: hashToken(token), expiresAt: new Date(now.getTime() + ADDRESS_LINK_MS) } : undefined;
       const { request, audit } = createRequest({ id: newRequestId(), draft, requester: actor, now, ...(addressLink ? { addressLink } : {}) });
       // Nobody is asked to approve, and nothing opens, before the address is known.
-      const schedule: JobSpec[] = request.state === 'awaiting-address' ? this.address.linkJobs(request) : [...postCardJobs(request, this.platforms, now)];
+      const schedule: JobSpec[] = [
+        ...(request.state === 'awaiting-address' ? this.address.linkJobs(request) : postCardJobs(request, this.platforms, now)),
+        ...postCopyJobs(request, now),
+      ];
       if (request.state === 'opening') {
         schedule.push({ kind: 'open', requestId: request.id, dueAt: now, key: `${request.id}:open` });
       } else if (request.state === 'pending') {

@@ -1,9 +1,11 @@
 // What the scheduler runs: opening and extending in Azure and watching Azure apply it, reminders,
 // expiry, pending timeouts, and every chat delivery (the outbox). Each handler re-reads the request and does nothing when the
 // state has moved on, so a job run twice, or run late, is harmless.
+import { sameSources, sourcesOf } from '../core/cidr';
+import { randomUUID } from 'node:crypto';
 import { ChatError, CloudError, JitError } from '../core/errors';
 import * as notices from '../core/notices';
-import type { AccessRequest, Actor, Platform } from '../core/types';
+import { TERMINAL_STATES, type AccessRequest, type Actor, type Platform } from '../core/types';
 import { requestView, type Notice } from '../core/views';
 import { errorFields } from './logger';
 import { announceJobs } from './outbox';
@@ -36,6 +38,9 @@ export class Jobs extends UseCase {
       'update-card': (job) => this.runUpdateCard(job),
       thread: (job) => this.runThread(job),
       dm: (job) => this.runDm(job),
+      'post-copy': (job) => this.runPostCopy(job),
+      'update-copy': (job) => this.runUpdateCopy(job),
+      'close-notices': (job) => this.runCloseNotices(job),
     };
   }
 
@@ -47,7 +52,7 @@ export class Jobs extends UseCase {
     const records = await this.cloud.accessRecords(r.vms, { timeoutInMs: this.cloudTimeoutInMs });
     const now = this.clock.now().getTime();
     const ours = records.filter(
-      (x) => x.justification?.startsWith(`jitbot ${r.id} `) && /^Initiat/.test(x.status) && x.endsAt.getTime() > now && x.source === r.source,
+      (x) => x.justification?.startsWith(`jitbot ${r.id} `) && /^Initiat/.test(x.status) && x.endsAt.getTime() > now && sameSources(x.sources, sourcesOf(r)),
     );
     const covered = r.vms.every((vm) => r.ports.every((p) => ours.some((x) => x.vmId.toLowerCase() === vm.id.toLowerCase() && x.port === p.number)));
     if (!covered) return null;
@@ -65,7 +70,11 @@ export class Jobs extends UseCase {
       try {
         const endsAt = await this.acceptedEarlier(r);
         if (endsAt) {
-          if (await this.watchApply(r, this.confirmPayload('open', this.justification(r), endsAt), 'found accepted in Azure after a restart')) settled.push(r.id);
+          // With the initiate on record (its process died while watching, or another replica still
+          // watches it), this only watches the apply; otherwise the accept itself is what reconcile found.
+          const onRecord = (await this.store.listAudit({ requestId: r.id })).some((e) => e.type === 'azure.initiate' && e.details.ok === true && e.details.extension !== true);
+          const how = onRecord ? undefined : 'found accepted in Azure after a restart';
+          if (await this.watchApply(r, this.confirmPayload('open', this.justification(r), endsAt), how)) settled.push(r.id);
         } else {
           await this.store.scheduleJobs([{ kind: 'open', requestId: r.id, dueAt: this.clock.now(), key: `${r.id}:open` }]);
         }
@@ -250,7 +259,7 @@ export class Jobs extends UseCase {
       let note = '';
       try {
         await this.cloud.close(
-          { vms: r.vms, ports: r.ports, source: r.source, justification: `closing after a failed apply: ${this.justification(r)}`.slice(0, 500) },
+          { vms: r.vms, ports: r.ports, sources: sourcesOf(r), justification: `closing after a failed apply: ${this.justification(r)}`.slice(0, 500) },
           { timeoutInMs: this.cloudTimeoutInMs },
         );
       } catch (err) {
@@ -311,7 +320,7 @@ export class Jobs extends UseCase {
     let result: OpenResult;
     try {
       result = await this.cloud.open(
-        { vms: r.vms, ports: r.ports, source: r.source, endsAt, justification: this.justification(r) },
+        { vms: r.vms, ports: r.ports, sources: sourcesOf(r), endsAt, justification: this.justification(r) },
         { timeoutInMs: this.cloudTimeoutInMs },
       );
       this.observer.cloudCall('initiate', (Date.now() - started) / 1000, 'ok');
@@ -424,7 +433,7 @@ export class Jobs extends UseCase {
     const justification = this.justification(r, `extension of ${r.id}`);
     let result: OpenResult;
     try {
-      result = await this.cloud.extend({ vms: r.vms, ports: r.ports, source: r.source, endsAt, justification }, { timeoutInMs: this.cloudTimeoutInMs });
+      result = await this.cloud.extend({ vms: r.vms, ports: r.ports, sources: sourcesOf(r), endsAt, justification }, { timeoutInMs: this.cloudTimeoutInMs });
       this.observer.cloudCall('initiate', (Date.now() - started) / 1000, 'ok');
     } catch (err) {
       if (err instanceof JitError && err.code === 'conflict') return;
@@ -526,7 +535,9 @@ export class Jobs extends UseCase {
     const refs = await this.cardRefs(job.requestId, platform);
     if (refs === 'none') return;
     if (refs === 'unposted') throw new ChatError('the approval card is not posted yet', { retryable: true, retryAfterMs: 1000 });
-    await chat.replyInThread(refs[0], job.payload.notice as Notice, { timeoutInMs: 10_000 });
+    const notice = await this.liveNotice(job.requestId, job.payload.notice as Notice);
+    const sent = await chat.replyInThread(refs[0], notice, { timeoutInMs: 10_000 });
+    await this.keepNoticeRef(job.requestId, notice, sent);
   }
 
   private async runDm(job: Job): Promise<void> {
@@ -549,7 +560,90 @@ export class Jobs extends UseCase {
     const to = (job.payload.to as Actor | undefined) ?? r.requester;
     const chat = this.chats.get(to.platform);
     if (!chat) return;
-    await chat.notifyPerson(to, notice, { timeoutInMs: 10_000 });
+    const live = await this.liveNotice(r.id, notice);
+    const sent = await chat.messagePerson(to, live, { timeoutInMs: 10_000 });
+    await this.keepNoticeRef(r.id, live, sent);
   }
 
+  /** A notice with buttons that is delivered after its grant ended (a late retry) goes without them. */
+  private async liveNotice(requestId: string, notice: Notice): Promise<Notice> {
+    if (!hasGrantButtons(notice)) return notice;
+    const r = await this.store.getRequest(requestId);
+    return r && TERMINAL_STATES.includes(r.state) ? notices.reminderEndedNotice(r, this.clock.now()) : notice;
+  }
+
+  /**
+   * Remember where a notice with buttons landed, so they can be taken off when the grant ends. The
+   * grant may have ended while it was being sent; then its close-notices job may already have run,
+   * so this one is redrawn at once.
+   */
+  private async keepNoticeRef(requestId: string, notice: Notice, ref: MessageRef | null): Promise<void> {
+    if (!ref || !hasGrantButtons(notice)) return;
+    await this.store.saveMessageRef({ requestId, kind: 'notice', ref });
+    const r = await this.store.getRequest(requestId);
+    if (r && TERMINAL_STATES.includes(r.state)) {
+      await this.chats.get(ref.platform)?.updateNotice(ref, notices.reminderEndedNotice(r, this.clock.now()), { timeoutInMs: 10_000 });
+    }
+  }
+
+  /** The grant ended: every reminder it sent loses its Extend and Release buttons and says how it ended. */
+  private async runCloseNotices(job: Job): Promise<void> {
+    const r = await this.store.getRequest(job.requestId ?? '');
+    if (!r || !TERMINAL_STATES.includes(r.state)) return;
+    const ended = notices.reminderEndedNotice(r, this.clock.now());
+    const refs = (await this.store.listMessageRefs(r.id)).filter((m) => m.kind === 'notice');
+    let retry: ChatError | null = null;
+    for (const { ref } of refs) {
+      const chat = this.chats.get(ref.platform);
+      if (!chat) continue;
+      try {
+        // The same words again are harmless, so a retry simply redraws them all.
+        await chat.updateNotice(ref, ended, { timeoutInMs: 10_000 });
+      } catch (err) {
+        if (err instanceof ChatError && err.retryable) retry ??= err;
+        else this.log.warn({ ...errorFields(err), requestId: r.id, platform: ref.platform }, 'could not take the buttons off a reminder');
+      }
+    }
+    if (retry) throw retry;
+  }
+
+  /** The requester's own copy, on their platform, drawn as the request is now. */
+  private async runPostCopy(job: Job): Promise<void> {
+    const r = await this.store.getRequest(job.requestId ?? '');
+    if (!r) return;
+    const chat = this.chats.get(r.requester.platform);
+    if (!chat) return;
+    if ((await this.store.listMessageRefs(r.id)).some((m) => m.kind === 'copy' && m.ref.platform === chat.platform)) return;
+    const ref = await chat.postCopy(r.requester, requestView(r, this.clock.now()), { timeoutInMs: 10_000 });
+    if (!ref) return;
+    await this.store.saveMessageRef({ requestId: r.id, kind: 'copy', ref });
+    const latest = await this.store.getRequest(r.id);
+    if (latest && latest.version !== r.version) await chat.updateCopy(ref, requestView(latest, this.clock.now()), { timeoutInMs: 10_000 });
+  }
+
+  private async runUpdateCopy(job: Job): Promise<void> {
+    const r = await this.store.getRequest(job.requestId ?? '');
+    if (!r) return;
+    const refs = (await this.store.listMessageRefs(r.id)).filter((m) => m.kind === 'copy');
+    const view = requestView(r, this.clock.now());
+    for (const { ref } of refs) await this.chats.get(ref.platform)?.updateCopy(ref, view, { timeoutInMs: 10_000 });
+  }
+
+  /**
+   * A platform's own answer to the command (Teams' reply card) becomes the requester's copy: kept,
+   * then drawn at once, since the request may have moved on while the answer was on its way.
+   */
+  async keepCopy(requestId: string, ref: MessageRef): Promise<void> {
+    const r = await this.store.getRequest(requestId);
+    if (!r) return;
+    await this.store.saveMessageRef({ requestId: r.id, kind: 'copy', ref });
+    await this.store.scheduleJobs([{ kind: 'update-copy', requestId: r.id, dueAt: this.clock.now(), key: `${r.id}:update-copy:kept:${randomUUID()}` }]);
+    this.kick();
+  }
+
+}
+
+/** A reminder's Extend and Release: the buttons that mean nothing once the grant has ended. */
+function hasGrantButtons(notice: Notice): boolean {
+  return notice.kind === 'reminder' && (notice.actions ?? []).some((a) => a === 'extend' || a === 'release');
 }

@@ -1,6 +1,6 @@
 // Chat deliveries are jobs written in the same transaction as the state change they announce, so a
 // failed or interrupted post is retried by the scheduler and never lost (an outbox).
-import type { AccessRequest, Platform } from '../core/types';
+import { TERMINAL_STATES, type AccessRequest, type Platform } from '../core/types';
 import type { Notice } from '../core/views';
 import type { JobSpec } from './ports';
 
@@ -24,6 +24,23 @@ export function announceJobs(r: AccessRequest, platforms: readonly Platform[], a
   }
   if (a.dm) jobs.push({ kind: 'dm', requestId: r.id, dueAt: now, key: `${at}:dm:${a.dm.kind}`, payload: { notice: a.dm } });
   return jobs;
+}
+
+/**
+ * After every transition: redraw the requester's own copies, and once the request has ended, take the
+ * buttons off its reminders. Keys carry the version, so a replayed commit schedules nothing twice.
+ */
+export function transitionJobs(r: AccessRequest, prev: AccessRequest, now: Date): JobSpec[] {
+  const jobs: JobSpec[] = [{ kind: 'update-copy', requestId: r.id, dueAt: now, key: `${r.id}:v${r.version}:update-copy` }];
+  if (TERMINAL_STATES.includes(r.state) && !TERMINAL_STATES.includes(prev.state)) {
+    jobs.push({ kind: 'close-notices', requestId: r.id, dueAt: now, key: `${r.id}:close-notices` });
+  }
+  return jobs;
+}
+
+/** The requester's own copy, posted once on their platform (Slack: a direct message it can keep updating). */
+export function postCopyJobs(r: AccessRequest, now: Date): JobSpec[] {
+  return [{ kind: 'post-copy', requestId: r.id, dueAt: now, key: `${r.id}:post-copy` }];
 }
 
 export function postCardJobs(r: AccessRequest, platforms: readonly Platform[], now: Date): JobSpec[] {

@@ -23,7 +23,8 @@ export const systemClock: Clock = { now: () => new Date() };
 export interface OpenSpec {
   vms: VmRef[];
   ports: PortSpec[];
-  source: string;
+  /** One prefix, or several (the policy's list, taken when the requester named none). */
+  sources: string[];
   endsAt: Date;
   /** Names the chat user and the reason: Azure records the bot as requestor. */
   justification: string;
@@ -40,7 +41,10 @@ export interface OpenResult {
 export interface CloudAccessRecord {
   vmId: string;
   port: number;
+  /** What Azure shows, for people: one prefix, or several joined with commas. */
   source: string;
+  /** Each prefix the grant allows. */
+  sources: string[];
   startedAt: Date;
   endsAt: Date;
   /** `Initiating` (accepted, NSG not written yet), `Initiated`, `Expired`, `NewerRequestInitiated`, … */
@@ -90,13 +94,25 @@ export interface ChatPort {
   postCard(route: Route, view: RequestView, opts?: CallOptions): Promise<MessageRef | null>;
   /** Redraw a posted card for everyone. */
   updateCard(ref: MessageRef, view: RequestView, opts?: CallOptions): Promise<void>;
-  /** Reply in the card's thread. */
-  replyInThread(ref: MessageRef, notice: Notice, opts?: CallOptions): Promise<void>;
+  /** Reply in the card's thread; the reply's own reference, so it can be redrawn once its buttons are stale. */
+  replyInThread(ref: MessageRef, notice: Notice, opts?: CallOptions): Promise<MessageRef | null>;
   /**
    * A direct message; false when this platform cannot reach the person. A person known only by
    * email (`userId` empty) is looked up by email on this platform.
    */
   notifyPerson(person: Actor, notice: Notice, opts?: CallOptions): Promise<boolean>;
+  /** A direct message, and where it landed; null when this platform cannot reach the person. */
+  messagePerson(person: Actor, notice: Notice, opts?: CallOptions): Promise<MessageRef | null>;
+  /** Redraw a thread reply or direct message this port sent (a reminder whose grant ended loses its buttons). */
+  updateNotice(ref: MessageRef, notice: Notice, opts?: CallOptions): Promise<void>;
+  /**
+   * The requester's own copy of the request, in their direct messages, kept up to date with
+   * updateCopy. Null when this platform keeps the copy elsewhere (the answer to the command itself)
+   * or cannot reach the person.
+   */
+  postCopy(person: Actor, view: RequestView, opts?: CallOptions): Promise<MessageRef | null>;
+  /** Redraw the requester's copy: posted by postCopy, or the platform's own answer kept with JitApi.keepCopy. */
+  updateCopy(ref: MessageRef, view: RequestView, opts?: CallOptions): Promise<void>;
 }
 
 // ---- Directory (Entra ID, Slack user groups) -----------------------------------------------------
@@ -173,7 +189,10 @@ export type JobKind =
   | 'post-card' // payload: { platform }
   | 'update-card' // payload: { platform }
   | 'thread' // payload: { platform, notice }
-  | 'dm'; // payload: { notice, to? (an Actor) or toPerson? ({ name, email }: tried on each platform) }
+  | 'dm' // payload: { notice, to? (an Actor) or toPerson? ({ name, email }: tried on each platform) }
+  | 'post-copy' // the requester's own copy, on their platform
+  | 'update-copy' // redraw the requester's copies after a transition
+  | 'close-notices'; // the grant ended: redraw its reminders without buttons
 
 export interface JobSpec {
   kind: JobKind;
@@ -217,7 +236,11 @@ export interface AuditQuery {
 
 export interface StoredMessageRef {
   requestId: string;
-  kind: 'card' | 'dm';
+  /**
+   * `card`: the approval card; `copy`: the requester's own copy; `notice`: a thread reply or direct
+   * message with buttons (a reminder), redrawn without them once the grant ends.
+   */
+  kind: 'card' | 'dm' | 'copy' | 'notice';
   ref: MessageRef;
 }
 

@@ -7,7 +7,7 @@ import type { AccessRequest, Actor, AuditEvent, Platform, Vm } from '../core/typ
 import { requestView, type RequestView } from '../core/views';
 import { errorFields, type Logger } from './logger';
 import type { AppObserver } from './observer';
-import { announceJobs, type Announce } from './outbox';
+import { announceJobs, transitionJobs, type Announce } from './outbox';
 import type { People } from './people';
 import type { ChatPort, Clock, Cloud, Job, JobSpec, Store } from './ports';
 
@@ -145,7 +145,11 @@ export abstract class UseCase {
       if (!result.ok) throw result.error;
       const next = result.next;
       const x = after(next, prev);
-      const schedule = [...(x.schedule ?? []), ...(x.announce ? announceJobs(next, this.platforms, x.announce, this.clock.now()) : [])];
+      const schedule = [
+        ...(x.schedule ?? []),
+        ...(x.announce ? announceJobs(next, this.platforms, x.announce, this.clock.now()) : []),
+        ...transitionJobs(next, prev, this.clock.now()),
+      ];
       const ok = await this.store.commit({
         request: next,
         expectedVersion: prev.version,

@@ -3,7 +3,7 @@ import { formatDuration, formatUtc } from '../core/duration';
 import type { AccessRule } from '../core/policy';
 import { nameLimitProblem } from '../core/azure-limits';
 import type { AccessRequest, Vm } from '../core/types';
-import { formatPort, type FormView, type FormInput, type VmView } from '../core/views';
+import { formatPort, openSourcesText, type FormView, type FormInput, type VmView } from '../core/views';
 
 export function vmView(vm: Vm, ctx: { rule: AccessRule | null; lastAccess: Date | null; active: AccessRequest[]; now: Date }): VmView {
   const problem = nameLimitProblem(vm);
@@ -23,7 +23,7 @@ export function vmView(vm: Vm, ctx: { rule: AccessRule | null; lastAccess: Date 
     lastAccess: ctx.lastAccess ? formatUtc(ctx.lastAccess, ctx.now) : null,
     open: ctx.active
       .filter((r) => r.state === 'active' && r.endsAt)
-      .map((r) => `${r.ports.map(formatPort).join(', ')} from ${r.source} until ${formatUtc(r.endsAt as Date, ctx.now)} (${r.requester.name}, ${r.id})`),
+      .map((r) => `${r.ports.map(formatPort).join(', ')} from ${openSourcesText(r)} until ${formatUtc(r.endsAt as Date, ctx.now)} (${r.requester.name}, ${r.id})`),
     ...(problem ? { warning: problem } : {}),
   };
 }

@@ -29,6 +29,8 @@ export interface NsgRule {
   access: 'Allow' | 'Deny';
   protocol: Protocol;
   sourceAddressPrefix: string;
+  /** As Azure writes it for a grant to several prefixes (then sourceAddressPrefix is empty). */
+  sourceAddressPrefixes?: string[];
   destinationAddressPrefix: string;
   /** A port number, or `*`. */
   destinationPortRange: string;
@@ -59,7 +61,9 @@ export interface WirePolicyVm {
 
 interface StoredRequestPort {
   number: number;
-  allowedSourceAddressPrefix: string;
+  /** One source, or (as Azure spells it) several in allowedSourceAddressPrefixes; never both. */
+  allowedSourceAddressPrefix?: string;
+  allowedSourceAddressPrefixes?: string[];
   endTimeUtc: Date;
   /** Behind Azure Firewall: the DNAT port on the firewall's public address. */
   mappedPort?: number;
@@ -287,12 +291,12 @@ export class SimState {
           appliesAt: new Date(typeof r.appliesAt === 'string' ? r.appliesAt : r.startTimeUtc),
           requestor: typeof r.requestor === 'string' ? r.requestor : this.requestor,
           ...(typeof r.justification === 'string' ? { justification: r.justification } : {}),
-          virtualMachines: (r.virtualMachines as Array<{ id: string; failure?: string; ports: Array<{ number: number; allowedSourceAddressPrefix: string; endTimeUtc: string; mappedPort?: number }> }>).map((v) => ({
+          virtualMachines: (r.virtualMachines as Array<{ id: string; failure?: string; ports: Array<{ number: number; allowedSourceAddressPrefix?: string; allowedSourceAddressPrefixes?: string[]; endTimeUtc: string; mappedPort?: number }> }>).map((v) => ({
             id: v.id,
             ...(typeof v.failure === 'string' ? { failure: v.failure } : {}),
             ports: v.ports.map((x) => ({
               number: x.number,
-              allowedSourceAddressPrefix: x.allowedSourceAddressPrefix,
+              ...wireSources(portSources(x)),
               endTimeUtc: new Date(x.endTimeUtc),
               ...(typeof x.mappedPort === 'number' ? { mappedPort: x.mappedPort } : {}),
             })),
@@ -414,18 +418,26 @@ export class SimState {
             `the end time ${endTimeUtc.toISOString()} for port ${number} of virtual machine '${vmName}' is beyond the maximum request duration ${rule.maxRequestAccessDuration} (latest allowed: ${latest.toISOString()})`,
           );
         }
-        const requested = portBody.allowedSourceAddressPrefix ?? callerIp;
-        if (typeof requested !== 'string' || normalizeSource(requested) === null) {
-          throw badRequest(`The allowed source address prefix '${String(requested)}' for port ${number} must be a valid IPv4 Address Prefix, IPv6 Address Prefix or '*'.`, 'InvalidRequestContent');
+        const single = portBody.allowedSourceAddressPrefix;
+        const several = portBody.allowedSourceAddressPrefixes;
+        if (single !== undefined && several !== undefined) {
+          throw badRequest(`Port ${number} of virtual machine '${vmName}' names both allowedSourceAddressPrefix and allowedSourceAddressPrefixes; they are mutually exclusive.`, 'InvalidRequestContent');
         }
+        if (several !== undefined && (!Array.isArray(several) || several.length === 0)) {
+          throw badRequest(`'allowedSourceAddressPrefixes' for port ${number} must be a non-empty list of address prefixes.`, 'InvalidRequestContent');
+        }
+        const requested: unknown[] = several !== undefined ? (several as unknown[]) : [single ?? callerIp];
         const allowed = allowedPrefixes(rule);
-        if (!allowed.some((prefix) => prefixContains(prefix, requested))) {
-          throw notSubset(
-            `source '${requested}' for port ${number} of virtual machine '${vmName}' is not within the allowed source prefixes (${allowed.join(', ')})`,
-          );
+        for (const one of requested) {
+          if (typeof one !== 'string' || normalizeSource(one) === null) {
+            throw badRequest(`The allowed source address prefix '${String(one)}' for port ${number} must be a valid IPv4 Address Prefix, IPv6 Address Prefix or '*'.`, 'InvalidRequestContent');
+          }
+          if (!allowed.some((prefix) => prefixContains(prefix, one))) {
+            throw notSubset(`source '${one}' for port ${number} of virtual machine '${vmName}' is not within the allowed source prefixes (${allowed.join(', ')})`);
+          }
         }
         const mappedPort = policyVm.publicIpAddress ? this.mappedPort(policyVm.id, number) : undefined;
-        ports.push({ number, allowedSourceAddressPrefix: requested, endTimeUtc, ...(mappedPort !== undefined ? { mappedPort } : {}) });
+        ports.push({ number, ...wireSources(requested as string[]), endTimeUtc, ...(mappedPort !== undefined ? { mappedPort } : {}) });
       }
       const failure = this.applyFailure(policy, policyVm.id);
       request.virtualMachines.push({ id: policyVm.id, ports, ...(failure ? { failure } : {}) });
@@ -438,7 +450,7 @@ export class SimState {
         id: v.id,
         ports: v.ports.map((p) => ({
           number: p.number,
-          allowedSourceAddressPrefix: p.allowedSourceAddressPrefix,
+          ...wireSources(portSources(p)),
           endTimeUtc: p.endTimeUtc.toISOString(),
           // Azure answers before its NSG change is applied, even when that takes no time at all.
           status: 'Initiating',
@@ -503,7 +515,7 @@ export class SimState {
               direction: 'Inbound',
               access: 'Allow',
               protocol,
-              sourceAddressPrefix: port.allowedSourceAddressPrefix,
+              ...nsgSources(portSources(port)),
               destinationAddressPrefix: vm.privateIp,
               destinationPortRange: String(port.number),
               description: `ASC JIT Network Access rule created by an initiation request for policy '${policy.name}' of VM '${vm.name}'.`,
@@ -536,7 +548,7 @@ export class SimState {
     }
     for (const rule of this.nsg(vmName)) {
       if (rule.destinationPortRange !== '*' && rule.destinationPortRange !== String(port)) continue;
-      if (!prefixContains(rule.sourceAddressPrefix, source)) continue;
+      if (!(rule.sourceAddressPrefixes ?? [rule.sourceAddressPrefix]).some((prefix) => prefixContains(prefix, source))) continue;
       return rule.access === 'Allow' ? { allowed: true, ...(rule.expiresAt ? { until: rule.expiresAt } : {}) } : { allowed: false };
     }
     return { allowed: false };
@@ -723,7 +735,7 @@ export class SimState {
             id: v.id,
             ports: v.ports.map((p) => ({
               number: p.number,
-              allowedSourceAddressPrefix: p.allowedSourceAddressPrefix,
+              ...wireSources(portSources(p)),
               endTimeUtc: p.endTimeUtc.toISOString(),
               ...this.portStatus(policy, r, v, p, now),
               ...(p.mappedPort !== undefined ? { mappedPort: p.mappedPort } : {}),
@@ -799,6 +811,21 @@ function readPortRule(value: unknown, vmName: string): WirePortRule {
 }
 
 /** A policy port without any source field allows any source, as the portal's "Any" default does. */
+/** The sources of a request port, whichever of Azure's two spellings it came in. */
+function portSources(p: { allowedSourceAddressPrefix?: string; allowedSourceAddressPrefixes?: string[] }): string[] {
+  return p.allowedSourceAddressPrefixes ?? (p.allowedSourceAddressPrefix !== undefined ? [p.allowedSourceAddressPrefix] : []);
+}
+
+/** Azure's spelling for a request port: the singular field for one source, the list for several. */
+function wireSources(sources: string[]): { allowedSourceAddressPrefix: string } | { allowedSourceAddressPrefixes: string[] } {
+  return sources.length === 1 ? { allowedSourceAddressPrefix: sources[0] } : { allowedSourceAddressPrefixes: [...sources] };
+}
+
+/** And for a security rule: one rule covers every source of the grant, as Azure writes it. */
+function nsgSources(sources: string[]): Pick<NsgRule, 'sourceAddressPrefix' | 'sourceAddressPrefixes'> {
+  return sources.length === 1 ? { sourceAddressPrefix: sources[0] } : { sourceAddressPrefix: '', sourceAddressPrefixes: [...sources] };
+}
+
 function allowedPrefixes(rule: WirePortRule): string[] {
   if (rule.allowedSourceAddressPrefixes && rule.allowedSourceAddressPrefixes.length > 0) return rule.allowedSourceAddressPrefixes;
   return [rule.allowedSourceAddressPrefix ?? '*'];

@@ -8,13 +8,13 @@ import { isRestError, type PipelinePolicy } from '@azure/core-rest-pipeline';
 import { DefaultAzureCredential } from '@azure/identity';
 import type { CallOptions, Cloud, CloudAccessRecord, Clock, OpenResult, OpenSpec } from '../app/ports';
 import { systemClock } from '../app/ports';
-import { normalizeSource } from '../core/cidr';
+import { sameSources } from '../core/cidr';
 import { formatUtc } from '../core/duration';
 import type { DefenderPlan } from '../core/azure-limits';
 import { CloudError, JitError } from '../core/errors';
 import type { PortRule, Vm, VmRef } from '../core/types';
 import { toCloudError, type ErrorContext } from './errors';
-import { CORRELATION_HEADER, CallBudgets, raceAbort, redirectPolicy, simulatorCredential } from './pipeline';
+import { CORRELATION_HEADER, CallBudgets, raceAbort, redirectPolicy, simulatorCredential, sourcesPolicy } from './pipeline';
 import {
   accessRecordsFromPolicies,
   checkInitiateAnswer,
@@ -106,9 +106,7 @@ function groupByPolicy(vms: readonly VmRef[]): PolicyGroup[] {
   return [...groups.values()];
 }
 
-function sameSource(a: string, b: string): boolean {
-  return (normalizeSource(a) ?? a.trim()) === (normalizeSource(b) ?? b.trim());
-}
+
 
 function isNotFound(err: unknown): boolean {
   return isRestError(err) && err.statusCode === 404;
@@ -129,7 +127,10 @@ export class AzureCloud implements Cloud {
     if (!/^https:\/\/[^/\s]+$/i.test(endpoint)) {
       throw new JitError('config', `AZURE_RESOURCE_MANAGER_URL: "${endpoint}" is not an https:// origin like https://management.usgovcloudapi.net`);
     }
-    const policies: Array<{ policy: PipelinePolicy; position: 'perRetry' }> = [{ policy: this.budgets.policy, position: 'perRetry' }];
+    const policies: Array<{ policy: PipelinePolicy; position: 'perRetry' | 'perCall' }> = [
+      { policy: this.budgets.policy, position: 'perRetry' },
+      { policy: sourcesPolicy, position: 'perCall' },
+    ];
     if (opts.redirectTo !== undefined) {
       if (!/^https?:\/\/[^/\s]+\/?$/i.test(opts.redirectTo.trim())) {
         throw new JitError('config', `redirectTo: "${opts.redirectTo}" is not a base URL like http://127.0.0.1:3979`);
@@ -213,7 +214,7 @@ export class AzureCloud implements Cloud {
               vm,
               ports: ports.filter((port) => {
                 const current = currentAccess(policy, vm, port, now);
-                return current !== null && sameSource(current.source, spec.source) && current.endsAt.getTime() > closeEnd.getTime();
+                return current !== null && sameSources(current.sources, spec.sources) && current.endsAt.getTime() > closeEnd.getTime();
               }),
             }))
             .filter((t) => t.ports.length > 0);
@@ -222,7 +223,7 @@ export class AzureCloud implements Cloud {
             group.resourceGroup,
             group.location,
             group.policyName,
-            initiateBody(targets, spec.source, closeEnd, spec.justification),
+            initiateBody(targets, spec.sources, closeEnd, spec.justification),
             call.security,
           );
           const { missing } = checkInitiateAnswer(answer, targets);
@@ -313,7 +314,7 @@ export class AzureCloud implements Cloud {
       groups.map(async (group) => {
         const targets = group.vms.map((vm) => ({ vm, ports }));
         try {
-          const accepted = await this.initiateGroup(group, targets, spec.source, spec.endsAt, spec.justification, opts);
+          const accepted = await this.initiateGroup(group, targets, spec.sources, spec.endsAt, spec.justification, opts);
           return { group, targets, accepted };
         } catch (err) {
           return { group, targets, error: err instanceof CloudError ? err : toCloudError(err, { action: 'initiate', scope: names(group.vms) }, { callerAborted: false, timedOut: false, timeoutInMs: this.timeoutInMs }) };
@@ -360,7 +361,7 @@ export class AzureCloud implements Cloud {
   private initiateGroup(
     group: PolicyGroup,
     targets: InitiateTarget[],
-    source: string,
+    sources: string[],
     endsAt: Date,
     justification: string,
     opts: CallOptions | undefined,
@@ -371,7 +372,7 @@ export class AzureCloud implements Cloud {
         group.resourceGroup,
         group.location,
         group.policyName,
-        initiateBody(targets, source, endsAt, justification),
+        initiateBody(targets, sources, endsAt, justification),
         { ...call.security, onResponse: (raw) => void (requestId = raw.headers.get('x-ms-request-id') ?? undefined) },
       );
       return { group, targets, answer, ...(requestId ? { requestId } : {}) };
@@ -390,7 +391,7 @@ export class AzureCloud implements Cloud {
             group.resourceGroup,
             group.location,
             group.policyName,
-            initiateBody(targets, spec.source, closeEnd, `closing after a failed open: ${spec.justification}`),
+            initiateBody(targets, spec.sources, closeEnd, `closing after a failed open: ${spec.justification}`),
             call.security,
           ),
         ),

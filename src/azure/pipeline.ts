@@ -144,3 +144,31 @@ function abortError(): Error {
   err.name = 'AbortError';
   return err;
 }
+
+/**
+ * Azure's initiate takes several sources per port in `allowedSourceAddressPrefixes`, as its request
+ * history shows them, but the SDK's initiate model knows only the singular field and drops anything
+ * else. initiateBody writes several prefixes into the singular field joined with commas (a comma is
+ * never part of a prefix); here, on the wire, they move to the plural field, and one stays singular.
+ */
+export const sourcesPolicy: PipelinePolicy = {
+  name: 'jitbotInitiateSources',
+  sendRequest(request, next) {
+    if (request.method === 'POST' && /\/jitNetworkAccessPolicies\/[^/]+\/initiate$/i.test(new URL(request.url).pathname) && typeof request.body === 'string') {
+      const body = JSON.parse(request.body) as { virtualMachines?: Array<{ ports?: Array<Record<string, unknown>> }> };
+      let changed = false;
+      for (const vm of body.virtualMachines ?? []) {
+        for (const port of vm.ports ?? []) {
+          const single = port.allowedSourceAddressPrefix;
+          if (typeof single === 'string' && single.includes(',')) {
+            delete port.allowedSourceAddressPrefix;
+            port.allowedSourceAddressPrefixes = single.split(',');
+            changed = true;
+          }
+        }
+      }
+      if (changed) request.body = JSON.stringify(body);
+    }
+    return next(request);
+  },
+};

@@ -125,11 +125,17 @@ export interface InitiateTarget {
   ports: number[];
 }
 
-export function initiateBody(targets: readonly InitiateTarget[], source: string, endsAt: Date, justification: string): JitNetworkAccessPolicyInitiateRequest {
+/**
+ * The initiate body as the SDK's model has it. Its port has only the singular
+ * `allowedSourceAddressPrefix`, so several prefixes are written there joined with commas, and
+ * sourcesPolicy (pipeline.ts) moves them into Azure's `allowedSourceAddressPrefixes` on the wire.
+ */
+export function initiateBody(targets: readonly InitiateTarget[], sources: readonly string[], endsAt: Date, justification: string): JitNetworkAccessPolicyInitiateRequest {
+  if (sources.length === 0 || sources.some((s) => s.includes(','))) throw new Error('initiateBody: every source is one prefix, and there is at least one');
   return {
     virtualMachines: targets.map((t) => ({
       id: t.vm.id,
-      ports: t.ports.map((number) => ({ number, endTimeUtc: endsAt, allowedSourceAddressPrefix: source })),
+      ports: t.ports.map((number) => ({ number, endTimeUtc: endsAt, allowedSourceAddressPrefix: sources.join(',') })),
     })),
     justification,
   };
@@ -175,9 +181,13 @@ function statusWord(status: string | undefined, reason: string | undefined): str
   return status ?? 'Unknown';
 }
 
+function sourcesOfPort(port: { allowedSourceAddressPrefix?: string; allowedSourceAddressPrefixes?: string[] }): string[] {
+  if (port.allowedSourceAddressPrefix) return [port.allowedSourceAddressPrefix];
+  return [...(port.allowedSourceAddressPrefixes ?? [])];
+}
+
 function sourceOf(port: { allowedSourceAddressPrefix?: string; allowedSourceAddressPrefixes?: string[] }): string {
-  if (port.allowedSourceAddressPrefix) return port.allowedSourceAddressPrefix;
-  return (port.allowedSourceAddressPrefixes ?? []).join(',');
+  return sourcesOfPort(port).join(',');
 }
 
 /** The policies' request history for these VMs, oldest request first. */
@@ -196,6 +206,7 @@ export function accessRecordsFromPolicies(policies: readonly JitNetworkAccessPol
             vmId: vm.id,
             port: port.number,
             source: sourceOf(port),
+            sources: sourcesOfPort(port),
             startedAt: new Date(request.startTimeUtc),
             endsAt: new Date(port.endTimeUtc),
             status: statusWord(port.status, port.statusReason),
@@ -214,8 +225,8 @@ export function accessRecordsFromPolicies(policies: readonly JitNetworkAccessPol
  * The request that governs a VM port now: the latest one that is still open. Only the newest
  * request for a VM port counts, since a newer one supersedes the older (NewerRequestInitiated).
  */
-export function currentAccess(policy: JitNetworkAccessPolicy, vm: VmRef, port: number, now: Date): { source: string; endsAt: Date } | null {
-  let latest: { source: string; endsAt: Date; startedAt: number; open: boolean } | null = null;
+export function currentAccess(policy: JitNetworkAccessPolicy, vm: VmRef, port: number, now: Date): { sources: string[]; endsAt: Date } | null {
+  let latest: { sources: string[]; endsAt: Date; startedAt: number; open: boolean } | null = null;
   // Later entries win ties: Azure appends requests in the order they arrive.
   for (const request of policy.requests ?? []) {
     const requestVm = (request.virtualMachines ?? []).find((v) => vmKey(v.id) === vmKey(vm.id));
@@ -226,9 +237,9 @@ export function currentAccess(policy: JitNetworkAccessPolicy, vm: VmRef, port: n
     const endsAt = new Date(p.endTimeUtc);
     const status = (p.status ?? '').toLowerCase();
     const open = (status === 'initiated' || status === 'initiating') && endsAt.getTime() > now.getTime();
-    latest = { source: sourceOf(p), endsAt, startedAt, open };
+    latest = { sources: sourcesOfPort(p), endsAt, startedAt, open };
   }
-  return latest && latest.open ? { source: latest.source, endsAt: latest.endsAt } : null;
+  return latest && latest.open ? { sources: latest.sources, endsAt: latest.endsAt } : null;
 }
 
 /**

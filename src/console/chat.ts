@@ -25,8 +25,19 @@ export function cardIdOf(ref: MessageRef): string | null {
   return typeof id === 'string' && id !== '' ? id : null;
 }
 
+function noticeRef(id: string): MessageRef {
+  return { platform: 'console', v: 1, data: { channel: CHANNEL, notice: id } };
+}
+
 export function createConsoleChat(opts: ConsoleChatOptions): ChatPort {
   const { room, knows, view } = opts;
+
+  async function messagePerson(person: Actor, notice: Notice): Promise<MessageRef | null> {
+    const email = person.email?.toLowerCase();
+    if (!email || !knows(email)) return null;
+    return noticeRef(room.addToConversation(email, { kind: 'dm', notice }).id);
+  }
+
   return {
     platform: 'console',
 
@@ -41,24 +52,40 @@ export function createConsoleChat(opts: ConsoleChatOptions): ChatPort {
       if (id === null || !room.updateCard(id, view)) room.postCard(view);
     },
 
-    async replyInThread(ref: MessageRef, notice: Notice): Promise<void> {
+    async replyInThread(ref: MessageRef, notice: Notice): Promise<MessageRef | null> {
       const id = cardIdOf(ref);
-      if (id !== null && room.replyInThread(id, notice)) return;
+      const replied = (id !== null ? room.replyInThread(id, notice) : null) ?? room.replyInThread(notice.requestId, notice);
       // Cards are keyed by request id, so a ref from an older format still finds its card.
-      if (room.replyInThread(notice.requestId, notice)) return;
+      if (replied !== null) return noticeRef(replied);
       // The card is not in this process's memory (a restart, or another process posted it): draw it
       // anew, as updateCard does, so the reply has a thread to go in.
       const current = await view(notice.requestId);
       if (current === null) throw new ChatError(`console: no request ${notice.requestId} to reply under`, { retryable: false });
       room.postCard(current);
-      room.replyInThread(notice.requestId, notice);
+      const reply = room.replyInThread(notice.requestId, notice);
+      return reply === null ? null : noticeRef(reply);
     },
 
     async notifyPerson(person: Actor, notice: Notice): Promise<boolean> {
+      return (await messagePerson(person, notice)) !== null;
+    },
+
+    messagePerson,
+
+    async updateNotice(ref: MessageRef, notice: Notice): Promise<void> {
+      const id = ref.platform === 'console' && ref.v === 1 && typeof ref.data.notice === 'string' ? ref.data.notice : null;
+      // A notice gone from memory (a restart) shows no buttons any more: nothing left to redraw.
+      if (id !== null) room.updateNotice(id, notice);
+    },
+
+    // The console's copy is the answer in the person's chat, which the room redraws in place.
+    async postCopy(person: Actor, copy: RequestView): Promise<MessageRef | null> {
       const email = person.email?.toLowerCase();
-      if (!email || !knows(email)) return false;
-      room.addToConversation(email, { kind: 'dm', notice });
-      return true;
+      return email && knows(email) ? { platform: 'console', v: 1, data: { copy: copy.id } } : null;
+    },
+
+    async updateCopy(_ref: MessageRef, current: RequestView): Promise<void> {
+      room.refreshCopy(current);
     },
   };
 }

@@ -83,14 +83,44 @@ export class ConsoleRoom {
     return true;
   }
 
-  replyInThread(id: string, notice: Notice): boolean {
+  /** Redraw the requester's own copy of the request (after any transition, card or not). */
+  refreshCopy(view: RequestView): void {
+    this.refreshSubmitted(view);
+  }
+
+  /** The reply's id, or null when the card is unknown (the console restarted since it was posted). */
+  replyInThread(id: string, notice: Notice): string | null {
     const card = this.cards.get(id);
-    if (!card) return false;
+    if (!card) return null;
     const reply: ThreadReply = { id: this.nextId('t'), at: this.now(), notice };
     card.thread.push(reply);
     if (card.thread.length > MAX_THREAD) card.thread.splice(0, card.thread.length - MAX_THREAD);
     this.emit({ type: 'thread', card, reply });
-    return true;
+    return reply.id;
+  }
+
+  /**
+   * Redraw a thread reply or direct message by its id (a reminder whose grant ended loses its
+   * buttons). False when it is no longer in memory: then there are no buttons left to click.
+   */
+  updateNotice(id: string, notice: Notice): boolean {
+    for (const card of this.cards.values()) {
+      const reply = card.thread.find((t) => t.id === id);
+      if (reply) {
+        reply.notice = notice;
+        this.emit({ type: 'thread', card, reply });
+        return true;
+      }
+    }
+    for (const [email, list] of this.conversations) {
+      const entry = list.find((e) => e.id === id);
+      if (entry && entry.kind === 'dm') {
+        entry.notice = notice;
+        this.emit({ type: 'conversation', email, entry });
+        return true;
+      }
+    }
+    return false;
   }
 
   addToConversation(email: string, entry: NewConversationEntry): ConversationEntry {

@@ -57,6 +57,7 @@ interface WireNsgRule {
   access?: string;
   protocol?: string;
   sourceAddressPrefix?: string;
+  sourceAddressPrefixes?: string[];
   destinationPortRange?: string;
   description?: string;
   expiresAt?: string;
@@ -199,7 +200,7 @@ function openFromNsg(rules: WireNsgRule[]): PanelOpenPort[] {
     .map((r) => ({
       port: Number(r.destinationPortRange),
       protocol: r.protocol ?? '*',
-      source: r.sourceAddressPrefix ?? '*',
+      source: r.sourceAddressPrefixes?.length ? r.sourceAddressPrefixes.join(', ') : (r.sourceAddressPrefix ?? '*'),
       until: r.expiresAt as string,
     }))
     .sort((a, b) => a.port - b.port || a.until.localeCompare(b.until));

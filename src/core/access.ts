@@ -1,6 +1,6 @@
 // The bot's access rules applied: who a person is, which rule governs a VM, whether a request may be
 // made and on what terms, and who may decide it. Pure: the caller passes the policy and the VMs.
-import { DEFAULT_SOURCE_LIMITS, describeAddressCount, isPrivatePrefix, isWiderThan, normalizeSource, singleAddress, sourceAllowed, ANY_SOURCE, FROM_ME, type SourceLimits } from './cidr';
+import { DEFAULT_SOURCE_LIMITS, describeAddressCount, describeAddressTotal, sourcesText, isPrivatePrefix, isWiderThan, normalizeSource, singleAddress, sourceAllowed, ANY_SOURCE, FROM_ME, type SourceLimits } from './cidr';
 import type { RequestCommand } from './command';
 import { formatDuration, MAX_DURATION_MINUTES, MIN_DURATION_MINUTES } from './duration';
 import { normalizeEmail, sameEmail } from './email';
@@ -21,6 +21,8 @@ export interface RequestDraft {
   ports: PortSpec[];
   /** A prefix, or FROM_ME when the requester's address is to be captured by the one-time link. */
   source: string;
+  /** Several prefixes, when the source was not named and the policy lists several; `source` is the first. */
+  sources?: string[];
   /** Set when the source was not named and the policy's range was taken: how wide that is. */
   sourceNote?: string;
   durationMinutes: number;
@@ -372,11 +374,12 @@ function checkDuration(minutes: number, rule: AccessRule, openings: readonly Ope
 
 const NAME_A_SOURCE = 'name your address with from <ip>, or use from me';
 
-type SourceChoice = { ok: true; source: string; note?: string } | { ok: false; error: JitError };
+type SourceChoice = { ok: true; source: string; sources?: string[]; note?: string } | { ok: false; error: JitError };
 
-/** `10.0.0.0/8, the policy's whole range: 16,777,216 addresses`. */
-export function breadthNote(prefix: string): string {
-  return `${prefix}, the policy's whole range: ${describeAddressCount(prefix)}`;
+/** `10.0.0.0/8 and 192.168.0.0/16, the policy's whole range: 16,842,752 addresses`. */
+export function breadthNote(prefixes: string | readonly string[]): string {
+  const list = typeof prefixes === 'string' ? [prefixes] : prefixes;
+  return `${sourcesText(list)}, the policy's whole range: ${list.length === 1 ? describeAddressCount(list[0]) : describeAddressTotal(list)}`;
 }
 
 /**
@@ -401,22 +404,24 @@ function chooseSource(given: string | undefined, rule: AccessRule, openings: rea
     }
     return { ok: true, source };
   }
-  // A port restricted to one prefix decides the source, if every other port allows that prefix too.
-  const forced = new Set<string>();
+  // Ports restricted to prefixes decide the source: all of their prefixes, as Azure's portal takes
+  // a policy's whole list, provided every other port allows each of them too.
+  const listed: string[] = [];
   for (const o of openings) {
     const prefixes = o.rule.allowedSourcePrefixes.filter((p) => p.trim() !== ANY_SOURCE);
-    if (prefixes.length === 1 && prefixes.length === o.rule.allowedSourcePrefixes.length) {
-      forced.add(normalizeSource(prefixes[0]) ?? prefixes[0]);
+    if (prefixes.length > 0 && prefixes.length === o.rule.allowedSourcePrefixes.length) {
+      for (const p of prefixes) {
+        const normal = normalizeSource(p) ?? p.trim();
+        if (!listed.includes(normal)) listed.push(normal);
+      }
     }
   }
-  if (forced.size === 1) {
-    const source = [...forced][0];
-    if (openings.every((o) => sourceAllowed(source, o.rule.allowedSourcePrefixes))) return { ok: true, source, note: breadthNote(source) };
+  if (listed.length > 0 && listed.every((source) => openings.every((o) => sourceAllowed(source, o.rule.allowedSourcePrefixes)))) {
+    return listed.length === 1 ? { ok: true, source: listed[0], note: breadthNote(listed[0]) } : { ok: true, source: listed[0], sources: listed, note: breadthNote(listed) };
   }
-  const anyEverywhere = openings.every((o) => o.rule.allowedSourcePrefixes.some((p) => p.trim() === ANY_SOURCE));
-  if (forced.size === 0 && anyEverywhere) return { ok: true, source: FROM_ME };
+  if (listed.length === 0) return { ok: true, source: FROM_ME };
   const o = openings.find((x) => !x.rule.allowedSourcePrefixes.some((p) => p.trim() === ANY_SOURCE)) ?? openings[0];
-  return refuse('policy', `port ${o.port.number} on ${o.vm.name} allows ${o.rule.allowedSourcePrefixes.join(', ')}; ${NAME_A_SOURCE}`);
+  return refuse('policy', `port ${o.port.number} on ${o.vm.name} allows ${o.rule.allowedSourcePrefixes.join(', ')}, which the other ports do not all allow; ${NAME_A_SOURCE}`);
 }
 
 export type AddressCheck = { ok: true; source: string } | { ok: false; message: string };
@@ -498,6 +503,7 @@ export function evaluateRequest(input: { policy: AccessPolicy; person: Person | 
       vms,
       ports: resolvedPorts(command.ports, openings),
       source: source.source,
+      ...(source.sources ? { sources: source.sources } : {}),
       ...(source.note ? { sourceNote: source.note } : {}),
       durationMinutes: command.durationMinutes,
       maxOpenMinutes: Math.min(...openings.map((o) => o.rule.maxDurationMinutes), rule.maxDurationMinutes ?? Number.POSITIVE_INFINITY),

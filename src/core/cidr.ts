@@ -237,11 +237,71 @@ export function isWiderThan(source: string, limits: SourceLimits = DEFAULT_SOURC
 
 /** `1 address`, `256 addresses`, `2^64 addresses`: the count people can read on a card. */
 export function describeAddressCount(source: string): string {
-  const n = addressCount(source);
+  return countWords(addressCount(source));
+}
+
+function countWords(n: bigint | null): string {
   if (n === null) return 'every address';
   if (n === 1n) return '1 address';
   if (n <= 1n << 32n) return `${n.toLocaleString('en-US')} addresses`;
-  return `2^${n.toString(2).length - 1} addresses`;
+  // Not a power of two when several prefixes add up; the nearest power is what a person can read.
+  const bits = n.toString(2).length - 1;
+  return `${n === 1n << BigInt(bits) ? '' : 'about '}2^${bits} addresses`;
+}
+
+/** The prefixes a request opens: several where it took the policy's list, else its one source. */
+export function sourcesOf(r: { source: string; sources?: readonly string[] }): string[] {
+  return r.sources && r.sources.length > 0 ? [...r.sources] : [r.source];
+}
+
+/** `10.0.0.0/8 and 192.168.0.0/16`, `a, b and c`. */
+export function sourcesText(sources: readonly string[]): string {
+  return sources.length <= 1 ? (sources[0] ?? '') : `${sources.slice(0, -1).join(', ')} and ${sources[sources.length - 1]}`;
+}
+
+/** The prefixes that no other one of them contains: CIDRs either nest or do not meet, so these never overlap. */
+function outermost(sources: readonly string[]): string[] {
+  const unique = [...new Set(sources.map((s) => normalizeSource(s) ?? s.trim()))];
+  return unique.filter((p, i) => !unique.some((q, j) => j !== i && prefixContains(q, p) && (!prefixContains(p, q) || j < i)));
+}
+
+/** How many distinct addresses the prefixes cover together (nested ones once); null when one is `*` or unreadable. */
+export function totalAddressCount(sources: readonly string[]): bigint | null {
+  let total = 0n;
+  for (const p of outermost(sources)) {
+    const n = addressCount(p);
+    if (n === null) return null;
+    total += n;
+  }
+  return total;
+}
+
+/** `16,842,752 addresses` for 10.0.0.0/8 and 192.168.0.0/16. */
+export function describeAddressTotal(sources: readonly string[]): string {
+  return countWords(totalAddressCount(sources));
+}
+
+/**
+ * Several prefixes count as wide when one of them is, or when together they cover more addresses of
+ * a family than the widest single prefix allowed for it: two /17s are no narrower than a /16.
+ */
+export function isSetWiderThan(sources: readonly string[], limits: SourceLimits = DEFAULT_SOURCE_LIMITS): boolean {
+  if (sources.some((s) => isWiderThan(s, limits))) return true;
+  const byFamily = { 4: 0n, 6: 0n };
+  for (const p of outermost(sources)) {
+    const parsed = parsePrefix(p);
+    if (!parsed) return true;
+    byFamily[parsed.family] += 1n << BigInt(WIDTH[parsed.family] - parsed.length);
+  }
+  return byFamily[4] > 1n << BigInt(32 - limits.ipv4) || byFamily[6] > 1n << BigInt(128 - limits.ipv6);
+}
+
+/** True when both name the same prefixes, in any order and spelling. */
+export function sameSources(a: readonly string[], b: readonly string[]): boolean {
+  const norm = (xs: readonly string[]) => [...new Set(xs.map((x) => normalizeSource(x) ?? x.trim()))].sort();
+  const x = norm(a);
+  const y = norm(b);
+  return x.length === y.length && x.every((v, i) => v === y[i]);
 }
 
 /** The source word of `from me`: the address the requester's browser comes from, captured by the link. */

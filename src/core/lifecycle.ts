@@ -110,6 +110,7 @@ export function createRequest(input: {
     vms: draft.vms.map(vmRef),
     ports: draft.ports.map((p) => ({ ...p })),
     source: draft.source,
+    ...(draft.sources && draft.sources.length > 1 ? { sources: [...draft.sources] } : {}),
     ...(draft.sourceNote ? { sourceNote: draft.sourceNote } : {}),
     ...(awaiting && input.addressLink ? { addressLink: input.addressLink } : {}),
     durationMinutes: draft.durationMinutes,
@@ -127,6 +128,7 @@ export function createRequest(input: {
     auditOf(request, 'request.created', now, requester, {
       ports: request.ports.map(formatPort),
       source: request.source,
+      ...(request.sources ? { sources: request.sources } : {}),
       durationMinutes: request.durationMinutes,
       reason: request.reason,
       rule: request.rule,
@@ -259,7 +261,7 @@ function timeout(r: AccessRequest, e: Extract<LifecycleEvent, { type: 'timeout' 
 
 function opened(r: AccessRequest, e: Extract<LifecycleEvent, { type: 'opened' }>): Outcome {
   if (r.state !== 'opening') return conflict(`${r.id} is ${r.state}, not opening; nothing was waiting for Azure`);
-  const details = { endsAt: e.endsAt.toISOString(), ports: r.ports.map(formatPort), source: r.source };
+  const details = { endsAt: e.endsAt.toISOString(), ports: r.ports.map(formatPort), source: r.source, ...(r.sources ? { sources: r.sources } : {}) };
   const connect = e.connect && e.connect.length > 0 ? { connect: e.connect } : {};
   return moved(r, { state: 'active', openedAt: e.at, endsAt: e.endsAt, ...connect }, [auditOf(r, 'request.opened', e.at, null, { ...details, ...connect })]);
 }

@@ -2,7 +2,7 @@
 import { formatDuration, formatUtc } from './duration';
 import type { AccessRequest, Actor } from './types';
 import { clipText, summariseList, vmListText } from './text';
-import { connectLines, formatPort, peopleText, personView, sourceText, type Notice, type NoticeKind } from './views';
+import { connectLines, formatPort, openSourcesText, peopleText, personView, sourceText, type Notice, type NoticeKind } from './views';
 
 /** Longest reason a notice quotes; the audit keeps the whole text. */
 const NOTICE_REASON_MAX = 300;
@@ -44,7 +44,7 @@ export function openedNotice(r: AccessRequest, now: Date): Notice {
   const via = connectLines(r);
   // Every VM behind the firewall has its own line; a glob over many is summarised like the VM list.
   const connect = via.length > 0 ? ` Connect through Azure Firewall: ${summariseList(via, { maxItems: 10, maxChars: 600 })}.` : '';
-  return notice(r, 'opened', `Open until ${until} from ${r.source}: ${what(r)}.${connect}`, { mention: personView(r.requester) });
+  return notice(r, 'opened', `Open until ${until} from ${openSourcesText(r)}: ${what(r)}.${connect}`, { mention: personView(r.requester) });
 }
 
 export function failedNotice(r: AccessRequest): Notice {
@@ -91,7 +91,7 @@ export function extensionRequestedNotice(r: AccessRequest): Notice {
 
 export function extendedNotice(r: AccessRequest, now: Date): Notice {
   const until = r.endsAt ? formatUtc(r.endsAt, now) : 'the new end time';
-  return notice(r, 'extended', `Extended: open until ${until} from ${r.source}.`, { mention: personView(r.requester) });
+  return notice(r, 'extended', `Extended: open until ${until} from ${openSourcesText(r)}.`, { mention: personView(r.requester) });
 }
 
 export function extensionDeniedNotice(r: AccessRequest, by: Actor, reason?: string): Notice {
@@ -105,7 +105,7 @@ export function extensionDeniedNotice(r: AccessRequest, by: Actor, reason?: stri
 export function supersededNotice(r: AccessRequest, by: AccessRequest, lost: string[], all: boolean): Notice {
   const lostText = summariseList(lost);
   const ended = all ? 'Your access has ended' : `Your access to ${lostText} has ended; the rest stays open`;
-  return notice(r, 'superseded', `Azure replaced ${lostText} with ${by.requester.name}'s request ${by.id} (from ${by.source}). ${ended}.`, {
+  return notice(r, 'superseded', `Azure replaced ${lostText} with ${by.requester.name}'s request ${by.id} (from ${openSourcesText(by)}). ${ended}.`, {
     mention: personView(r.requester),
   });
 }
@@ -149,6 +149,24 @@ export function vanishedNotice(r: AccessRequest): Notice {
   return notice(r, 'expired', `Azure no longer shows this access (${what(r)}), so jitbot marked it as ended. Ask again if you still need it.`, {
     mention: personView(r.requester),
   });
+}
+
+/**
+ * What a reminder says once its grant has ended: how and when, and no buttons, so nobody clicks
+ * Extend on a grant that is gone.
+ */
+export function reminderEndedNotice(r: AccessRequest, now: Date): Notice {
+  const at = r.closedAt ?? r.endsAt;
+  const when = at ? `Closed at ${formatUtc(at, now)}` : 'Closed';
+  const how =
+    r.state === 'released'
+      ? `released by ${r.releasedBy?.name ?? r.requester.name}`
+      : r.state === 'expired'
+        ? 'the access ended'
+        : r.state === 'failed'
+          ? 'the access failed'
+          : `the request is ${r.state}`;
+  return notice(r, 'reminder', `${when}: ${how}. Access to ${what(r)} has ended; nothing here can be extended or released any more.`);
 }
 
 // ---- escalation -----------------------------------------------------------------------------------

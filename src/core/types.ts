@@ -141,6 +141,12 @@ export interface AccessRequest {
    * FROM_ME while the request waits for the requester's address.
    */
   source: string;
+  /**
+   * Every prefix to allow, when the source was not named and the policy lists several (as Azure's
+   * portal takes them all); `source` is then the first. Absent on single-source requests, and on
+   * every request stored before requests could carry several.
+   */
+  sources?: string[];
   /** Said to the requester and on the card when the source was not named: how wide the default is. */
   sourceNote?: string;
   /** `from me`: the one-time link's token (hashed) and when it lapses; dropped once used. */

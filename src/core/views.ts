@@ -1,7 +1,7 @@
 // View models: what a card or message shows, derived purely from domain data and the time.
 // Renderers (Block Kit, Adaptive Cards) turn these into platform JSON; they add no facts of their own.
 import type { WhoisView } from './whois';
-import { describeAddressCount, isWiderThan } from './cidr';
+import { describeAddressTotal, isSetWiderThan, sourcesOf, sourcesText } from './cidr';
 import { formatDuration, formatUtc } from './duration';
 import { FROM_ME } from './cidr';
 import type { AccessRequest, Actor, Approval, OsType, PortSpec, RequestState } from './types';
@@ -26,7 +26,7 @@ export interface RequestView {
   /** `22/TCP`, `3389` (any protocol). */
   ports: string[];
   source: string;
-  /** How many addresses the source covers, for the approver: `1 address`, `65,536 addresses`, `every address`. */
+  /** How many addresses the source covers (several prefixes: all of them together), for the approver: `1 address`, `65,536 addresses`, `every address`. */
   sourceSize: string;
   /** The source is wider than a /16 (IPv4) or /48 (IPv6): as good as any source; cards flag it. */
   sourceWide: boolean;
@@ -269,9 +269,14 @@ function decisionFor(r: AccessRequest, now: Date): string | null {
 }
 
 /** The source as people read it: the captured address, the policy's range with its breadth, or what is awaited. */
-export function sourceText(r: Pick<AccessRequest, 'source' | 'sourceNote' | 'state'>): string {
+export function sourceText(r: Pick<AccessRequest, 'source' | 'sources' | 'sourceNote' | 'state'>): string {
   if (r.source === FROM_ME) return r.state === 'awaiting-address' ? 'your address, once you open the link' : 'your address (the link was not used)';
-  return r.sourceNote ?? r.source;
+  return r.sourceNote ?? sourcesText(sourcesOf(r));
+}
+
+/** The prefixes a grant is open to, as a notice says them: `10.0.0.0/8 and 192.168.0.0/16`. */
+export function openSourcesText(r: Pick<AccessRequest, 'source' | 'sources'>): string {
+  return sourcesText(sourcesOf(r));
 }
 
 const EXTEND_STEPS = [15, 30, 60, 90, 120, 180, 240, 360, 480, 720, 1440];
@@ -343,8 +348,9 @@ export function requestView(r: AccessRequest, now: Date): RequestView {
     ports: r.ports.map(formatPort),
     source: sourceText(r),
     // `from me` is one address once captured; before that there is no range to count.
-    sourceSize: r.source === FROM_ME ? '1 address' : describeAddressCount(r.source),
-    sourceWide: r.source === FROM_ME ? false : isWiderThan(r.source),
+    // Several prefixes count as one range: their total, and wide when together they are.
+    sourceSize: r.source === FROM_ME ? '1 address' : describeAddressTotal(sourcesOf(r)),
+    sourceWide: r.source === FROM_ME ? false : isSetWiderThan(sourcesOf(r)),
     duration: formatDuration(r.durationMinutes),
     reason: r.reason,
     approvalsText: `${r.approvals.length} of ${r.requiredApprovals}`,

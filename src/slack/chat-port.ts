@@ -5,7 +5,7 @@ import type { CallOptions, ChatPort, MessageRef } from '../app/ports';
 import { ChatError } from '../core/errors';
 import type { Actor, Route } from '../core/types';
 import type { Notice, PersonView, RequestView } from '../core/views';
-import { minimalMessage, renderCard, renderNotice, type SlackMessage } from './render';
+import { minimalMessage, renderCard, renderCopy, renderNotice, type SlackMessage } from './render';
 import { slackErrorCode, type SlackCaller } from './web';
 
 /**
@@ -113,6 +113,16 @@ export function createSlackChatPort(slack: SlackCaller, portOpts: SlackChatPortO
     return found;
   }
 
+  async function messagePerson(person: Actor, notice: Notice, opts?: CallOptions): Promise<MessageRef | null> {
+    // Someone known only by email (no user id on any platform yet) is looked up first; a person of
+    // another platform is that platform's to reach.
+    const userId = person.userId === '' ? (person.email ? await lookup(person.email, opts) : null) : person.platform === 'slack' ? person.userId : null;
+    if (!userId) return null;
+    // A user id as channel opens (or reuses) the bot's direct message with that person; the answer
+    // names the DM's own channel, which chat.update needs.
+    return slackMessageRef(await post({ channel: userId, unfurl_links: false }, renderNotice(notice), opts));
+  }
+
   return {
     platform: 'slack',
 
@@ -126,19 +136,35 @@ export function createSlackChatPort(slack: SlackCaller, portOpts: SlackChatPortO
       await send('chat.update', { channel, ts }, renderCard(view), opts);
     },
 
-    async replyInThread(ref: MessageRef, notice: Notice, opts?: CallOptions): Promise<void> {
+    async replyInThread(ref: MessageRef, notice: Notice, opts?: CallOptions): Promise<MessageRef> {
       const { channel, ts } = readSlackMessageRef(ref);
-      await post({ channel, thread_ts: ts, unfurl_links: false }, renderNotice(notice, { people: await mentionsOf(notice, opts) }), opts);
+      return slackMessageRef(await post({ channel, thread_ts: ts, unfurl_links: false }, renderNotice(notice, { people: await mentionsOf(notice, opts) }), opts));
     },
 
     async notifyPerson(person: Actor, notice: Notice, opts?: CallOptions): Promise<boolean> {
-      // Someone known only by email (no user id on any platform yet) is looked up first; a person of
-      // another platform is that platform's to reach.
-      const userId = person.userId === '' ? (person.email ? await lookup(person.email, opts) : null) : person.platform === 'slack' ? person.userId : null;
-      if (!userId) return false;
-      // A user id as channel opens (or reuses) the bot's direct message with that person.
-      await post({ channel: userId, unfurl_links: false }, renderNotice(notice), opts);
-      return true;
+      return (await messagePerson(person, notice, opts)) !== null;
+    },
+
+    messagePerson,
+
+    async updateNotice(ref: MessageRef, notice: Notice, opts?: CallOptions): Promise<void> {
+      const { channel, ts } = readSlackMessageRef(ref);
+      await send('chat.update', { channel, ts }, renderNotice(notice), opts);
+    },
+
+    /**
+     * The requester's copy is a direct message, not the slash command's ephemeral answer: Slack cannot
+     * chat.update an ephemeral, and its response_url allows 5 posts within 30 minutes, fewer than a
+     * grant's transitions over its hours. A direct message can be redrawn for as long as it lives.
+     */
+    async postCopy(person: Actor, view: RequestView, opts?: CallOptions): Promise<MessageRef | null> {
+      if (person.platform !== 'slack') return null;
+      return slackMessageRef(await post({ channel: person.userId, unfurl_links: false }, renderCopy(view), opts));
+    },
+
+    async updateCopy(ref: MessageRef, view: RequestView, opts?: CallOptions): Promise<void> {
+      const { channel, ts } = readSlackMessageRef(ref);
+      await send('chat.update', { channel, ts }, renderCopy(view), opts);
     },
   };
 }

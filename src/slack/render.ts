@@ -240,9 +240,21 @@ function requestList(list: string, views: RequestView[], verbsOf: (v: RequestVie
 
 /** The approval message in the approvers' channel. Buttons only while someone can still decide. */
 export function renderCard(view: RequestView): SlackMessage {
+  return requestMessage(view, 'approver');
+}
+
+/**
+ * The requester's own copy, in their direct messages with the bot: the same facts, redrawn on every
+ * transition, with the requester's buttons (cancel, extend, release) while they still apply.
+ */
+export function renderCopy(view: RequestView): SlackMessage {
+  return requestMessage(view, 'requester');
+}
+
+function requestMessage(view: RequestView, side: 'approver' | 'requester'): SlackMessage {
   const approvals = view.approvedBy.length > 0 ? `${view.approvalsText} (${escapeText(clipText(view.approvedByText ?? view.approvedBy.join(', '), FIELD_MAX - 50))})` : view.approvalsText;
   const blocks: Block[] = [
-    { type: 'header', text: plain(`JIT access request ${view.id}`, 150) },
+    { type: 'header', text: plain(side === 'requester' ? `Your JIT access request ${view.id}` : `JIT access request ${view.id}`, 150) },
     section(`*${escapeText(view.headline)}*`),
     {
       type: 'section',
@@ -261,9 +273,12 @@ export function renderCard(view: RequestView): SlackMessage {
   if (view.failure) blocks.push(section(`:x: ${escapeText(clipText(view.failure, REASON_MAX))}`));
   if (view.decision) blocks.push(context(escapeText(clipText(view.decision, REASON_MAX + 200))));
   if (view.escalation) blocks.push(context(`:rotating_light: ${escapeText(clipText(view.escalation, REASON_MAX))}`));
-  if (!view.final) blocks.push(...actions('jit_card', view.approverActions, view.id));
+  if (!view.final) {
+    blocks.push(...(side === 'requester' ? actions('jit_copy', view.requesterActions, view.id, view) : actions('jit_card', view.approverActions, view.id)));
+  }
   blocks.push(context(`${view.id} · requested ${escapeText(view.createdAt)}`));
-  const text = `${view.id}: ${escapeText(view.headline)}. ${escapeText(clipText(view.requester.name, 200))} asks for ${escapeText(view.ports.join(', '))} on ${escapeText(vmListText(view.vms))}.`;
+  const who = side === 'requester' ? 'You ask' : `${escapeText(clipText(view.requester.name, 200))} asks`;
+  const text = `${view.id}: ${escapeText(view.headline)}. ${who} for ${escapeText(view.ports.join(', '))} on ${escapeText(vmListText(view.vms))}.`;
   return message(text, blocks);
 }
 
@@ -335,6 +350,9 @@ function vmText(vm: VmView): string {
   return clip(lines.join('\n'), 2_900);
 }
 
+/** Under the answer to a new request: where the live copy is. */
+export const COPY_POINTER = 'Your copy in our direct messages follows this request from here on, with its buttons.';
+
 function replyBlocks(reply: Reply): Block[] {
   switch (reply.kind) {
     case 'text':
@@ -361,7 +379,9 @@ function replyBlocks(reply: Reply): Block[] {
         } as Block,
       ];
     case 'submitted':
-      return [section(escapeText(reply.text)), section(requestSummary(reply.request)), ...actions(`jit_submitted_${reply.request.id}`, reply.request.final ? [] : reply.request.requesterActions, reply.request.id, reply.request)];
+      // This answer is ephemeral: Slack cannot redraw it. The request as it moves on, with its
+      // buttons, is the copy in the requester's direct messages (renderCopy), so this one says so.
+      return [section(escapeText(reply.text)), section(requestSummary(reply.request)), context(COPY_POINTER)];
     case 'status':
       return [
         section('*Your requests*'),

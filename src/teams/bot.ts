@@ -1,7 +1,7 @@
 // Inbound Teams: messages carrying `jit …` words, card clicks (`Action.Execute` invokes, with an
 // `Action.Submit` fallback), and installs. Every decision is the api's; this turns Teams activities
 // into api calls and api answers into cards.
-import { ActivityTypes, TeamsActivityHandler, type Activity, type AdaptiveCardInvokeResponse, type AdaptiveCardInvokeValue, type ConversationParameters, type InvokeResponse, type TurnContext } from 'botbuilder';
+import { ActivityTypes, TeamsActivityHandler, TurnContext, type Activity, type AdaptiveCardInvokeResponse, type AdaptiveCardInvokeValue, type ConversationParameters, type InvokeResponse } from 'botbuilder';
 import type { JitApi } from '../app/api';
 import type { Logger } from '../app/logger';
 import { errorFields } from '../app/logger';
@@ -12,7 +12,7 @@ import { actionVerb, cardBytes, formCard, formInputFrom, minimalCard, replyCard,
 import { escapeCardMarkdown } from '../cards/markdown';
 import { clipText } from '../core/text';
 import { ADAPTIVE_CARD_CONTENT_TYPE, cardActivity, type TeamsCards } from './cards';
-import { connectorOf } from './chat';
+import { connectorOf, encodeMessageRef } from './chat';
 import { baseConversationId, kindOf, tenantOf, type TeamsDirectory } from './directory';
 import type { TeamsIdentity } from './identity';
 import { MAX_COMMAND_LENGTH } from '../core/grammar';
@@ -171,10 +171,24 @@ export class JitTeamsBot extends TeamsActivityHandler {
   }
 
   /** A card as the answer; one over Teams' size budget goes as its minimal form instead of a 413. */
-  private async sendCard(ctx: TurnContext, card: AdaptiveCardJson, summary: string): Promise<void> {
+  private async sendCard(ctx: TurnContext, card: AdaptiveCardJson, summary: string): Promise<string | undefined> {
     const short = clipText(summary, 500);
     const fits = cardBytes(card) <= TEAMS_CARD_BUDGET_BYTES;
-    await ctx.sendActivity(cardActivity(fits ? card : minimalCard('jitbot', `${short} The full answer is too long for Teams; narrow it down, e.g. jit vms web-.`), short));
+    const sent = await ctx.sendActivity(cardActivity(fits ? card : minimalCard('jitbot', `${short} The full answer is too long for Teams; narrow it down, e.g. jit vms web-.`), short));
+    return sent?.id;
+  }
+
+  /**
+   * The answer to a new request is the requester's copy: the app redraws it on every transition, so
+   * it never goes on saying "waiting for approval" once the ports are open. A failure here costs
+   * only the redraws, never the request.
+   */
+  private async keepCopy(ctx: TurnContext, actor: Actor, requestId: string, activityId: string | undefined): Promise<void> {
+    if (!activityId) return;
+    const conversation = TurnContext.getConversationReference(ctx.activity);
+    await this.o.api.keepCopy(actor, requestId, encodeMessageRef([{ conversation, activityId }])).catch((err: unknown) => {
+      this.o.logger.warn({ requestId, ...errorFields(err) }, 'could not keep the answer as the requester\'s copy');
+    });
   }
 
   private async handleMessage(ctx: TurnContext): Promise<void> {
@@ -215,7 +229,8 @@ export class JitTeamsBot extends TeamsActivityHandler {
       return;
     }
     const card = replyCard(reply, reply.kind === 'submitted' ? { refreshUserIds: await this.o.cards.refreshUserIds(reply.request) } : {});
-    await this.sendCard(ctx, card, replySummary(reply));
+    const sent = await this.sendCard(ctx, card, replySummary(reply));
+    if (reply.kind === 'submitted') await this.keepCopy(ctx, actor, reply.request.id, sent);
   }
 
   /**
@@ -232,8 +247,9 @@ export class JitTeamsBot extends TeamsActivityHandler {
       return;
     }
     if (verb === 'submit-form') {
-      const card = await this.submitForm(ctx, actor, value);
-      await this.sendCard(ctx, card, 'Request JIT access');
+      const { card, requestId } = await this.submitForm(ctx, actor, value);
+      const sent = await this.sendCard(ctx, card, 'Request JIT access');
+      if (requestId) await this.keepCopy(ctx, actor, requestId, sent);
       return;
     }
     const requestId = typeof value.requestId === 'string' ? value.requestId : '';
@@ -243,16 +259,18 @@ export class JitTeamsBot extends TeamsActivityHandler {
     await ctx.sendActivity(escapeCardMarkdown(result.message));
   }
 
-  private async submitForm(ctx: TurnContext, actor: Actor, data: Record<string, unknown>): Promise<AdaptiveCardJson> {
+  /** The answer card, and the request it submitted (whose copy the answer becomes). */
+  private async submitForm(ctx: TurnContext, actor: Actor, data: Record<string, unknown>): Promise<{ card: AdaptiveCardJson; requestId?: string }> {
     const input = formInputFrom(data);
     const result = await this.o.api.submitForm(actor, input, { idempotencyKey: idempotencyKey(ctx) });
     if (result.ok) {
       const reply = await this.privately(ctx, actor, result.reply);
-      return replyCard(reply, reply.kind === 'submitted' ? { refreshUserIds: await this.o.cards.refreshUserIds(reply.request) } : {});
+      if (reply.kind !== 'submitted') return { card: replyCard(reply) };
+      return { card: replyCard(reply, { refreshUserIds: await this.o.cards.refreshUserIds(reply.request) }), requestId: reply.request.id };
     }
     const form = await this.o.api.form(actor, input);
-    if (!form.ok) return replyCard(form.reply);
-    return formCard(form.form, { values: input, errors: result.errors });
+    if (!form.ok) return { card: replyCard(form.reply) };
+    return { card: formCard(form.form, { values: input, errors: result.errors }) };
   }
 
   /**
@@ -279,12 +297,17 @@ export class JitTeamsBot extends TeamsActivityHandler {
     }
     try {
       if (verb === 'submit-form') {
-        const card = await this.submitForm(ctx, actor, data);
+        const { card, requestId } = await this.submitForm(ctx, actor, data);
         // In a 1:1 chat the form is this person's alone: replace it everywhere, not just on this client.
         if (kindOf(ctx.activity) === 'personal' && ctx.activity.replyToId) {
-          await ctx.updateActivity({ ...cardActivity(card, 'Request JIT access'), id: ctx.activity.replyToId }).catch((err) => {
-            this.o.logger.warn(errorFields(err), 'could not replace the form message');
-          });
+          const replaced = await ctx.updateActivity({ ...cardActivity(card, 'Request JIT access'), id: ctx.activity.replyToId }).then(
+            () => true,
+            (err: unknown) => {
+              this.o.logger.warn(errorFields(err), 'could not replace the form message');
+              return false;
+            },
+          );
+          if (replaced && requestId) await this.keepCopy(ctx, actor, requestId, ctx.activity.replyToId);
         }
         return cardResponse(card);
       }

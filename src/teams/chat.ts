@@ -245,23 +245,28 @@ export class TeamsChat implements ChatPort {
     if (errors.length) throw errors.find((e) => e.retryable) ?? errors[0];
   }
 
-  async replyInThread(ref: MessageRef, notice: Notice, opts?: CallOptions): Promise<void> {
+  async replyInThread(ref: MessageRef, notice: Notice, opts?: CallOptions): Promise<MessageRef | null> {
     const posts = decodeMessageRef(ref);
     const out = outgoing(noticeCard(notice, { teamsMention: true, teamsPeople: await this.mentionsOf(notice) }), noticeSummary(notice), noticeMinimal(notice));
     const errors: ChatError[] = [];
+    const replies: TeamsPost[] = [];
     for (const post of posts) {
       try {
-        await this.withFallback(
+        const thread = threadId(post);
+        const sent = await this.withFallback(
           out,
-          (activity) => this.call(post.conversation, 'thread reply', (c) => c.conversations.sendToConversation(threadId(post), activity, requestOptions(opts))),
+          (activity) => this.call(post.conversation, 'thread reply', (c) => c.conversations.sendToConversation(thread, activity, requestOptions(opts))),
           'thread reply',
         );
+        // The reply lives in the thread's conversation; that is where it is redrawn.
+        if (sent.id) replies.push({ conversation: { ...post.conversation, conversation: { ...post.conversation.conversation!, id: thread } }, activityId: sent.id });
       } catch (err) {
         errors.push(err as ChatError);
       }
     }
     if (errors.length === posts.length) throw errors.find((e) => e.retryable) ?? errors[0];
     for (const e of errors) this.o.logger.warn({ requestId: notice.requestId, ...errorFields(e) }, 'thread reply missed one Teams channel');
+    return replies.length > 0 ? encodeMessageRef(replies) : null;
   }
 
   /** The notice's people known only by email, as Teams mentions where the bot has met them. */
@@ -280,13 +285,58 @@ export class TeamsChat implements ChatPort {
    * reach them: never met, not installed, or blocked.
    */
   async notifyPerson(person: Actor, notice: Notice, opts?: CallOptions): Promise<boolean> {
-    return this.sendToPerson(person, outgoing(noticeCard(notice), noticeSummary(notice), noticeMinimal(notice)), { ...opts, requestId: notice.requestId });
+    return (await this.messagePerson(person, notice, opts)) !== null;
+  }
+
+  async messagePerson(person: Actor, notice: Notice, opts?: CallOptions): Promise<MessageRef | null> {
+    const post = await this.postToPerson(person, outgoing(noticeCard(notice), noticeSummary(notice), noticeMinimal(notice)), { ...opts, requestId: notice.requestId });
+    return post ? encodeMessageRef([post]) : null;
+  }
+
+  async updateNotice(ref: MessageRef, notice: Notice, opts?: CallOptions): Promise<void> {
+    await this.updateAll(decodeMessageRef(ref), outgoing(noticeCard(notice), noticeSummary(notice), noticeMinimal(notice)), 'notice update', opts);
+  }
+
+  /** Teams keeps the requester's copy in the answer to their command (JitApi.keepCopy), not in a second message. */
+  async postCopy(): Promise<MessageRef | null> {
+    return null;
+  }
+
+  async updateCopy(ref: MessageRef, view: RequestView, opts?: CallOptions): Promise<void> {
+    const requester: Actor = { platform: view.requester.platform, userId: view.requester.userId, email: view.requester.email, name: view.requester.name };
+    const card = await this.o.cards.cardFor(requester, view);
+    await this.updateAll(decodeMessageRef(ref), outgoing(card, requestSummary(view), cardMinimal(view)), 'copy update', opts);
+  }
+
+  /** Redraw each posted copy; a copy that will not take it fails the whole call, so the job retries. */
+  private async updateAll(posts: TeamsPost[], out: Outgoing, what: string, opts?: CallOptions): Promise<void> {
+    const errors: ChatError[] = [];
+    for (const post of posts) {
+      try {
+        await this.withFallback(
+          out,
+          (activity) =>
+            this.call(post.conversation, 'update', (c) =>
+              c.conversations.updateActivity(post.conversation.conversation!.id, post.activityId, { ...activity, id: post.activityId }, requestOptions(opts)),
+            ),
+          what,
+        );
+      } catch (err) {
+        errors.push(err as ChatError);
+      }
+    }
+    if (errors.length) throw errors.find((e) => e.retryable) ?? errors[0];
   }
 
   /** Any activity to a person's 1:1 chat with the bot (opened when needed); false when Teams cannot reach them. */
   async sendToPerson(person: Actor, message: Partial<Activity> | Outgoing, opts?: CallOptions & { requestId?: string }): Promise<boolean> {
     // A bare activity has no smaller form to fall back to; a notice brings its own.
     const out: Outgoing = 'full' in message && 'minimal' in message ? (message as Outgoing) : { full: message as Partial<Activity>, minimal: message as Partial<Activity> };
+    return (await this.postToPerson(person, out, opts)) !== null;
+  }
+
+  /** The message's place in the person's 1:1 chat; null when Teams cannot reach them. */
+  private async postToPerson(person: Actor, out: Outgoing, opts?: CallOptions & { requestId?: string }): Promise<TeamsPost | null> {
     const known = person.email ? await this.o.directory.personByEmail(person.email) : null;
     // Someone known only by email (an escalation target) has no user id until the bot has met them.
     const userId = person.platform === 'teams' && person.userId ? person.userId : known?.userId;
@@ -294,18 +344,19 @@ export class TeamsChat implements ChatPort {
     let target = await this.o.directory.personalConversation({ ...(aadObjectId ? { aadObjectId } : {}), ...(userId ? { userId } : {}) });
     try {
       if (!target) {
-        if (!userId) return false;
+        if (!userId) return null;
         target = await this.openPersonal(userId, aadObjectId, known?.tenantId, opts);
-        if (!target) return false;
+        if (!target) return null;
       }
       const conversationId = target.ref.conversation!.id;
       const ref = target.ref;
-      await this.withFallback(out, (activity) => this.call(ref, 'direct message', (c) => c.conversations.sendToConversation(conversationId, activity, requestOptions(opts))), 'direct message');
-      return true;
+      const sent = await this.withFallback(out, (activity) => this.call(ref, 'direct message', (c) => c.conversations.sendToConversation(conversationId, activity, requestOptions(opts))), 'direct message');
+      if (!sent.id) throw new ChatError('Teams direct message returned no activity id', { retryable: false });
+      return { conversation: ref, activityId: sent.id };
     } catch (err) {
       if (err instanceof TeamsChatError && (err.status === 403 || err.status === 404)) {
         this.o.logger.info({ requestId: opts?.requestId ?? null, ...errorFields(err) }, 'Teams cannot reach this person directly');
-        return false;
+        return null;
       }
       throw err;
     }

@@ -62,6 +62,121 @@ for (const engine of engines()) {
       }
     });
 
+    it('when a grant ends, its reminders lose their buttons and say how it ended, in the thread and in the direct message', async () => {
+      const id = submittedId(await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for INC-1'));
+      await world.app.act(person('bob'), 'approve', id);
+      await world.settle();
+      await world.advance(50 * MINUTE);
+      assert.equal(chat.recorded.thread.filter((t) => t.notice.kind === 'reminder').length, 1);
+      assert.equal(chat.recorded.dms.filter((d) => d.notice.kind === 'reminder').length, 1);
+      assert.equal(chat.recorded.noticeUpdates.length, 0, 'nothing is redrawn while the grant is open');
+
+      const released = await world.app.act(person('alice'), 'release', id);
+      assert.equal(released.ok, true, released.message);
+      await world.settle();
+      assert.equal(chat.recorded.noticeUpdates.length, 2, 'the thread reminder and the direct one are both redrawn');
+      for (const u of chat.recorded.noticeUpdates) {
+        assert.equal(u.notice.actions, undefined, 'no buttons');
+        assert.match(u.notice.text, /^Closed at \d\d:\d\d UTC: released by Alice\./);
+      }
+      await world.advance(20 * MINUTE);
+      assert.equal(chat.recorded.noticeUpdates.length, 2, 'once: the expiry job of a released grant redraws nothing again');
+
+      const late = await world.app.act(person('alice'), 'extend', id, { durationMinutes: 30 });
+      assert.equal(late.ok, false, 'an old Extend button is answered, and changes nothing');
+      assert.match(late.message, /released|ended|no longer/i);
+      assert.equal((await world.store.getRequest(id))!.state, 'released');
+    });
+
+    it('a reminder delivered after its grant expired goes without buttons', async () => {
+      const id = submittedId(await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for INC-2'));
+      await world.app.act(person('bob'), 'approve', id);
+      await world.settle();
+      chat.failNext = 1000;
+      await world.advance(50 * MINUTE);
+      await world.advance(11 * MINUTE);
+      assert.equal((await world.store.getRequest(id))!.state, 'expired');
+      chat.failNext = 0;
+      await world.advance(2 * MINUTE);
+      const reminders = [...chat.recorded.thread, ...chat.recorded.dms.map((d) => ({ notice: d.notice }))].filter((t) => /ends at|Closed at/.test(t.notice.text));
+      assert.ok(reminders.length >= 2, JSON.stringify(chat.recorded.thread.map((t) => t.notice.text)));
+      for (const r of reminders) assert.equal(r.notice.actions, undefined, `no buttons on ${r.notice.text}`);
+    });
+
+    it("the requester's copy is redrawn on every transition: approved, open, extended, released", async () => {
+      const id = submittedId(await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for INC-3'));
+      await world.settle();
+      assert.equal(chat.recorded.copies.length, 1, 'one copy, for the requester');
+      assert.equal(chat.recorded.copies[0].to.email, 'alice@example.com');
+      assert.equal(chat.lastCopy(id)!.state, 'pending');
+      await world.app.act(person('bob'), 'approve', id);
+      await world.settle();
+      const states = () => chat.recorded.copyUpdates.filter((u) => u.view.id === id).map((u) => u.view.state);
+      assert.ok(states().includes('opening'), states().join(','));
+      assert.equal(chat.lastCopy(id)!.state, 'active');
+      assert.match(chat.lastCopy(id)!.headline, /^Open until/);
+      const extended = await world.app.act(person('alice'), 'extend', id, { durationMinutes: 30 });
+      assert.equal(extended.ok, true, extended.message);
+      await world.app.act(person('bob'), 'approve', id);
+      await world.settle();
+      assert.match(chat.lastCopy(id)!.headline, /^Open until/);
+      assert.equal(chat.lastCopy(id)!.extension, null, 'the extension is settled on the copy');
+      await world.app.act(person('alice'), 'release', id);
+      await world.settle();
+      assert.equal(chat.lastCopy(id)!.state, 'released');
+      assert.equal(chat.lastCopy(id)!.final, true, 'no buttons once it ended');
+    });
+
+    it("the requester's copy says denied, with the reason, and timed out", async () => {
+      const denied = submittedId(await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for INC-4'));
+      await world.app.act(person('bob'), 'deny', denied, { reason: 'use the bastion' });
+      await world.settle();
+      assert.equal(chat.lastCopy(denied)!.state, 'denied');
+      assert.match(chat.lastCopy(denied)!.decision ?? '', /use the bastion/);
+      const lapsed = submittedId(await world.app.command(person('alice'), 'ssh web-02 1h from 10.1.2.3 for INC-5'));
+      await world.advance(24 * 60 * MINUTE);
+      assert.equal(chat.lastCopy(lapsed)!.state, 'timed-out');
+    });
+
+    it("without from, a port whose policy lists several prefixes opens to all of them, and the answer and the card say how many addresses that is", async () => {
+      const enabled = await world.app.command(person('carol'), 'enable web-02 ssh from 10.0.0.0/8,192.168.0.0/16');
+      assert.equal(enabled.kind, 'policy', JSON.stringify(enabled));
+      const reply = await world.app.command(person('alice'), 'ssh web-02 1h for INC-6');
+      const id = submittedId(reply);
+      const both = "10.0.0.0/8 and 192.168.0.0/16, the policy's whole range: 16,842,752 addresses";
+      assert.ok((reply as { text: string }).text.includes(both), (reply as { text: string }).text);
+      await world.settle();
+      assert.equal(chat.recorded.cards[0].view.source, both);
+      assert.equal(chat.recorded.cards[0].view.sourceSize, '16,842,752 addresses');
+      assert.equal(chat.recorded.cards[0].view.sourceWide, true, 'flagged: together far wider than a /16');
+      await world.app.act(person('bob'), 'approve', id);
+      await world.settle();
+      assert.equal((await world.store.getRequest(id))!.state, 'active');
+      assert.equal(world.sim.check('web-02', 22, '10.9.9.9').allowed, true, 'open from the first prefix');
+      assert.equal(world.sim.check('web-02', 22, '192.168.1.1').allowed, true, 'and from the second');
+      assert.equal(world.sim.check('web-02', 22, '172.16.0.1').allowed, false, 'and from nothing else');
+      assert.ok(chat.threadOf(id).some((t) => t.startsWith('Open until') && t.includes('from 10.0.0.0/8 and 192.168.0.0/16')), chat.threadOf(id).join('\n'));
+      const created = (await world.store.listAudit({ requestId: id })).find((e) => e.type === 'request.created');
+      assert.deepEqual(created?.details.sources, ['10.0.0.0/8', '192.168.0.0/16'], 'the audit names every prefix');
+      const released = await world.app.act(person('alice'), 'release', id);
+      assert.equal(released.ok, true, released.message);
+      await world.advance(2 * MINUTE);
+      assert.equal((await world.store.getRequest(id))!.state, 'released');
+      assert.equal(world.sim.check('web-02', 22, '192.168.1.1').allowed, false, 'release closes every prefix');
+      assert.equal(world.sim.check('web-02', 22, '10.9.9.9').allowed, false);
+    });
+
+    it('a request stored with one source, before requests could carry several, still opens and closes', async () => {
+      const id = submittedId(await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for INC-7'));
+      const stored = (await world.store.getRequest(id))!;
+      assert.equal(stored.sources, undefined, 'a single source is stored as before');
+      await world.app.act(person('bob'), 'approve', id);
+      await world.settle();
+      assert.equal(world.sim.check('web-01', 22, '10.1.2.3').allowed, true);
+      assert.match(chat.lastView(id)!.source, /^10\.1\.2\.3$/);
+      assert.equal(chat.lastView(id)!.sourceSize, '1 address');
+    });
+
     it('enable says which rule lets people request the VM, or that none does', async () => {
       const none = await world.app.command(person('carol'), 'enable build-01');
       assert.equal(none.kind, 'policy', JSON.stringify(none));
@@ -293,7 +408,7 @@ for (const engine of engines()) {
         expectedVersion: 1,
       });
       const r = (await world.store.getRequest(id))!;
-      await world.cloud.open({ vms: r.vms, ports: r.ports, source: r.source, endsAt: new Date(world.clock.now().getTime() + 60 * MINUTE), justification: `jitbot ${id} for Alice: crash` });
+      await world.cloud.open({ vms: r.vms, ports: r.ports, sources: [r.source], endsAt: new Date(world.clock.now().getTime() + 60 * MINUTE), justification: `jitbot ${id} for Alice: crash` });
       const initiatesBefore = world.sim.requestLog.filter((e) => e.method === 'POST' && /initiate/i.test(e.path)).length;
       const { settled } = await world.app.reconcile();
       await world.settle();
@@ -304,6 +419,24 @@ for (const engine of engines()) {
       assert.ok(chat.threadOf(id).some((t) => t.startsWith('Open until')));
       await world.advance(61 * MINUTE);
       assert.equal((await world.store.getRequest(id))!.state, 'expired', 'and it still expires on time');
+    });
+
+    it('reconcile at start only watches an initiate that is already on record, so the trail tells once how Azure opened it', async () => {
+      const id = submittedId(await world.app.command(person('alice'), 'ssh web-01 1h from 10.1.2.3 for watched'));
+      await world.settle();
+      await world.store.commit({
+        request: { ...(await world.store.getRequest(id))!, state: 'opening', version: 2, approvals: [{ by: person('bob'), at: world.clock.now() }] },
+        expectedVersion: 1,
+      });
+      const r = (await world.store.getRequest(id))!;
+      // Another replica sent the initiate and recorded it, and is still watching Azure apply it.
+      await world.cloud.open({ vms: r.vms, ports: r.ports, sources: [r.source], endsAt: new Date(world.clock.now().getTime() + 60 * MINUTE), justification: `jitbot ${id} for Alice: watched` });
+      await world.store.appendAudit([{ at: world.clock.now(), requestId: id, type: 'azure.initiate', actor: null, platform: null, vmNames: ['web-01'], details: { ok: true, accepted: true } }]);
+      await world.app.reconcile();
+      await world.settle();
+      assert.equal((await world.store.getRequest(id))!.state, 'active');
+      const types = (await world.store.listAudit({ requestId: id })).map((e) => e.type);
+      assert.equal(types.filter((t) => t === 'azure.initiate').length + types.filter((t) => t === 'azure.reconciled').length, 1, types.join(', '));
     });
 
     it('admins export the audit trail as CSV; others may not', async () => {

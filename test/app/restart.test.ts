@@ -165,4 +165,58 @@ describe('restarting the bot on the same PGlite data', function () {
       await store.close();
     }
   });
+
+  it('a reminder sent after a crash loses its buttons when the grant expires, and the requester\'s copy follows every transition', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'jitbot-restart-reminder-'));
+    const first = await spawnBot('reminder-first', { JITBOT_DATA_DIR: dir, JITBOT_SIM_PORT: '0' });
+    bots.push(first);
+    const asked = await postJson(`${first.url}/console/command`, { as: 'alice@example.com', text: '/jit ssh web-01 30m from 10.1.2.7 for restart' });
+    const id = /Sent for approval: (R[A-Z0-9]{5})/.exec(JSON.stringify(asked.body))?.[1];
+    assert.ok(id, JSON.stringify(asked.body).slice(0, 400));
+    assert.equal((await postJson(`${first.url}/console/action`, { as: 'bob@example.com', verb: 'approve', requestId: id })).body.ok, true);
+    await first.advance('PT1M');
+    first.signal('SIGKILL');
+    await first.exited;
+
+    const second = await spawnBot('reminder-second', { JITBOT_DATA_DIR: dir, JITBOT_SIM_PORT: '0' });
+    bots.push(second);
+    await second.advance('PT25M');
+    const before = await snapshot(second.url, 'alice@example.com');
+    assert.match(before, /ends at \d\d:\d\d UTC/, 'the reminder came from the new process');
+    await second.advance('PT10M');
+    const after = await snapshot(second.url, 'alice@example.com');
+    assert.doesNotMatch(after, /ends at \d\d:\d\d UTC \(in/, 'no reminder is left with its old words');
+    assert.match(after, /Closed at \d\d:\d\d UTC: the access ended/);
+    second.signal('SIGTERM');
+    assert.equal((await second.exited).code, 0);
+
+    const store = await openStore({ dataDir: dir });
+    try {
+      const refs = await store.listMessageRefs(id);
+      assert.equal(refs.filter((r) => r.kind === 'notice').length, 2, 'the thread reminder and the direct one are remembered on disk');
+      assert.ok(refs.some((r) => r.kind === 'copy'), "the requester's copy is remembered on disk");
+      assert.equal((await store.findJobIds([`${id}:close-notices`])).size, 0, 'nothing left to redraw');
+    } finally {
+      await store.close();
+    }
+  });
 });
+
+/** What the console shows this person right now: the first event of its stream, a snapshot. */
+async function snapshot(base: string, as: string): Promise<string> {
+  const controller = new AbortController();
+  const res = await fetch(`${base}/console/events?as=${encodeURIComponent(as)}`, { signal: controller.signal });
+  const reader = res.body!.getReader();
+  let text = '';
+  try {
+    // The first event is complete once a data line is followed by a blank line.
+    while (!/^data:.*\n\n/m.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+  } finally {
+    controller.abort();
+  }
+  return text;
+}

@@ -51,7 +51,7 @@ describe('Azure cloud against the simulator', () => {
     return {
       vms: names.map(vm),
       ports: [{ number: 22, protocol: 'TCP' }],
-      source,
+      sources: [source],
       endsAt: new Date(clock.now().getTime() + minutes * MINUTE),
       justification: 'alice@example.com: INC-4711',
     };
@@ -111,6 +111,33 @@ describe('Azure cloud against the simulator', () => {
     const policy = await arm(sim.url, 'GET', `${policyPath('rg-ci')}?api-version=2020-01-01`);
     assert.equal(policy.status, 200);
     assert.equal(sim.check('build-01', 22, '198.51.100.7').allowed, false);
+  });
+
+  it("opens a port to several prefixes in one initiate, in Azure's plural field, and closes every one of them", async () => {
+    await cloud.enable(vm('web-01'), [{ number: 22, protocol: 'TCP', allowedSourcePrefixes: ['10.0.0.0/8', '192.168.0.0/16'], maxDurationMinutes: 180 }]);
+    await cloud.open({ ...ssh(['web-01'], 60), sources: ['10.0.0.0/8', '192.168.0.0/16'] });
+    const policy = await arm(sim.url, 'GET', `${policyPath('rg-web')}?api-version=2020-01-01`);
+    const port = policy.body.properties.requests.at(-1).virtualMachines[0].ports[0];
+    assert.deepEqual(port.allowedSourceAddressPrefixes, ['10.0.0.0/8', '192.168.0.0/16'], 'the plural field on the wire');
+    assert.equal(port.allowedSourceAddressPrefix, undefined, 'and never both');
+    clock.advance(MINUTE);
+    assert.equal(sim.check('web-01', 22, '10.200.0.1').allowed, true);
+    assert.equal(sim.check('web-01', 22, '192.168.7.7').allowed, true);
+    assert.equal(sim.check('web-01', 22, '172.16.0.1').allowed, false);
+    const records = await cloud.accessRecords([vm('web-01')]);
+    assert.deepEqual(records.at(-1)?.sources, ['10.0.0.0/8', '192.168.0.0/16']);
+    await cloud.close({ vms: [vm('web-01')], ports: [{ number: 22, protocol: 'TCP' }], sources: ['192.168.0.0/16', '10.0.0.0/8'], justification: 'release' });
+    clock.advance(2 * MINUTE);
+    assert.equal(sim.check('web-01', 22, '192.168.7.7').allowed, false, 'closed for every prefix, named in any order');
+    assert.equal(sim.check('web-01', 22, '10.200.0.1').allowed, false);
+  });
+
+  it('the simulator refuses an initiate port that names both the singular and the plural source field, as Azure does', async () => {
+    const res = await arm(sim.url, 'POST', `${policyPath('rg-web')}/initiate?api-version=2020-01-01`, {
+      virtualMachines: [{ id: web01Id, ports: [{ number: 22, endTimeUtc: '2026-11-21T13:00:00Z', allowedSourceAddressPrefix: '10.1.2.3', allowedSourceAddressPrefixes: ['10.1.2.4'] }] }],
+    });
+    assert.equal(res.status, 400);
+    assert.match(JSON.stringify(res.body), /mutually exclusive/);
   });
 
   it('opens a port with an NSG allow rule for the source that disappears once the clock passes the end, leaving the request Expired', async () => {
@@ -243,7 +270,7 @@ describe('Azure cloud against the simulator', () => {
 describe('Azure cloud error mapping', () => {
   const clock = new ManualClock(new Date('2026-11-21T12:00:00Z'));
   const web01 = { id: web01Id, name: 'web-01', resourceGroup: 'rg-web', location: 'westeurope', policyName: 'default' };
-  const spec: OpenSpec = { vms: [web01], ports: [{ number: 22, protocol: 'TCP' }], source: '10.1.2.3', endsAt: new Date('2026-11-21T13:00:00Z'), justification: 'x' };
+  const spec: OpenSpec = { vms: [web01], ports: [{ number: 22, protocol: 'TCP' }], sources: ['10.1.2.3'], endsAt: new Date('2026-11-21T13:00:00Z'), justification: 'x' };
 
   async function failWith(status: number, body: unknown, headers: Record<string, string> = {}): Promise<CloudError> {
     const scripted = await startScriptedArm(() => ({ status, body, headers }));

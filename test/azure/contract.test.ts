@@ -198,6 +198,7 @@ describe('Azure JIT REST vectors through the client', () => {
         vmId: VM1_ID,
         port: 3389,
         source: '192.127.0.2',
+        sources: ['192.127.0.2'],
         startedAt: new Date('2018-05-17T08:06:45.569Z'),
         endsAt: new Date('2018-05-17T09:06:45.569Z'),
         status: 'Initiated',
@@ -211,7 +212,7 @@ describe('Azure JIT REST vectors through the client', () => {
     const result = await cloud.open({
       vms: [vm1],
       ports: [{ number: 3389, protocol: '*' }],
-      source: '192.127.0.2',
+      sources: ['192.127.0.2'],
       endsAt: new Date('2018-07-12T09:53:03.365Z'),
       justification: 'testing a new version of the product',
     });

@@ -34,7 +34,7 @@ describe('Azure cloud under injected faults', () => {
     return {
       vms: [vms.get(name)!],
       ports: [{ number: 22, protocol: 'TCP' }],
-      source: '10.1.2.3',
+      sources: ['10.1.2.3'],
       endsAt: new Date(clock.now().getTime() + minutes * MINUTE),
       justification: 'fault drill',
     };

@@ -70,7 +70,7 @@ describe('Azure simulator port guard', () => {
     await cloud.open({
       vms: [vms.get('web-01')!],
       ports: [{ number: 22, protocol: 'TCP' }],
-      source: '10.1.2.3',
+      sources: ['10.1.2.3'],
       endsAt: new Date(clock.now().getTime() + 60 * MINUTE),
       justification: 'guard drill',
     });
@@ -89,7 +89,7 @@ describe('Azure simulator port guard', () => {
     await cloud.open({
       vms: [vms.get('web-01')!],
       ports: [{ number: 22, protocol: 'TCP' }],
-      source: '10.1.2.3',
+      sources: ['10.1.2.3'],
       endsAt: new Date(clock.now().getTime() + 30 * MINUTE),
       justification: 'guard drill',
     });

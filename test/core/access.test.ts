@@ -325,11 +325,22 @@ describe('evaluateRequest', () => {
     );
   });
 
-  it('asks for a source when a port allows several prefixes', () => {
+  it("takes every prefix a port allows when no source is named, as Azure's portal does, and says how many addresses that is", () => {
     const multi = vm('web-09', 'rg-web', [port(22, ['10.0.0.0/8', '192.168.0.0/16'])]);
+    const d = drafted(evaluate(request({ vms: ['web-09'] }), { vms: [multi] }));
+    assert.deepEqual(d.sources, ['10.0.0.0/8', '192.168.0.0/16']);
+    assert.equal(d.source, '10.0.0.0/8');
+    assert.equal(d.sourceNote, "10.0.0.0/8 and 192.168.0.0/16, the policy's whole range: 16,842,752 addresses");
+  });
+
+  it('takes the prefixes of several ports only when every port allows each of them', () => {
+    const a = vm('web-a', 'rg', [port(22, ['10.0.0.0/8', '192.168.0.0/16']), port(443, ['*'])]);
+    const both = drafted(evaluate(request({ vms: ['web-a'], ports: [{ number: 22, protocol: '*' }, { number: 443, protocol: '*' }] }), { vms: [a] }));
+    assert.deepEqual(both.sources, ['10.0.0.0/8', '192.168.0.0/16']);
+    const b = vm('web-b', 'rg', [port(22, ['10.0.0.0/8', '192.168.0.0/16']), port(443, ['10.0.0.0/8'])]);
     assert.equal(
-      refusal(evaluate(request({ vms: ['web-09'] }), { vms: [multi] })).message,
-      'port 22 on web-09 allows 10.0.0.0/8, 192.168.0.0/16; name your address with from <ip>, or use from me',
+      refusal(evaluate(request({ vms: ['web-b'], ports: [{ number: 22, protocol: '*' }, { number: 443, protocol: '*' }] }), { vms: [b] })).message,
+      'port 22 on web-b allows 10.0.0.0/8, 192.168.0.0/16, which the other ports do not all allow; name your address with from <ip>, or use from me',
     );
   });
 

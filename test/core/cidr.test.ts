@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import {
+  describeAddressTotal,
   describeSourceProblem,
+  isSetWiderThan,
+  sameSources,
+  sourcesOf,
   isAnySource,
   normalizeSource,
   parsePrefix,
@@ -150,5 +154,28 @@ describe('sourceAllowed', () => {
 describe('isAnySource', () => {
   it('knows the three spellings of the whole internet', () => {
     assert.deepEqual(['*', '0.0.0.0/0', '::/0', '10.0.0.0/8', '::/1'].map(isAnySource), [true, true, true, false, false]);
+  });
+});
+
+describe('several prefixes together', () => {
+  it('counts the addresses of several prefixes once each, nested ones not twice', () => {
+    assert.equal(describeAddressTotal(['10.0.0.0/8', '192.168.0.0/16']), '16,842,752 addresses');
+    assert.equal(describeAddressTotal(['10.0.0.0/8', '10.1.0.0/16']), '16,777,216 addresses');
+    assert.equal(describeAddressTotal(['10.1.2.3', '10.1.2.4']), '2 addresses');
+    assert.equal(describeAddressTotal(['10.0.0.0/8', '*']), 'every address');
+  });
+
+  it('counts prefixes as wide when one is, or when together they pass the widest single prefix allowed', () => {
+    assert.equal(isSetWiderThan(['10.1.0.0/17', '10.2.0.0/17']), false, 'two /17s are one /16 of addresses');
+    assert.equal(isSetWiderThan(['10.1.0.0/17', '10.2.0.0/17', '10.3.0.0/24']), true, 'past 65,536 addresses counts as any');
+    assert.equal(isSetWiderThan(['10.1.2.3', '10.0.0.0/8']), true);
+    assert.equal(isSetWiderThan(['10.1.0.0/17', '10.2.0.0/17', '10.3.0.0/24'], { ipv4: 8, ipv6: 48 }), false, "a rule's own widestSource counts for the total too");
+  });
+
+  it('reads a request stored with one source as that one source', () => {
+    assert.deepEqual(sourcesOf({ source: '10.1.2.3' }), ['10.1.2.3']);
+    assert.deepEqual(sourcesOf({ source: '10.0.0.0/8', sources: ['10.0.0.0/8', '192.168.0.0/16'] }), ['10.0.0.0/8', '192.168.0.0/16']);
+    assert.equal(sameSources(['192.168.0.0/16', '10.0.0.0/8'], ['10.0.0.0/8', '192.168.0.0/16']), true, 'in any order');
+    assert.equal(sameSources(['10.0.0.0/8'], ['10.0.0.0/8', '192.168.0.0/16']), false);
   });
 });

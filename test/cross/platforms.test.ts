@@ -130,6 +130,89 @@ describe('Slack and Teams together', function () {
     assert.equal(world.sim.check('sql-01', 3389, '203.0.113.7').allowed, true);
   });
 
+  it("a Slack requester's copy in direct messages follows every transition, and the reminders lose their buttons when the grant ends", async () => {
+    await slackCommand('U0ALICE', 'ssh web-01 1h from 10.1.2.3 for INC-4711');
+    const id = await latestRequestId();
+    const copy = () => {
+      const found = slack.fake.channelMessages('D0ALICE').find((m) => m.text.startsWith(`${id}:`));
+      assert.ok(found, `no copy of ${id} in Alice's direct messages`);
+      return found;
+    };
+    assert.match(copy().text, /Waiting for approval \(0 of 1\)/);
+    assert.match(JSON.stringify(copy().blocks), /jit_cancel/, 'the copy offers Cancel while pending');
+
+    await slackClick('U0BOB', 'approve', id);
+    assert.match(copy().text, /Open until \d\d:\d\d UTC/, 'the copy no longer says it needs an approval');
+    assert.doesNotMatch(copy().text, /needs 1 approval|Waiting/);
+
+    await world.advance(50 * MINUTE);
+    const thread = slack.fake.thread(APPROVALS, slackCard(id).ts);
+    const reminderInThread = thread.find((m) => /ends at/.test(m.text));
+    const reminderInDm = slack.fake.channelMessages('D0ALICE').find((m) => /ends at/.test(m.text));
+    assert.ok(reminderInThread && reminderInDm, 'a reminder in the thread and one in direct messages');
+    for (const r of [reminderInThread, reminderInDm]) assert.match(JSON.stringify(r.blocks), /jit_release/);
+
+    await world.advance(11 * MINUTE);
+    assert.equal((await world.store.getRequest(id))!.state, 'expired');
+    for (const r of [reminderInThread, reminderInDm]) {
+      const now = slack.fake.message(r.channel, r.ts)!;
+      assert.doesNotMatch(JSON.stringify(now.blocks), /jit_extend|jit_release|jit_extend_by/, 'no buttons left');
+      assert.match(now.text, /Closed at \d\d:\d\d UTC: the access ended/);
+    }
+    assert.match(copy().text, /Expired, ports closed/);
+    assert.doesNotMatch(JSON.stringify(copy().blocks), /"type":"actions"/);
+
+    // An old Release button, clicked anyway, is answered and changes nothing.
+    seq += 1;
+    const res = await slack.client.interactive(
+      blockActions({ user: 'U0ALICE', actionId: 'jit_release', value: id, responseUrl: slack.fake.responseUrl(`late-${seq}`), channel: 'D0ALICE', messageTs: reminderInDm.ts }),
+    );
+    assert.equal(res.status, 200);
+    await world.settle();
+    assert.match(JSON.stringify(slack.fake.responsesTo(`late-${seq}`)), /expired|ended|no longer/i);
+    assert.equal((await world.store.getRequest(id))!.state, 'expired');
+  });
+
+  it("a Teams requester's answer card is redrawn in place as the ports open and when they are released", async () => {
+    const res = await postActivity(teams.url, channelMessage({ serviceUrl: connector.url }, users.alice, 'jit ssh web-01 1h from 10.1.2.3 for INC-1'));
+    assert.equal(res.status, 200);
+    await world.settle();
+    const id = await latestRequestId();
+    const copy = (await world.store.listMessageRefs(id)).find((r) => r.kind === 'copy');
+    assert.ok(copy, 'the answer is kept as the requester\'s copy');
+    const answerId = String(copy.ref.data.activityId);
+    const redraws = () => connector.calls.filter((c) => c.method === 'PUT' && c.path.endsWith(`/activities/${answerId}`)).map((c) => JSON.stringify(c.body));
+
+    await slackClick('U0BOB', 'approve', id);
+    assert.ok(redraws().some((b) => /Open until/.test(b)), 'the answer says open');
+    await world.advance(50 * MINUTE);
+    const reminders = (await world.store.listMessageRefs(id)).filter((r) => r.kind === 'notice' && r.ref.platform === 'teams');
+    assert.equal(reminders.length, 2, 'the reminder in the Teams thread and in her personal chat are remembered');
+    assert.match(await teamsClick(users.alice, 'release', id), /Released|release/i);
+    assert.match(redraws().at(-1) ?? '', /Released/);
+    for (const r of reminders) {
+      const put = connector.calls.filter((c) => c.method === 'PUT' && c.path.endsWith(`/activities/${String(r.ref.data.activityId)}`)).at(-1);
+      assert.ok(put, 'the reminder was redrawn in place');
+      assert.match(JSON.stringify(put.body), /Closed at \d\d:\d\d UTC: released by Alice/);
+      assert.doesNotMatch(JSON.stringify(put.body), /Action\.Execute|Action\.Submit/, 'with no buttons');
+    }
+  });
+
+  it('a request without from on a port with two allowed prefixes shows both, and their total, on the Slack and the Teams card', async () => {
+    const enabled = await world.app.command({ platform: 'console', userId: 'carol@example.com', email: 'carol@example.com', name: 'Carol' }, 'enable web-02 ssh from 10.0.0.0/8,192.168.0.0/16');
+    assert.equal(enabled.kind, 'policy', JSON.stringify(enabled));
+    connector.reset();
+    await slackCommand('U0ALICE', 'ssh web-02 1h for INC-8');
+    const id = await latestRequestId();
+    const both = "10.0.0.0/8 and 192.168.0.0/16, the policy's whole range: 16,842,752 addresses";
+    assert.ok(JSON.stringify(slackCard(id).blocks).includes(both), 'the Slack card says both prefixes and the total');
+    const teamsPost = connector.calls.find((c) => c.method === 'POST' && c.path === '/v3/conversations' && JSON.stringify(c.body).includes(id));
+    assert.ok(teamsPost && JSON.stringify(teamsPost.body).includes(both), 'so does the Teams card');
+    await teamsClick(users.bob, 'approve', id);
+    assert.equal(world.sim.check('web-02', 22, '192.168.3.4').allowed, true);
+    assert.equal(world.sim.check('web-02', 22, '10.3.4.5').allowed, true);
+  });
+
   it('escalates an undecided Slack request in both threads and to Dave directly, and Dave approves from his Slack message', async () => {
     // Dave has written to the bot in Teams, so Teams knows him and can mention him.
     assert.equal((await postActivity(teams.url, channelMessage({ serviceUrl: connector.url }, users.dave, 'jit help'))).status, 200);

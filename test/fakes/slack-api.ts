@@ -118,8 +118,14 @@ function multipartFile(raw: Buffer, contentType: string): { filename: string | u
   return { filename: undefined, content: text };
 }
 
+/** Slack's limits on a response_url: five posts, within thirty minutes of the interaction. */
+export const RESPONSE_URL_MAX_USES = 5;
+
 export class FakeSlackApi {
   readonly calls: RecordedCall[] = [];
+  /** Ephemeral messages exist only in the one person's client: chat.update cannot find them. */
+  private readonly ephemeralTs = new Set<string>();
+  private readonly expiredResponseUrls = new Set<string>();
   readonly responseUrlPosts: ResponseUrlPost[] = [];
   readonly uploads: RecordedUpload[] = [];
   readonly messages: FakeMessage[] = [];
@@ -154,6 +160,11 @@ export class FakeSlackApi {
 
   responseUrl(id: string): string {
     return `${this.base}/response_url/${encodeURIComponent(id)}`;
+  }
+
+  /** The response_url's thirty minutes have passed. */
+  expireResponseUrl(id: string): void {
+    this.expiredResponseUrls.add(id);
   }
 
   addUser(user: FakeUser): void {
@@ -216,6 +227,8 @@ export class FakeSlackApi {
     this.responseUrlPosts.length = 0;
     this.uploads.length = 0;
     this.messages.length = 0;
+    this.ephemeralTs.clear();
+    this.expiredResponseUrls.clear();
   }
 
   /** Resolves once `check` holds, polling the records; rejects with `what` after the timeout. */
@@ -268,6 +281,9 @@ export class FakeSlackApi {
 
     if (req.method === 'POST' && path.startsWith('/response_url/')) {
       const id = decodeURIComponent(path.slice('/response_url/'.length));
+      // Slack answers a spent or lapsed response_url with 404 and a word, and shows nothing.
+      if (this.expiredResponseUrls.has(id)) return this.send(res, { status: 404, body: 'expired_url' });
+      if (this.responseUrlPosts.filter((p) => p.id === id).length >= RESPONSE_URL_MAX_USES) return this.send(res, { status: 404, body: 'used_url' });
       this.responseUrlPosts.push({ id, body: JSON.parse(raw.toString('utf8') || '{}') as Record<string, unknown> });
       this.send(res, { body: 'ok' });
       return;
@@ -411,6 +427,7 @@ export class FakeSlackApi {
       case 'chat.update': {
         const refused = messageRefusal(a);
         if (refused) return refused;
+        if (this.ephemeralTs.has(String(a.ts))) return { ok: false, error: 'cant_update_message' };
         const message = this.message(String(a.channel), String(a.ts));
         if (!message) return { ok: false, error: 'message_not_found' };
         message.text = String(a.text ?? '');
@@ -418,9 +435,12 @@ export class FakeSlackApi {
         message.updates += 1;
         return { ok: true, channel: message.channel, ts: message.ts, text: message.text };
       }
-      case 'chat.postEphemeral':
+      case 'chat.postEphemeral': {
         if (messageRefusal(a)) return messageRefusal(a);
-        return { ok: true, message_ts: this.nextTs() };
+        const ts = this.nextTs();
+        this.ephemeralTs.add(ts);
+        return { ok: true, message_ts: ts };
+      }
       case 'conversations.open':
         return { ok: true, channel: { id: `D${String(a.users ?? '').split(',')[0].slice(1)}` } };
       case 'views.open':

@@ -45,11 +45,12 @@ describe('Slack listeners (real Bolt, fake Web API, stand-in api)', () => {
       assert.deepEqual(h.fake.callsTo('users.info')[0].args.user, 'U0BOB');
     });
 
-    it('says a request was sent for approval, with its id and a Cancel button', async () => {
+    it('says a request was sent for approval, with its id, and points to the live copy in direct messages rather than drawing a Cancel button that goes stale', async () => {
       const res = await h.client.command(slashCommand({ user_id: 'U0ALICE', text: 'ssh web-01 1h from 10.1.2.3', response_url: h.fake.responseUrl('r1') }));
       const body = res.json as AckBody;
       assert.equal(body.text, 'Sent for approval: R4K7QX.');
-      assert.ok(JSON.stringify(body.blocks).includes('"action_id":"jit_cancel"'));
+      assert.ok(!JSON.stringify(body.blocks).includes('"action_id":"jit_cancel"'));
+      assert.match(JSON.stringify(body.blocks), /Your copy in our direct messages/);
     });
 
     it('acknowledges empty and answers through response_url when the api is slow', async () => {

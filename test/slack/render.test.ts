@@ -254,7 +254,7 @@ describe('Slack rendering', () => {
       });
     });
 
-    it('answers a request with "sent for approval", its id and a Cancel button', () => {
+    it('answers a request with "sent for approval" and its id, and points to the live copy in direct messages instead of drawing buttons that go stale', () => {
       assert.deepEqual(renderReply({ kind: 'submitted', text: 'Sent for approval: R4K7QX.', request: { ...pending, approvedBy: [], approvalsText: '0 of 2', headline: 'Waiting for approval (0 of 2)' } }), {
         text: 'Sent for approval: R4K7QX.',
         blocks: [
@@ -263,7 +263,7 @@ describe('Slack rendering', () => {
             type: 'section',
             text: md('*R4K7QX* · Waiting for approval (0 of 2)\n<@U0ALICE>: `3389`, `5986/TCP` on `sql-01` from `203.0.113.7` for 1h30m — patching &lt;!channel&gt; &amp; co'),
           },
-          { type: 'actions', block_id: 'jit_submitted_R4K7QX', elements: [{ type: 'button', action_id: 'jit_cancel', text: pt('Cancel request'), value: 'R4K7QX' }] },
+          { type: 'context', elements: [md('Your copy in our direct messages follows this request from here on, with its buttons.')] },
         ],
       });
     });

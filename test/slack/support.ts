@@ -146,6 +146,7 @@ export class StubApi implements JitApi {
   knows(email: string | null): boolean {
     return email !== null && email.endsWith('@example.com');
   }
+  async keepCopy(): Promise<void> {}
 }
 
 export interface SlackHarness {

@@ -211,6 +211,39 @@ describe('Slack Web API calls', () => {
       assert.equal(fake.callsTo('chat.postMessage').length, 1);
     });
 
+    it("keeps the requester's copy in a direct message it can redraw, since Slack refuses to edit an ephemeral", async () => {
+      const eph = await slack.call<{ ok: boolean; message_ts?: string }>('chat.postEphemeral', { channel: 'C0JITAPPROVALS', user: 'U0ALICE', text: 'Sent for approval' });
+      const refused = await slack.call('chat.update', { channel: 'C0JITAPPROVALS', ts: eph.message_ts, text: 'Open' }).then(
+        () => null,
+        (err: unknown) => slackErrorCode(err),
+      );
+      assert.equal(refused, 'cant_update_message', 'an ephemeral cannot be redrawn');
+
+      const chat = createSlackChatPort(slack);
+      const alice = { platform: 'slack' as const, userId: 'U0ALICE', email: 'alice@example.com', name: 'Alice' };
+      const ref = await chat.postCopy(alice, view);
+      assert.ok(ref);
+      const { channel, ts } = readSlackMessageRef(ref);
+      assert.equal(channel, 'D0ALICE', "in the bot's direct messages with her");
+      assert.match(fake.message(channel, ts)!.text, /^R4K7QX: Waiting for approval/);
+      await chat.updateCopy(ref, { ...view, state: 'active', headline: 'Open until 13:05 UTC', requesterActions: ['extend', 'release'], approverActions: [] });
+      assert.match(fake.message(channel, ts)!.text, /^R4K7QX: Open until 13:05 UTC\. You ask for/);
+      assert.ok(JSON.stringify(fake.message(channel, ts)!.blocks).includes('jit_release'), 'with her buttons');
+      assert.equal(await chat.postCopy({ ...alice, platform: 'teams', userId: '29:x' }, view), null, 'only for people on Slack');
+    });
+
+    it('redraws a reminder without its buttons once the grant has ended', async () => {
+      const chat = createSlackChatPort(slack);
+      const card = await chat.postCard({ slack: 'C0JITAPPROVALS' }, view);
+      const sent = await chat.replyInThread(card!, reminder);
+      assert.ok(sent, 'the reply says where it landed');
+      await chat.updateNotice(sent, { ...reminder, actions: undefined, text: 'Closed at 13:05 UTC: the access ended.' });
+      const { channel, ts } = readSlackMessageRef(sent);
+      const now = fake.message(channel, ts)!;
+      assert.match(now.text, /Closed at 13:05 UTC/);
+      assert.ok(!JSON.stringify(now.blocks).includes('jit_extend'));
+    });
+
     it('finds someone known only by email with users.lookupByEmail, once, and declines whom Slack does not know', async () => {
       const chat = createSlackChatPort(slack);
       const dave = { platform: 'console' as const, userId: '', email: 'dave@example.com', name: 'Dave' };

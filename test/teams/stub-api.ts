@@ -1,6 +1,7 @@
 // A JitApi that records what the adapter asked and answers from a script: for testing the Teams
 // adapter alone (the end-to-end tests use the real app).
 import type { ActOptions, CommandOptions, FormSubmitResult, HomeView, JitApi } from '../../src/app/api';
+import type { MessageRef } from '../../src/app/ports';
 import type { Actor } from '../../src/core/types';
 import type { ActionResult, FormInput, FormView, Reply, RequestView, Verb } from '../../src/core/views';
 import { sampleForm, sampleViews } from './card-samples';
@@ -13,6 +14,7 @@ export interface ApiCall {
   requestId?: string;
   input?: FormInput;
   key?: string;
+  ref?: MessageRef;
 }
 
 export class StubApi implements JitApi {
@@ -63,5 +65,8 @@ export class StubApi implements JitApi {
   }
   knows(email: string | null): boolean {
     return email !== null && this.people.has(email);
+  }
+  async keepCopy(actor: Actor, requestId: string, ref: MessageRef): Promise<void> {
+    this.calls.push({ method: 'keepCopy', actor, requestId, ref });
   }
 }
