@@ -11,6 +11,7 @@
 // later, and from then on real time passes. "Late" is measured on the bot's clock: when the thread
 // reply "Expired, ports closed" reached Slack, minus the grant's endsAt. (Azure closes the ports at
 // endsAt on its own; the lateness is that of the notice and the card.)
+import { People } from '../src/app/people';
 import { join } from 'node:path';
 import { Pool } from 'pg';
 import { AdjustableClock } from '../src/app/clock';
@@ -111,6 +112,7 @@ export async function seed(ctx: BenchContext, store: Store, n: number, windowSta
     settings: {},
     chats: new Map(),
     vmCache: { current: null },
+    people: new People({ policy: config.policy, clock, log: silentLogger }),
     kick: async () => {},
   };
   const jobs = new Jobs(useCaseContext) as unknown as { grantJobs?: (r: AccessRequest) => JobSpec[] };

@@ -26,6 +26,8 @@ import type { SlackAdapter } from './slack';
 import { fromMeUrl, mountFromMe } from './web/from-me';
 import { openStore } from './store';
 import { createTeamsAdapter } from './teams';
+import { DefaultAzureCredential } from '@azure/identity';
+import { createGraphDirectory, localGraphCredential } from './entra/graph-directory';
 
 export interface RunningBot {
   url: string;
@@ -97,6 +99,10 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
   }
   if (settings.stepUp && !settings.localMode && !settings.publicUrl) {
     throw new JitError('config', 'JITBOT_PUBLIC_URL: must be set for step-up sign-in (the provider redirects to <JITBOT_PUBLIC_URL>/step-up/callback)');
+  }
+  const slackGroups = config.groups.filter((g) => g.kind === 'slack').map((g) => `group:${g.name}`);
+  if (slackGroups.length > 0 && !settings.slack) {
+    throw new JitError('config', `${settings.configPath}: ${slackGroups.join(', ')} ${slackGroups.length === 1 ? 'is a Slack user group' : 'are Slack user groups'}: set SLACK_BOT_TOKEN (with the usergroups:read scope) to read ${slackGroups.length === 1 ? 'it' : 'them'}`);
   }
   mkdirSync(settings.dataDir, { recursive: true });
 
@@ -171,7 +177,18 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
           }
         : {}),
       applyDeadlineMs: settings.applyDeadlineMs,
+      directory: { groups: config.groups, ttlMs: settings.directoryTtlMs },
     });
+    if (config.groups.some((g) => g.kind === 'entra')) {
+      app.addDirectory(
+        createGraphDirectory({
+          baseUrl: settings.graphUrl,
+          // The same identity as for Azure; local mode has none, so a fixed token stands in for it.
+          credential: settings.localMode ? localGraphCredential : new DefaultAzureCredential(),
+          clock,
+        }),
+      );
+    }
 
     metrics.feed({
       // Read at scrape time from the shared store, so every replica reports the same, true number.
@@ -201,8 +218,10 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
         logger: log.child({ platform: 'slack' }),
         clock,
         observer: metrics,
+        groupsMaxAgeMs: settings.directoryTtlMs / 2,
       });
       app.addChat(slack.chat);
+      if (config.groups.some((g) => g.kind === 'slack')) app.addDirectory(slack.groups);
       if (!settings.slack.appToken) mounts.push((s) => slack!.mount(s));
     }
     if (settings.teams) {
@@ -245,7 +264,10 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       registry: metrics.registry,
       observeRequest: metrics.httpRequest,
       readiness: readinessChecks(store, azureHealth),
-      readinessDetails: [{ name: 'defender', read: () => app.defender.detail() }],
+      readinessDetails: [
+        { name: 'defender', read: () => app.defender.detail() },
+        ...(config.groups.length ? [{ name: 'directory', read: async () => app.directoryStatus() }] : []),
+      ],
     });
     let url = await http.listen(settings.port, settings.host);
     closers.push(() => http.close());

@@ -1,7 +1,7 @@
 // The buttons and their commands: approve, deny, cancel, release, extend. Rights are checked on
 // every click, against the version being written, never only on the one first read.
 import { sourcesOf } from '../core/cidr';
-import { canDecide, extensionTerms, findPerson, isAdmin, isPartOf } from '../core/access';
+import { canDecide, extensionTerms, isAdmin, isPartOf } from '../core/access';
 import { sameEmail } from '../core/email';
 import { stepUpRequired } from '../core/step-up';
 import { CloudError, JitError, isJitError } from '../core/errors';
@@ -37,7 +37,7 @@ export class Actions extends UseCase implements ApprovalConfirmer {
    */
   async confirmStepUp(actor: Actor, requestId: string, proof: StepUpProof, phase: StepUpPhase): Promise<ActionResult> {
     const id = requestId.trim().toUpperCase();
-    const person = findPerson(this.policy, actor.email);
+    const person = await this.people.decider(actor.email, actor);
     if (!person) return { ok: false, message: "You are not in jitbot's access list any more; nothing was approved.", view: null };
     try {
       return await this.decide(actor, person, 'approve', id, { proof, phase });
@@ -49,7 +49,7 @@ export class Actions extends UseCase implements ApprovalConfirmer {
 
   async act(actor: Actor, verb: Verb, requestId: string, opts: ActOptions = {}): Promise<ActionResult> {
     const id = requestId.trim().toUpperCase();
-    const person = findPerson(this.policy, actor.email);
+    const person = await this.people.decider(actor.email, actor);
     if (!person) {
       await this.auditRefusal(actor, verb, 'unknown person', [], id);
       return { ok: false, message: "You are not in jitbot's access list; ask an admin to add you.", view: null };

@@ -3,7 +3,7 @@
 // scheduled with the state change that opens the decision; the escalation itself is a compare-and-set
 // transition written with its notices (an outbox), so it happens once however often the job runs,
 // and not at all once the decision was made, withdrawn or timed out.
-import { escalationTargets } from '../core/access';
+import { escalationPrincipals, escalationTargets } from '../core/access';
 import { openDecision } from '../core/lifecycle';
 import { JitError } from '../core/errors';
 import * as notices from '../core/notices';
@@ -40,13 +40,16 @@ export class Escalations extends UseCase {
     const r = await this.store.getRequest(job.requestId ?? '');
     if (!r || !this.stillOpen(r, p)) return;
     // The rule may have lost its escalation since (a new configuration after a restart).
-    if (this.policy.rules.find((x) => x.name === r.rule)?.escalateAfterMinutes === undefined) return;
+    const rule = this.policy.rules.find((x) => x.name === r.rule);
+    if (rule?.escalateAfterMinutes === undefined) return;
+    // Escalation people in directory groups are listed by the directory; a group it cannot list adds nobody.
+    const listed = await this.people.membersOf(escalationPrincipals(rule).filter((x) => x.startsWith('group:')).map((x) => x.slice('group:'.length)));
     const at = this.clock.now();
     await this.apply(
       r.id,
       (cur) => {
         if (!this.stillOpen(cur, p)) return new JitError('conflict', 'decided or escalated meanwhile');
-        const to = escalationTargets(this.policy, cur).map((person) => ({ name: person.name, email: person.email }));
+        const to = escalationTargets(this.policy, cur, listed).map((person) => ({ name: person.name, email: person.email }));
         return p.phase === 'extension' ? { type: 'escalate', at, to, phase: 'extension', askedAt: new Date(p.askedAt ?? 0) } : { type: 'escalate', at, to, phase: 'request' };
       },
       (n) => {

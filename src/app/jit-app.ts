@@ -2,7 +2,7 @@
 // commands, and the composition of the use-case modules (buttons in actions.ts, scheduled work in
 // jobs.ts) around one shared context and one scheduler.
 import { randomInt } from 'node:crypto';
-import { approversFor, canDecide, evaluateRequest, findPerson, hasPrincipal, isAdmin, isPartOf, maySeeVm, resolveVmNames, ruleForVm } from '../core/access';
+import { accessUnchecked, approversFor, canDecide, evaluateRequest, hasPrincipal, isAdmin, isPartOf, maySeeVm, resolveVmNames, ruleForVm } from '../core/access';
 import { isGlob, matchGlob } from '../core/glob';
 import { matchVmName, splitVmName } from '../core/vm-names';
 import { HELP_EXAMPLES, HELP_LINES, USAGE, type Command, type RequestCommand } from '../core/command';
@@ -36,6 +36,9 @@ import { UseCase, type UseCaseSettings } from './use-case';
 import { DefenderProbe } from './defender';
 import { nameLimitProblem } from '../core/azure-limits';
 import { formView, vmView } from './vm-views';
+import { People } from './people';
+import { whoisView } from '../core/whois';
+import type { Directory, DirectoryGroupRef } from './ports';
 
 export interface JitAppOptions extends UseCaseSettings {
   policy: AccessPolicy;
@@ -49,6 +52,8 @@ export interface JitAppOptions extends UseCaseSettings {
   scheduler?: { pollIntervalMs?: number; leaseMs?: number; batchSize?: number; maxAttempts?: number };
   /** Step-up approvals: the sign-in provider and how fresh and strong a sign-in must be. */
   stepUp?: StepUpOptions;
+  /** Groups kept in a directory (the file's `groups:`) and how long a person's memberships are trusted. */
+  directory?: { groups: DirectoryGroupRef[]; ttlMs?: number; timeoutMs?: number };
 }
 
 const ID_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
@@ -75,8 +80,16 @@ export class JitApp extends UseCase implements JitApi {
   readonly stepUps: StepUps | null;
 
   constructor(opts: JitAppOptions) {
-    const { policy, store, cloud, clock, logger, observer, owner, scheduler, stepUp, ...settings } = opts;
+    const { policy, store, cloud, clock, logger, observer, owner, scheduler, stepUp, directory, ...settings } = opts;
     const log = logger ?? silentLogger;
+    const people = new People({
+      policy,
+      clock,
+      log,
+      groups: directory?.groups ?? [],
+      ...(directory?.ttlMs !== undefined ? { ttlMs: directory.ttlMs } : {}),
+      ...(directory?.timeoutMs !== undefined ? { timeoutMs: directory.timeoutMs } : {}),
+    });
     const ctx = {
       policy,
       store,
@@ -87,6 +100,7 @@ export class JitApp extends UseCase implements JitApi {
       settings,
       chats: new Map(),
       vmCache: { current: null },
+      people,
       kick: async () => {},
     };
     super(ctx);
@@ -108,6 +122,16 @@ export class JitApp extends UseCase implements JitApi {
       handlers: this.jobs.handlers(),
     });
     ctx.kick = () => this.scheduler.kick();
+  }
+
+  /** A directory to read group membership from (Entra ID through Graph, Slack user groups). */
+  addDirectory(directory: Directory): void {
+    this.people.addDirectory(directory);
+  }
+
+  /** What each directory last said: readiness shows a missing permission in plain words. */
+  directoryStatus() {
+    return this.people.directoryStatus();
   }
 
   /** Register a platform; cards of new requests go to every registered platform. */
@@ -151,7 +175,7 @@ export class JitApp extends UseCase implements JitApi {
   }
 
   knows(email: string | null): boolean {
-    return findPerson(this.policy, email) !== null;
+    return this.people.knowsNow(email);
   }
 
   // ---- commands ---------------------------------------------------------------------------
@@ -172,9 +196,14 @@ export class JitApp extends UseCase implements JitApi {
       this.observer.command('help', 'ok');
       return this.help(actor);
     }
-    const person = findPerson(this.policy, actor.email);
+    const { person, unchecked } = await this.people.known(actor.email, actor);
     if (!person) {
       this.observer.command(command.kind, 'refused');
+      if (unchecked.length > 0) {
+        const message = accessUnchecked(unchecked);
+        await this.auditRefusal(actor, command.kind, message, []);
+        return { kind: 'error', message: `${capitalized(message)}.` };
+      }
       await this.auditRefusal(actor, command.kind, 'unknown person', []);
       return { kind: 'error', message: `You are not in jitbot's access list${actor.email ? ` (${actor.email})` : ''}; ask an admin to add you. Try /jit help.` };
     }
@@ -234,6 +263,8 @@ export class JitApp extends UseCase implements JitApi {
         return this.enable(actor, person, command);
       case 'audit':
         return this.audit(actor, person, command.vm, command.days ?? 7);
+      case 'whois':
+        return this.whois(actor, person, command.email);
     }
   }
 
@@ -241,8 +272,8 @@ export class JitApp extends UseCase implements JitApi {
     return r.ok ? { kind: 'text', text: r.message } : { kind: 'error', message: r.message };
   }
 
-  private help(actor: Actor): Reply {
-    const person = findPerson(this.policy, actor.email);
+  private async help(actor: Actor): Promise<Reply> {
+    const person = await this.people.person(actor.email, actor);
     const admin = person ? isAdmin(this.policy, person) : false;
     return {
       kind: 'help',
@@ -327,13 +358,17 @@ export class JitApp extends UseCase implements JitApi {
   async approverEmails(requestId: string): Promise<string[]> {
     const r = await this.store.getRequest(requestId.trim().toUpperCase());
     if (!r) return [];
-    return approversFor(this.policy, r)
+    const rule = this.policy.rules.find((x) => x.name === r.rule);
+    const groups = (rule?.approvers ?? []).filter((p) => p.startsWith('group:')).map((p) => p.slice('group:'.length));
+    // Directory groups are listed by the directory (paged, cached for the TTL); rights are still checked on each click.
+    const listed = await this.people.membersOf(groups);
+    return approversFor(this.policy, r, listed)
       .filter((p) => canDecide(this.policy, p, r).ok)
       .map((p) => p.email);
   }
 
   async home(actor: Actor): Promise<HomeView> {
-    const person = findPerson(this.policy, actor.email);
+    const person = await this.people.person(actor.email, actor);
     if (!person) return { grants: [], pending: [], awaiting: [] };
     const now = this.clock.now();
     const mine = await this.store.listRequests({ requesterEmail: person.email, states: [...ACTIVE_STATES], limit: 100 });
@@ -370,7 +405,7 @@ export class JitApp extends UseCase implements JitApi {
   /** Whether this person may see the request itself (Teams card refresh, and any card shown on a click). */
   async involved(actor: Actor, requestId: string): Promise<boolean> {
     const r = await this.store.getRequest(requestId.trim().toUpperCase());
-    return r !== null && isPartOf(this.policy, findPerson(this.policy, actor.email), r);
+    return r !== null && isPartOf(this.policy, await this.people.person(actor.email, actor), r);
   }
 
   /** The VMs this person may request, filtered by name and one page at a time: any number can be seen. */
@@ -392,7 +427,7 @@ export class JitApp extends UseCase implements JitApi {
 
   /** VM names for a picker as the person types (Slack's external select, Teams' typeahead): at most `limit`. */
   async vmChoices(actor: Actor, query: string, limit = 100): Promise<{ names: string[]; total: number }> {
-    const person = findPerson(this.policy, actor.email);
+    const person = await this.people.person(actor.email, actor);
     if (!person) return { names: [], total: 0 };
     const q = query.trim().toLowerCase();
     const names = (await this.requestableVms(person))
@@ -472,6 +507,17 @@ export class JitApp extends UseCase implements JitApi {
     };
   }
 
+  /** Admins only: what applies to a person and where each fact comes from; others learn nothing. */
+  private async whois(actor: Actor, person: Person, email: string): Promise<Reply> {
+    if (!isAdmin(this.policy, person)) {
+      await this.auditRefusal(actor, 'whois', 'not an admin', []);
+      return { kind: 'error', message: 'Only admins can look people up.' };
+    }
+    const { person: subject, origins } = await this.people.resolve(email);
+    await this.store.appendAudit([this.freeAudit('person.looked-up', actor, [], { email })]);
+    return { kind: 'whois', whois: whoisView(this.policy, email, subject, origins) };
+  }
+
   /** Also used by the signed download route. */
   async auditCsvFor(q: { vm?: string; days: number }): Promise<{ csv: string; filename: string; rows: number }> {
     const since = new Date(this.clock.now().getTime() - q.days * 86_400_000);
@@ -507,8 +553,8 @@ export class JitApp extends UseCase implements JitApi {
   async form(actor: Actor, defaults: Partial<FormInput> = {}): Promise<{ ok: true; form: FormView } | { ok: false; reply: Reply }> {
     const unfit = actorProblem(actor);
     if (unfit) return { ok: false, reply: { kind: 'error', message: unfit } };
-    const person = findPerson(this.policy, actor.email);
-    if (!person) return { ok: false, reply: { kind: 'error', message: "You are not in jitbot's access list; ask an admin to add you." } };
+    const { person, unchecked } = await this.people.known(actor.email, actor);
+    if (!person) return { ok: false, reply: { kind: 'error', message: unchecked.length ? `${capitalized(accessUnchecked(unchecked))}.` : "You are not in jitbot's access list; ask an admin to add you." } };
     const vms = (await this.vms()).filter((vm) => {
       const rule = ruleForVm(this.policy, vm);
       return vm.jit !== null && rule !== null && hasPrincipal(person, rule.requesters);
@@ -520,8 +566,8 @@ export class JitApp extends UseCase implements JitApi {
   async submitForm(actor: Actor, input: FormInput, opts: CommandOptions = {}): Promise<FormSubmitResult> {
     const unfit = actorProblem(actor);
     if (unfit) return { ok: false, errors: { vm: unfit } };
-    const person = findPerson(this.policy, actor.email);
-    if (!person) return { ok: false, errors: { vm: "You are not in jitbot's access list." } };
+    const { person, unchecked } = await this.people.known(actor.email, actor);
+    if (!person) return { ok: false, errors: { vm: unchecked.length ? `${capitalized(accessUnchecked(unchecked))}.` : "You are not in jitbot's access list." } };
     const errors: Partial<Record<FormField, string>> = {};
     // Each field on its own, so the answer stands beside the field it is about.
     for (const field of FORM_FIELDS) {
@@ -586,6 +632,10 @@ function ruleNote(policy: AccessPolicy, vm: Vm): string {
   if (!rule) return `${vm.name} is under JIT, but no access rule covers it, so nobody can request it yet; add a rule for it to the configuration.`;
   const approvals = rule.autoApprove ? 'approved automatically' : `${rule.approvals} approval${rule.approvals === 1 ? '' : 's'} from ${rule.approvers.join(', ')}`;
   return `${vm.name} is under JIT. Rule ${rule.name} lets ${rule.requesters.join(', ')} request it (${approvals}).`;
+}
+
+function capitalized(text: string): string {
+  return `${text.charAt(0).toUpperCase()}${text.slice(1)}`;
 }
 
 /** VMs per page of `/jit vms`: small enough for one Slack message and one Teams card. */

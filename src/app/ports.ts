@@ -115,6 +115,41 @@ export interface ChatPort {
   updateCopy(ref: MessageRef, view: RequestView, opts?: CallOptions): Promise<void>;
 }
 
+// ---- Directory (Entra ID, Slack user groups) -----------------------------------------------------
+
+export type DirectoryKind = 'entra' | 'slack';
+
+/** A group of the access rules (`group:<name>`) whose members a directory keeps. */
+export interface DirectoryGroupRef {
+  /** The name used in rules, lower-cased. */
+  name: string;
+  kind: DirectoryKind;
+  /** Entra: the group's object id. Slack: the user group's id (`S…`) or handle. */
+  id: string;
+}
+
+export interface DirectoryMember {
+  email: string;
+  name?: string;
+}
+
+/**
+ * One directory the bot reads group membership from. Every method throws DirectoryError when the
+ * directory cannot answer (unreachable, throttled, no consent); a person it does not know is in no group.
+ */
+export interface Directory {
+  readonly kind: DirectoryKind;
+  /** Its name for people: `Microsoft Entra ID`, `Slack`. */
+  readonly label: string;
+  /**
+   * Which of `groups` the person (by email) is in, directly or through nested groups, their name when
+   * the directory knows them, and the age of the oldest data the answer rests on.
+   */
+  membership(email: string, groups: readonly DirectoryGroupRef[], opts?: CallOptions): Promise<{ name?: string; groupIds: string[]; asOf: Date }>;
+  /** Everyone in the group, nested groups included (for approver lists). */
+  members(group: DirectoryGroupRef, opts?: CallOptions): Promise<DirectoryMember[]>;
+}
+
 // ---- Sign-in (OpenID Connect, for step-up approvals) --------------------------------------------
 
 export interface SignInChecks {

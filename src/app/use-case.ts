@@ -8,6 +8,7 @@ import { requestView, type RequestView } from '../core/views';
 import { errorFields, type Logger } from './logger';
 import type { AppObserver } from './observer';
 import { announceJobs, transitionJobs, type Announce } from './outbox';
+import type { People } from './people';
 import type { ChatPort, Clock, Cloud, Job, JobSpec, Store } from './ports';
 
 /** How long a platform's delivery id is remembered (Slack and Teams retry within minutes). */
@@ -41,6 +42,8 @@ export interface UseCaseContext {
   vmCache: { current: { at: number; vms: Promise<Vm[]> } | null };
   /** Run what just became due without waiting for the next poll (set once the scheduler exists). */
   kick: () => Promise<void>;
+  /** Who a person is: the file's people and the directory groups they are in. */
+  people: People;
   /** Step-up sign-ins for approvals, when a sign-in provider is configured. */
   stepUps?: { ask(actor: Actor, r: AccessRequest): Promise<string> };
 }
@@ -61,6 +64,7 @@ export abstract class UseCase {
   protected readonly observer: AppObserver;
   protected readonly settings: UseCaseSettings;
   protected readonly chats: Map<Platform, ChatPort>;
+  protected readonly people: People;
 
   constructor(protected readonly ctx: UseCaseContext) {
     this.policy = ctx.policy;
@@ -71,6 +75,7 @@ export abstract class UseCase {
     this.observer = ctx.observer;
     this.settings = ctx.settings;
     this.chats = ctx.chats;
+    this.people = ctx.people;
   }
 
   get platforms(): Platform[] {

@@ -10,6 +10,7 @@
 // delivering Execute invokes without `verb` (see test/vectors/teams), so adapters route on either.
 // Each also carries an `Action.Submit` fallback with the same data, for clients without Universal
 // Actions; the Teams adapter accepts both.
+import { whoisLines } from '../core/whois';
 import { vmPageText, type Notice, type NoticeKind, type PortRuleView, type Reply, type RequestView, type Verb, type VmView } from '../core/views';
 import type { RequestState } from '../core/types';
 import { buttons, expand, messageCard, sourcesText, TONE_COLOR, type AdaptiveCardJson, type Tone } from './expand';
@@ -331,5 +332,9 @@ export function replyCard(reply: Reply, opts: ReplyCardOptions = {}): AdaptiveCa
       });
     case 'form':
       return formCard(reply.form);
+    case 'whois': {
+      const [head, ...rest] = whoisLines(reply.whois);
+      return messageCard({ title: clipText(head, 200), text: clipText(rest.join('\n\n') || head, 4_000) });
+    }
   }
 }

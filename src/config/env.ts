@@ -4,6 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ANY_SOURCE, isAnySource, normalizeSource } from '../core/cidr';
 import { JitError } from '../core/errors';
+import { DEFAULT_GRAPH_URL } from '../entra/graph-directory';
 
 export interface Settings {
   /** No AZURE_SUBSCRIPTION_ID: the Azure simulator, the web console and the test clock. */
@@ -37,6 +38,10 @@ export interface Settings {
   /** The OpenID Connect client approvers sign in with on rules that ask for step-up. */
   stepUp?: { issuer: string; clientId: string; clientSecret?: string; maxAgeMinutes: number; acr?: string };
   shutdownTimeoutMs: number;
+  /** Microsoft Graph's base URL (national clouds have their own); the token scope follows it. */
+  graphUrl: string;
+  /** How long a person's directory group memberships are trusted before they are read again. */
+  directoryTtlMs: number;
 }
 
 const optional = z
@@ -110,6 +115,8 @@ const envSchema = z.object({
   JITBOT_OIDC_CLIENT_SECRET: optional,
   JITBOT_STEP_UP_MAX_AGE_MINUTES: wholeNumber(1, 60),
   JITBOT_STEP_UP_ACR: optional,
+  JITBOT_GRAPH_URL: optional.pipe(z.url('must be a URL').optional()),
+  JITBOT_DIRECTORY_TTL_MINUTES: wholeNumber(1, 1440),
 });
 
 type Env = Record<string, string | undefined>;
@@ -196,6 +203,10 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
     problems.push('JITBOT_OIDC_CLIENT_ID: must be set to turn step-up sign-in on');
   }
 
+  if (e.JITBOT_GRAPH_URL && !e.JITBOT_GRAPH_URL.startsWith('https://') && !/^http:\/\/(localhost|127\.0\.0\.1|\[::1\])[:/]/.test(e.JITBOT_GRAPH_URL)) {
+    problems.push('JITBOT_GRAPH_URL: must be an https:// URL (the bot sends its Graph token there)');
+  }
+
   if (problems.length > 0) throw new JitError('config', problems.join('\n'));
 
   const dataDir = path.resolve(cwd, e.JITBOT_DATA_DIR ?? '.jitbot');
@@ -223,6 +234,8 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
     trustedProxies: e.JITBOT_TRUSTED_PROXIES,
     ...(stepUp ? { stepUp } : {}),
     shutdownTimeoutMs: e.JITBOT_SHUTDOWN_TIMEOUT_MS ?? 8000,
+    graphUrl: (e.JITBOT_GRAPH_URL ?? DEFAULT_GRAPH_URL).replace(/\/+$/, ''),
+    directoryTtlMs: (e.JITBOT_DIRECTORY_TTL_MINUTES ?? 10) * 60_000,
   };
 }
 

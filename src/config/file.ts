@@ -9,6 +9,7 @@ import { JitError } from '../core/errors';
 import type { AccessPolicy } from '../core/policy';
 import type { PortRule, Protocol } from '../core/types';
 import type { SimWorld } from '../azure-sim/world';
+import type { DirectoryGroupRef } from '../app/ports';
 import { DEFAULT_SOURCE_LIMITS, normalizeSource } from '../core/cidr';
 import { normalizeEmail } from '../core/email';
 
@@ -148,6 +149,24 @@ const simDefender = z
   .object({ tier: z.enum(['Free', 'Standard']), subPlan: z.enum(['P1', 'P2']).optional() })
   .strict();
 
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * A group whose members a directory keeps: `{ entra: <group object id> }` or `{ slack: <user group
+ * handle or id> }`. Exactly one of the two.
+ */
+const directoryGroup = z
+  .object({
+    entra: z.string().trim().regex(GUID, 'must be the Entra group\'s object id (a GUID)').optional(),
+    slack: z
+      .string()
+      .trim()
+      .regex(/^(@?[a-z0-9][a-z0-9._-]{0,79}|S[A-Z0-9]{2,})$/, 'must be a Slack user group handle (as in @sre) or id (S…)')
+      .optional(),
+  })
+  .strict()
+  .refine((g) => (g.entra === undefined) !== (g.slack === undefined), { message: 'must name exactly one directory: entra or slack' });
+
 const fileSchema = z
   .object({
     people: z
@@ -157,6 +176,9 @@ const fileSchema = z
           .strict(),
       )
       .default([]),
+    /** Groups kept in a directory, by the name rules use after `group:`. */
+    // Names are checked with the other cross-entry checks: zod reports a bad record key without its own words.
+    groups: z.record(z.string(), directoryGroup).default({}),
     admins: z.array(principal).default([]),
     rules: z.array(rule).default([]),
     reminderMinutes: z.number().int().min(1, 'must be ≥ 1').max(120, 'must be ≤ 120').default(10),
@@ -224,6 +246,14 @@ function crossIssues(doc: unknown): Issue[] {
       issues.push({ path: ['rules', i, 'approvers'], message: 'must name approvers unless autoApprove is true' });
     }
   });
+  // Names that differ only in case would be one group to the rules.
+  const groupNames = new Map<string, string>();
+  for (const name of Object.keys((fieldOf(doc, 'groups') as Record<string, unknown> | undefined) ?? {})) {
+    const key = name.toLowerCase();
+    if (!/^[\w.-]+$/.test(name)) issues.push({ path: ['groups', name], message: 'must be a group name as rules write it after group: (letters, digits, . _ -)' });
+    else if (groupNames.has(key)) issues.push({ path: ['groups', name], message: `is the same group as ${groupNames.get(key)} (names ignore case)` });
+    else groupNames.set(key, name);
+  }
   const vmKeys = new Set<string>();
   listOf(fieldOf(fieldOf(doc, 'azure'), 'vms')).forEach((v, i) => {
     const name = text(fieldOf(v, 'name'));
@@ -238,6 +268,8 @@ function crossIssues(doc: unknown): Issue[] {
 
 export interface LoadedConfig {
   policy: AccessPolicy;
+  /** Groups whose members a directory keeps (`groups:`). */
+  groups: DirectoryGroupRef[];
   /** The simulated subscription, when the file has an `azure:` section. */
   world: SimWorld | null;
 }
@@ -261,8 +293,12 @@ export function configFromDocument(doc: unknown, source = 'config'): LoadedConfi
     throw new JitError('config', [...new Set(lines)].join('\n'));
   }
   const c = parsed.data;
+  const groups: DirectoryGroupRef[] = Object.entries(c.groups).map(([name, g]) =>
+    g.entra !== undefined ? { name: name.toLowerCase(), kind: 'entra', id: g.entra.toLowerCase() } : { name: name.toLowerCase(), kind: 'slack', id: g.slack!.replace(/^@/, '') },
+  );
   const policy: AccessPolicy = {
     people: c.people,
+    ...(groups.length ? { directoryGroups: groups.map((g) => g.name) } : {}),
     admins: c.admins,
     rules: c.rules.map((r) => ({
       name: r.name,
@@ -302,7 +338,7 @@ export function configFromDocument(doc: unknown, source = 'config'): LoadedConfi
         ...(c.azure.defender ? { defender: { pricingTier: c.azure.defender.tier, ...(c.azure.defender.subPlan ? { subPlan: c.azure.defender.subPlan } : {}) } } : {}),
       }
     : null;
-  return { policy, world };
+  return { policy, groups, world };
 }
 
 function toPortRule(p: { port: number; protocol: Protocol; from: string[]; max: number }): PortRule {

@@ -6,7 +6,7 @@ import { formatDuration, MAX_DURATION_MINUTES, MIN_DURATION_MINUTES } from './du
 import { normalizeEmail, sameEmail } from './email';
 import { JitError } from './errors';
 import { isGlob, matchGlob } from './glob';
-import type { AccessPolicy, AccessRule, Person, Principal, VmSelector } from './policy';
+import type { AccessPolicy, AccessRule, Person, Principal, UnknownGroup, VmSelector } from './policy';
 import { quoteWord } from './text';
 import type { AccessRequest, PortRule, PortSpec, Vm } from './types';
 import { formatPort } from './views';
@@ -55,6 +55,47 @@ export function hasPrincipal(person: Person, principals: readonly Principal[]): 
     if (p === '*') return true;
     if (p.startsWith('group:')) return groups.includes(p.slice('group:'.length));
     return p === email;
+  });
+}
+
+/**
+ * The first group among the principals whose membership the person's directory could not confirm,
+ * when nothing else names them: the reason they are refused is then the directory, not the rule.
+ */
+export function unknownMembership(person: Person, principals: readonly Principal[]): UnknownGroup | null {
+  if (!person.unknownGroups?.length || hasPrincipal(person, principals)) return null;
+  const named = new Set(principals.map((p) => p.trim().toLowerCase()).filter((p) => p.startsWith('group:')).map((p) => p.slice('group:'.length)));
+  return person.unknownGroups.find((u) => named.has(u.group.toLowerCase())) ?? null;
+}
+
+/** What the person is told when a directory that holds one of their groups did not answer. */
+export function directoryUnreachable(u: UnknownGroup): string {
+  if (u.why === 'not-permitted') {
+    return `jitbot is not permitted to read the directory (${u.directory}), so your membership of group:${u.group} can't be checked; ask whoever runs jitbot to grant it access`;
+  }
+  return `the directory (${u.directory}) could not be reached, so your membership of group:${u.group} can't be checked; try again shortly`;
+}
+
+/**
+ * Said to someone in no `people:` entry while a directory that could make them known did not answer.
+ * It names the directory, not its groups: the person may be a stranger.
+ */
+export function accessUnchecked(unchecked: readonly UnknownGroup[]): string {
+  const refused = unchecked.find((u) => u.why === 'not-permitted');
+  if (refused) return `jitbot could not check your access: it is not permitted to read the directory (${refused.directory}); ask whoever runs jitbot to grant it access`;
+  const directories = [...new Set(unchecked.map((u) => u.directory))].join(', ');
+  return `jitbot could not check your access: the directory (${directories}) could not be reached, so your group memberships can't be checked; try again shortly`;
+}
+
+/**
+ * True when a directory group is among the principals: its members are not all in the file, so a
+ * count of the file's people says nothing about how many may approve.
+ */
+function namesDirectoryGroup(policy: AccessPolicy, principals: readonly Principal[]): boolean {
+  const directory = new Set((policy.directoryGroups ?? []).map((g) => g.toLowerCase()));
+  return principals.some((p) => {
+    const q = p.trim().toLowerCase();
+    return q.startsWith('group:') && directory.has(q.slice('group:'.length));
   });
 }
 
@@ -154,11 +195,11 @@ export function decidingPrincipals(rule: AccessRule, request: AccessRequest): Pr
  * The people to tell when the open decision is escalated: the rule's escalation people, except the
  * requester and whoever already approved this decision (they can do no more).
  */
-export function escalationTargets(policy: AccessPolicy, request: AccessRequest): Person[] {
+export function escalationTargets(policy: AccessPolicy, request: AccessRequest, others: readonly Person[] = []): Person[] {
   const rule = policy.rules.find((r) => r.name === request.rule);
   if (!rule || rule.escalateAfterMinutes === undefined) return [];
   const approvals = request.state === 'active' ? (request.extension?.approvals ?? []) : request.approvals;
-  return policy.people.filter(
+  return mergePeople(policy.people, others).filter(
     (p) =>
       !sameEmail(p.email, request.requester.email) &&
       !approvals.some((a) => sameEmail(a.by.email, p.email)) &&
@@ -166,12 +207,31 @@ export function escalationTargets(policy: AccessPolicy, request: AccessRequest):
   );
 }
 
-/** Everyone who may decide the request now (its rule's approvers, and escalation people once escalated), except the requester. */
-export function approversFor(policy: AccessPolicy, request: AccessRequest): Person[] {
+/**
+ * The file's people and `others`, the members a directory listed for some groups: one person per
+ * email, with the groups of both.
+ */
+function mergePeople(people: readonly Person[], others: readonly Person[]): Person[] {
+  if (others.length === 0) return [...people];
+  const byEmail = new Map<string, Person>();
+  for (const p of [...people, ...others]) {
+    const key = p.email.toLowerCase();
+    const known = byEmail.get(key);
+    byEmail.set(key, known ? { ...known, groups: [...new Set([...known.groups, ...p.groups])] } : p);
+  }
+  return [...byEmail.values()];
+}
+
+/**
+ * Everyone who may decide the request now (its rule's approvers, and escalation people once
+ * escalated), except the requester: the file's people and `others`, the members a directory listed
+ * for the rule's groups.
+ */
+export function approversFor(policy: AccessPolicy, request: AccessRequest, others: readonly Person[] = []): Person[] {
   const rule = policy.rules.find((r) => r.name === request.rule);
   if (!rule) return [];
   const principals = decidingPrincipals(rule, request);
-  return policy.people.filter((p) => !sameEmail(p.email, request.requester.email) && hasPrincipal(p, principals));
+  return mergePeople(policy.people, others).filter((p) => !sameEmail(p.email, request.requester.email) && hasPrincipal(p, principals));
 }
 
 /**
@@ -187,6 +247,8 @@ export function canDecide(policy: AccessPolicy, person: Person | null, request: 
   }
   const principals = decidingPrincipals(rule, request);
   if (!hasPrincipal(person, principals)) {
+    const unknown = unknownMembership(person, principals);
+    if (unknown) return { ok: false, reason: `you can't approve this request now: ${directoryUnreachable(unknown)}` };
     const later = !isEscalated(request) && rule.escalateAfterMinutes !== undefined && rule.escalateTo !== undefined ? ` (and ${rule.escalateTo.join(', ')} once it is escalated)` : '';
     return { ok: false, reason: `you can't approve this request: only ${[...new Set(principals)].join(', ')} may approve under rule ${rule.name}${later}` };
   }
@@ -209,6 +271,8 @@ function rightsRefusal(policy: AccessPolicy, person: Person, vm: Vm): JitError |
   const rule = ruleForVm(policy, vm);
   if (!rule) return new JitError('not_allowed', `you may not request ${vm.name}: no access rule covers it`);
   if (!hasPrincipal(person, rule.requesters)) {
+    const unknown = unknownMembership(person, rule.requesters);
+    if (unknown) return new JitError('not_allowed', `you may not request ${vm.name} now: ${directoryUnreachable(unknown)}`);
     return new JitError('not_allowed', `you may not request ${vm.name} (rule ${rule.name}: requesters are ${rule.requesters.join(', ')})`);
   }
   return null;
@@ -423,7 +487,7 @@ export function evaluateRequest(input: { policy: AccessPolicy; person: Person | 
   const source = chooseSource(command.source, rule, openings);
   if (!source.ok) return source;
 
-  if (!rule.autoApprove) {
+  if (!rule.autoApprove && !namesDirectoryGroup(policy, rule.approvers)) {
     const approvers = policy.people.filter((p) => !sameEmail(p.email, person.email) && hasPrincipal(p, rule.approvers));
     if (approvers.length < rule.approvals) {
       return refuse(
@@ -485,7 +549,7 @@ export function extensionTerms(input: { policy: AccessPolicy; request: AccessReq
   const oneRequest = Math.min(rule.maxDurationMinutes ?? Infinity, ...portMaxes, portMaxes.length || rule.maxDurationMinutes !== undefined ? Infinity : r.durationMinutes);
   const beyond = totalMinutes > oneRequest;
   const autoApprove = rule.autoApprove && !beyond;
-  if (!autoApprove) {
+  if (!autoApprove && !namesDirectoryGroup(policy, rule.approvers)) {
     const approvers = policy.people.filter((p) => !sameEmail(p.email, r.requester.email) && hasPrincipal(p, rule.approvers));
     if (approvers.length < r.requiredApprovals) {
       const room = oneRequest - heldMinutes;

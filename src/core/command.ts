@@ -12,7 +12,8 @@ export type Command =
   | { kind: 'extend'; id: string; durationMinutes: number }
   | { kind: 'policy'; vm: string }
   | EnableCommand
-  | { kind: 'audit'; vm?: string; days?: number };
+  | { kind: 'audit'; vm?: string; days?: number }
+  | { kind: 'whois'; email: string };
 
 export interface RequestCommand {
   kind: 'request';
@@ -56,6 +57,7 @@ export const USAGE: Record<CommandKind, string> = {
   policy: '/jit policy <vm>',
   enable: '/jit enable <vm> [<ports>] [max <duration>] [from <prefixes>]',
   audit: '/jit audit [<vm>] [<n>d]',
+  whois: '/jit whois <email>',
 };
 
 export const HELP_LINES: ReadonlyArray<{ usage: string; description: string; admin?: boolean }> = [
@@ -69,6 +71,7 @@ export const HELP_LINES: ReadonlyArray<{ usage: string; description: string; adm
   { usage: USAGE.policy, description: "show a VM's JIT policy" },
   { usage: USAGE.enable, description: 'put a VM under JIT (admins)', admin: true },
   { usage: USAGE.audit, description: 'audit trail as CSV (admins)', admin: true },
+  { usage: USAGE.whois, description: "a person's groups and access rules, and where each comes from (admins)", admin: true },
 ];
 
 export const HELP_EXAMPLES: readonly string[] = [

@@ -81,3 +81,20 @@ export class SignInError extends JitError {
     this.name = 'SignInError';
   }
 }
+
+export type DirectoryErrorKind =
+  | 'consent' // 403: the bot's identity lacks the directory permission (admin consent, Slack scope)
+  | 'throttled' // 429 past what we wait for
+  | 'unavailable' // 5xx, network
+  | 'timeout'
+  | 'unknown';
+
+/** A directory (Entra ID through Microsoft Graph, Slack user groups) did not answer. */
+export class DirectoryError extends JitError {
+  readonly kind: DirectoryErrorKind;
+  constructor(kind: DirectoryErrorKind, message: string, options?: { cause?: unknown }) {
+    super('internal', message, options);
+    this.name = 'DirectoryError';
+    this.kind = kind;
+  }
+}

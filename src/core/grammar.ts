@@ -1,5 +1,6 @@
 // The command grammar of DESIGN §3: the words after `/jit` become a typed Command or a one-line
 // CommandError. Nothing here throws; every input, however odd, gets an answer.
+import { normalizeEmail } from './email';
 import { USAGE, type Command, type CommandError, type CommandKind, type EnableCommand, type ParseResult } from './command';
 import { parseDuration } from './duration';
 import { FROM_ME, normalizeSource } from './cidr';
@@ -18,7 +19,7 @@ import {
   type WordResult,
 } from './words';
 
-const KEYWORDS = ['help', 'vms', 'status', 'cancel', 'release', 'extend', 'policy', 'enable', 'audit'] as const;
+const KEYWORDS = ['help', 'vms', 'status', 'cancel', 'release', 'extend', 'policy', 'enable', 'audit', 'whois'] as const;
 type Keyword = (typeof KEYWORDS)[number];
 const HELP_WORDS = new Set(['help', '?', '-h', '--help']);
 
@@ -137,7 +138,19 @@ function parseKeywordCommand(keyword: Keyword, args: string[]): ParseResult {
       return parseEnable(args);
     case 'audit':
       return parseAudit(args);
+    case 'whois':
+      return parseWhois(args);
   }
+}
+
+/** `whois <email>`; Slack may send a typed address as `<mailto:a@b|a@b>`, Teams as a mailto link's text. */
+function parseWhois(args: string[]): ParseResult {
+  if (args.length === 0) return fail('whois', 'whois needs an email address, as in /jit whois alice@example.com');
+  if (args.length > 1) return unexpected('whois', args[1], 'after the email address; whois shows one person');
+  const word = args[0];
+  const mailto = /^<mailto:([^|>]+)(?:\|[^>]*)?>$/i.exec(word);
+  const email = normalizeEmail(mailto ? mailto[1] : word);
+  return email ? done({ kind: 'whois', email }) : fail('whois', `${quoteWord(word)} is not an email address`);
 }
 
 /** A name filter: the characters of a VM name, with `*` as a wildcard. */

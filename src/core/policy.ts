@@ -5,7 +5,22 @@ import type { Route } from './types';
 export interface Person {
   email: string; // lower-cased
   name: string;
+  /** Groups the person is known to be in: from the file and from the directories that answered. */
   groups: string[];
+  /**
+   * Directory groups whose membership could not be checked just now (the directory did not answer),
+   * with the directory's name for the person. They grant nothing: rights fail closed.
+   */
+  unknownGroups?: UnknownGroup[];
+}
+
+/** A group whose membership lives in a directory that did not answer. */
+export interface UnknownGroup {
+  group: string;
+  /** Said to the person: `Microsoft Entra ID`, `Slack`. */
+  directory: string;
+  /** `not-permitted`: the directory refused the bot (no consent, missing scope); else it did not answer. */
+  why?: 'unreachable' | 'not-permitted';
 }
 
 /** A principal in a rule: `*` (anyone known), `group:<name>`, or an email. */
@@ -58,6 +73,11 @@ export interface AccessRule {
 
 export interface AccessPolicy {
   people: Person[];
+  /**
+   * Names of the groups whose members a directory keeps (Entra ID, Slack user groups). Their members
+   * are not all listed in `people`, so approvers are not counted from the file for rules naming them.
+   */
+  directoryGroups?: string[];
   /** Principals who may run admin commands (`enable`, `audit`). */
   admins: Principal[];
   /** First matching rule wins, as in a firewall. */

@@ -1,5 +1,6 @@
 // View models: what a card or message shows, derived purely from domain data and the time.
 // Renderers (Block Kit, Adaptive Cards) turn these into platform JSON; they add no facts of their own.
+import type { WhoisView } from './whois';
 import { describeAddressTotal, isSetWiderThan, sourcesOf, sourcesText } from './cidr';
 import { formatDuration, formatUtc } from './duration';
 import { FROM_ME } from './cidr';
@@ -190,7 +191,9 @@ export type Reply =
   | { kind: 'policy'; vm: VmView; note?: string }
   /** `link`: the bot's own signed download address; renderers draw it as a link the bot made, never from `text`. */
   | { kind: 'audit'; csv: string; filename: string; rows: number; text: string; link?: string }
-  | { kind: 'form'; form: FormView };
+  | { kind: 'form'; form: FormView }
+  /** `/jit whois`, for admins: a person's groups and rules and where each comes from. */
+  | { kind: 'whois'; whois: WhoisView };
 
 /** The answer to a button click, for the person who clicked (ephemeral), and the card as it now is. */
 export interface ActionResult {

@@ -6,10 +6,11 @@ import { errorFields } from '../app/logger';
 import { HttpBodyError, readBody, sendBodyError } from '../http/body';
 import type { JitApi } from '../app/api';
 import type { ChatCallObserver } from '../app/observer';
-import { systemClock, type ChatPort, type Clock } from '../app/ports';
+import { systemClock, type ChatPort, type Clock, type Directory } from '../app/ports';
 import { createSlackChatPort } from './chat-port';
 import { registerHandlers } from './handlers';
 import { createSlackIdentity } from './identity';
+import { createSlackGroups } from './usergroups';
 import { createBoltLogger, slackErrorFields, type LoggerLike } from './log';
 import { createSlackCaller, slackErrorCode, webClientOptions } from './web';
 
@@ -82,10 +83,14 @@ export interface SlackAdapterOptions {
   webApiTimeoutMs?: number;
   /** How long an interaction waits for the api before acknowledging and answering later (default 2 s). */
   ackBudgetMs?: number;
+  /** How long a Slack user group's member list is reused (half the directory TTL). */
+  groupsMaxAgeMs?: number;
 }
 
 export interface SlackAdapter {
   readonly chat: ChatPort;
+  /** Slack user groups as a directory for `groups: { x: { slack: … } }`. */
+  readonly groups: Directory;
   /** POST /slack/events → Bolt, with the raw body untouched (no body parser may run on this route). */
   mount(server: Server): void;
   /** Checks the bot token; in Socket Mode, connects. */
@@ -181,8 +186,11 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
   }
 
   let started = false;
+  const groups = createSlackGroups({ slack, identity, clock: opts.clock ?? systemClock, maxAgeMs: opts.groupsMaxAgeMs ?? 5 * 60_000 });
+
   return {
     chat,
+    groups,
 
     mount(server: Server): void {
       if (socketMode) {

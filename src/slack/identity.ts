@@ -29,6 +29,11 @@ export interface SlackIdentity {
    * no `users:read.email`); the api then treats them as unknown. Throws ChatError when Slack fails.
    */
   actorFor(userId: string, hint?: { name?: string }): Promise<Actor>;
+  /**
+   * The Slack user id behind an email (`users.lookupByEmail`), null when Slack has no such person.
+   * Cached like actorFor. Throws ChatError when Slack fails.
+   */
+  userIdFor(email: string): Promise<string | null>;
 }
 
 function nameOf(user: NonNullable<UsersInfoResult['user']>, fallback: string): string {
@@ -54,7 +59,34 @@ export function createSlackIdentity(deps: { slack: SlackCaller; clock: Clock; tt
     }
   }
 
+  const byEmail = new Map<string, { id: Promise<string | null>; until: number }>();
+
+  async function lookupEmail(email: string): Promise<string | null> {
+    try {
+      const res = await deps.slack.call<WebAPICallResult & { user?: { id?: string; deleted?: boolean; is_bot?: boolean } }>('users.lookupByEmail', { email }, { timeoutInMs: LOOKUP_TIMEOUT_MS });
+      return res.user?.id && !res.user.deleted && !res.user.is_bot ? res.user.id : null;
+    } catch (err) {
+      if (slackErrorCode(err) === 'users_not_found') return null;
+      throw err;
+    }
+  }
+
   return {
+    userIdFor(email) {
+      const now = deps.clock.now().getTime();
+      const hit = byEmail.get(email);
+      if (hit && hit.until > now) return hit.id;
+      const id = lookupEmail(email);
+      byEmail.set(email, { id, until: now + ttlMs });
+      void id.then((found) => {
+        const entry = byEmail.get(email);
+        if (found === null && entry?.id === id) entry.until = Math.min(entry.until, now + Math.min(ttlMs, UNKNOWN_USER_CACHE_TTL_MS));
+      }, () => {
+        if (byEmail.get(email)?.id === id) byEmail.delete(email);
+      });
+      return id;
+    },
+
     actorFor(userId, hint) {
       const now = deps.clock.now().getTime();
       const hit = cache.get(userId);

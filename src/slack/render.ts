@@ -1,5 +1,6 @@
 // Pure Block Kit rendering: view models in, Slack JSON out. Nothing here adds a fact the view model
 // does not carry; it only decides how Slack shows it.
+import { whoisLines } from '../core/whois';
 import type { types as Slack } from '@slack/bolt';
 import type { HomeView } from '../app/api';
 import type { ActionResult, FormView, Notice, NoticeKind, PersonView, PortRuleView, Reply, RequestView, Verb, VmView } from '../core/views';
@@ -399,6 +400,10 @@ function replyBlocks(reply: Reply): Block[] {
       return [section(`*JIT policy of ${escapeText(reply.vm.name)}*`), section(vmText(reply.vm)), ...(reply.note ? [section(escapeText(reply.note))] : [])];
     case 'form':
       return [section('Opening the request form…')];
+    case 'whois': {
+      const [head, ...rest] = whoisLines(reply.whois);
+      return [section(`*${escapeText(head)}*`), ...(rest.length ? [section(clip(rest.map(escapeText).join('\n'), 2_900))] : [])];
+    }
   }
 }
 
@@ -421,6 +426,8 @@ function replyText(reply: Reply): string {
       return `JIT policy of ${escapeText(reply.vm.name)}`;
     case 'form':
       return 'Opening the request form…';
+    case 'whois':
+      return escapeText(`Who is ${reply.whois.email}`);
   }
 }
 

@@ -74,6 +74,8 @@ function replySummary(reply: Reply): string {
       return `JIT policy of ${reply.vm.name}`;
     case 'form':
       return 'Request JIT access';
+    case 'whois':
+      return `Who is ${reply.whois.email}`;
   }
 }
 

@@ -8,7 +8,7 @@ import type { JitApi } from '../app/api';
 import type { Actor } from '../core/types';
 import type { RequestView } from '../core/views';
 import { clipText, summariseList, vmListText } from '../core/text';
-import { approvalCard, type AdaptiveCardJson } from '../cards/render';
+import { approvalCard, MAX_REFRESH_USER_IDS, type AdaptiveCardJson } from '../cards/render';
 import type { TeamsDirectory } from './directory';
 
 export const ADAPTIVE_CARD_CONTENT_TYPE = 'application/vnd.microsoft.card.adaptive';
@@ -50,7 +50,9 @@ export class TeamsCards {
       const p = await this.directory.personByEmail(view.requester.email);
       if (p) ids.push(p.userId);
     }
+    // A directory group can name thousands of approvers; Teams keeps 60 ids, so looking further is wasted.
     for (const email of emails) {
+      if (new Set(ids).size >= MAX_REFRESH_USER_IDS) break;
       const p = await this.directory.personByEmail(email);
       if (p) ids.push(p.userId);
     }

@@ -88,6 +88,36 @@ describe('the access-rule file', () => {
     assert.ok(lines.some((l) => l.includes('rules[0].approvers')), lines.join('\n'));
   });
 
+  it('maps directory groups to an Entra group id or a Slack user group, and keeps the file\'s groups', () => {
+    const c = configFromDocument({
+      people: [{ email: 'bob@example.com', name: 'Bob', groups: ['sre'] }],
+      groups: { oncall: { entra: '0C0C0C0C-0000-4000-8000-00000000CA11' }, DBAs: { slack: '@dbas' }, ops: { slack: 'S0OPS' } },
+      rules: [{ name: 'a', vms: { names: ['x'] }, requesters: ['*'], approvers: ['group:sre', 'group:oncall'] }],
+    });
+    assert.deepEqual(c.groups, [
+      { name: 'oncall', kind: 'entra', id: '0c0c0c0c-0000-4000-8000-00000000ca11' },
+      { name: 'dbas', kind: 'slack', id: 'dbas' },
+      { name: 'ops', kind: 'slack', id: 'S0OPS' },
+    ]);
+    assert.deepEqual(c.policy.directoryGroups, ['oncall', 'dbas', 'ops']);
+    assert.deepEqual(c.policy.people[0].groups, ['sre']);
+  });
+
+  it('reports every wrong directory group in one pass', () => {
+    const lines = configError(() =>
+      configFromDocument({
+        groups: { a: { entra: 'not-a-guid' }, b: { entra: '0c0c0c0c-0000-4000-8000-00000000ca11', slack: '@b' }, c: {}, d: { slack: 'Has Spaces' }, 'e f': { slack: '@e' }, g: { okta: 'x' }, G: { slack: '@g' } },
+      }),
+    );
+    assert.ok(lines.includes("config: groups.a.entra: must be the Entra group's object id (a GUID)"), lines.join('\n'));
+    assert.ok(lines.includes('config: groups.b: must name exactly one directory: entra or slack'), lines.join('\n'));
+    assert.ok(lines.includes('config: groups.c: must name exactly one directory: entra or slack'), lines.join('\n'));
+    assert.ok(lines.includes('config: groups.d.slack: must be a Slack user group handle (as in @sre) or id (S…)'), lines.join('\n'));
+    assert.ok(lines.some((l) => l.startsWith('config: groups.e f') && l.endsWith('must be a group name as rules write it after group: (letters, digits, . _ -)')), lines.join('\n'));
+    assert.ok(lines.some((l) => l.startsWith('config: groups.g') && /unrecognized key/i.test(l)), lines.join('\n'));
+    assert.ok(lines.includes('config: groups.G: is the same group as g (names ignore case)'), lines.join('\n'));
+  });
+
   describe('escalation', () => {
     const web = { name: 'web', vms: { names: ['web-*'] }, requesters: ['group:dev'], approvers: ['group:sre'] };
 

@@ -31,6 +31,7 @@ import {
   request,
   rule,
   sql01,
+  sqlRule,
   vm,
   web01,
   web02,
@@ -384,6 +385,36 @@ describe('canDecide and approversFor', () => {
     assert.deepEqual(canDecide(basePolicy, null, r), { ok: false, reason: "you are not in jitbot's access list; ask an admin" });
     assert.deepEqual(canDecide(basePolicy, alice, r), { ok: false, reason: "you can't approve your own request" });
     assert.deepEqual(canDecide(basePolicy, dave, r), { ok: false, reason: "you can't approve this request: only group:sre may approve under rule web" });
+  });
+
+  it('refuses, and says the directory is why, when the only group that would let the person approve could not be checked', () => {
+    const policy: AccessPolicy = { ...basePolicy, directoryGroups: ['oncall'], rules: [rule({ name: 'web', vms: { names: ['web-*'] }, approvers: ['group:sre', 'group:oncall'] }), sqlRule] };
+    const r = pendingFrom(alice, [web01], policy);
+    const frank: Person = { email: 'frank@example.com', name: 'Frank', groups: [], unknownGroups: [{ group: 'oncall', directory: 'Microsoft Entra ID' }] };
+    assert.deepEqual(canDecide(policy, frank, r), {
+      ok: false,
+      reason: "you can't approve this request now: the directory (Microsoft Entra ID) could not be reached, so your membership of group:oncall can't be checked; try again shortly",
+    });
+    // A group the file already grants is enough; the unchecked one changes nothing.
+    assert.deepEqual(canDecide(policy, { ...bob, unknownGroups: [{ group: 'oncall', directory: 'Microsoft Entra ID' }] }, r), { ok: true });
+    // Membership the directory confirmed counts like the file's.
+    assert.deepEqual(canDecide(policy, { ...frank, groups: ['oncall'], unknownGroups: [] }, r), { ok: true });
+  });
+
+  it('lists directory members among the approvers, one person per email, never the requester', () => {
+    const policy: AccessPolicy = { ...basePolicy, directoryGroups: ['oncall'], rules: [rule({ name: 'web', vms: { names: ['web-*'] }, approvers: ['group:sre', 'group:oncall'] }), sqlRule] };
+    const r = pendingFrom(alice, [web01], policy);
+    const listed: Person[] = [
+      { email: 'frank@example.com', name: 'Frank', groups: ['oncall'] },
+      { email: 'bob@example.com', name: 'Bob', groups: ['oncall'] },
+      { email: 'alice@example.com', name: 'Alice', groups: ['oncall'] },
+    ];
+    assert.deepEqual(approversFor(policy, r, listed).map((p) => p.email).sort(), ['bob@example.com', 'carol@example.com', 'frank@example.com']);
+  });
+
+  it('does not count approvers from the file when a directory group may approve: the directory decides on each click', () => {
+    const policy: AccessPolicy = { ...basePolicy, people: [alice, bob], directoryGroups: ['oncall'], rules: [rule({ name: 'sql', vms: { names: ['sql-01'] }, approvals: 2, approvers: ['group:sre', 'group:oncall'] })] };
+    assert.equal(evaluate(request({ vms: ['sql-01'], ports: [{ number: 3389, protocol: '*' }], source: '203.0.113.7' }), { policy }).ok, true);
   });
 
   it('refuses the requester under any email case', () => {

@@ -41,6 +41,8 @@ describe('parseCommand', () => {
       ['audit 30d', { kind: 'audit', days: 30 }],
       ['audit web-* 7D', { kind: 'audit', vm: 'web-*', days: 7 }],
       ['audit 7d web-01', { kind: 'audit', vm: 'web-01', days: 7 }],
+      ['whois Bob@Example.com', { kind: 'whois', email: 'bob@example.com' }],
+      ['whois <mailto:bob@example.com|bob@example.com>', { kind: 'whois', email: 'bob@example.com' }],
       ['ssh web-01 1h', { kind: 'request', ports: [any(22)], vms: ['web-01'], durationMinutes: 60 }],
       [
         'ssh web-01 1h from 203.0.113.7 for INC-4711',
@@ -180,6 +182,9 @@ describe('parseCommand', () => {
       ['audit 30', '"30" is not a number of days; write it as 30d', USAGE.audit],
       ['audit 0d', '"0d" is not a number of days; use 1d to 3650d', USAGE.audit],
       ['audit 7d 30d', 'the number of days is given twice', USAGE.audit],
+      ['whois', 'whois needs an email address, as in /jit whois alice@example.com', USAGE.whois],
+      ['whois bob', '"bob" is not an email address', USAGE.whois],
+      ['whois bob@example.com carol@example.com', 'unexpected "carol@example.com" after the email address; whois shows one person', USAGE.whois],
       ['audit web-01 web-02', 'unexpected "web-02" after the VM name; audit takes one VM name or pattern', USAGE.audit],
     ];
     for (const [text, message, usage] of table) {

@@ -60,6 +60,19 @@ export const FAKE_USERS: readonly FakeUser[] = [
   { id: 'U0NOMAIL', name: 'nomail', realName: 'No Mail' },
 ];
 
+/** A Slack user group (`S…`), as usergroups.list describes it. */
+export interface FakeUsergroup {
+  id: string;
+  handle: string;
+  name: string;
+  users: string[];
+  /** Disabled groups are left out unless `include_disabled` is set, and list no users. */
+  disabled?: boolean;
+}
+
+/** The bot token's scopes; a method whose scope is missing answers `missing_scope`. */
+export const FAKE_BOT_SCOPES: readonly string[] = ['commands', 'chat:write', 'chat:write.public', 'users:read', 'users:read.email', 'im:write', 'files:write', 'usergroups:read'];
+
 // Fields the WebClient sends as JSON inside a form field.
 const JSON_FIELDS = new Set(['blocks', 'view', 'attachments', 'metadata', 'files']);
 
@@ -120,6 +133,11 @@ export class FakeSlackApi {
   socketUrl: string | undefined;
   private readonly overrides = new Map<string, Override[]>();
   private readonly users = new Map<string, FakeUser>(FAKE_USERS.map((u) => [u.id, u]));
+  readonly usergroups = new Map<string, FakeUsergroup>();
+  /** What the bot token was granted; drop `usergroups:read` to see missing_scope. */
+  readonly scopes = new Set<string>(FAKE_BOT_SCOPES);
+  /** Workspaces on the free plan have no user groups. */
+  freePlan = false;
   private seq = 0;
   private server: Server | undefined;
   private base = '';
@@ -151,6 +169,11 @@ export class FakeSlackApi {
 
   addUser(user: FakeUser): void {
     this.users.set(user.id, user);
+  }
+
+  addUsergroup(group: FakeUsergroup): FakeUsergroup {
+    this.usergroups.set(group.id, group);
+    return group;
   }
 
   callsTo(method: string): RecordedCall[] {
@@ -296,9 +319,62 @@ export class FakeSlackApi {
     this.send(res, { body: this.answer(call) });
   }
 
+  /** Slack's `missing_scope` answer, which names the scope needed and those granted. */
+  private scopeRefusal(needed: string): unknown {
+    return this.scopes.has(needed) ? null : { ok: false, error: 'missing_scope', needed, provided: [...this.scopes].join(',') };
+  }
+
+  private usergroupJson(g: FakeUsergroup, withUsers: boolean, withCount: boolean): Record<string, unknown> {
+    return {
+      id: g.id,
+      team_id: 'T0JIT',
+      is_usergroup: true,
+      is_subteam: true,
+      name: g.name,
+      description: '',
+      handle: g.handle,
+      is_external: false,
+      date_create: 1_700_000_000,
+      date_update: 1_700_000_000,
+      date_delete: g.disabled ? 1_700_000_100 : 0,
+      auto_type: null,
+      created_by: 'U0CAROL',
+      updated_by: 'U0CAROL',
+      deleted_by: null,
+      prefs: { channels: [], groups: [] },
+      ...(withUsers ? { users: g.disabled ? [] : [...g.users] } : {}),
+      ...(withCount ? { user_count: g.disabled ? 0 : g.users.length } : {}),
+    };
+  }
+
   private answer(call: RecordedCall): unknown {
     const a = call.args;
+    const flag = (v: unknown) => v === true || v === 'true' || v === '1' || v === 1;
     switch (call.method) {
+      case 'usergroups.list': {
+        const refused = this.scopeRefusal('usergroups:read');
+        if (refused) return refused;
+        if (this.freePlan) return { ok: false, error: 'plan_upgrade_required' };
+        const groups = [...this.usergroups.values()].filter((g) => flag(a.include_disabled) || !g.disabled);
+        return { ok: true, usergroups: groups.map((g) => this.usergroupJson(g, flag(a.include_users), flag(a.include_count))) };
+      }
+      case 'usergroups.users.list': {
+        const refused = this.scopeRefusal('usergroups:read');
+        if (refused) return refused;
+        if (this.freePlan) return { ok: false, error: 'plan_upgrade_required' };
+        if (typeof a.usergroup !== 'string' || a.usergroup === '') return { ok: false, error: 'invalid_arguments' };
+        const g = this.usergroups.get(a.usergroup);
+        if (!g || (g.disabled && !flag(a.include_disabled))) return { ok: false, error: 'no_such_subteam' };
+        return { ok: true, users: g.disabled ? [] : [...g.users] };
+      }
+      case 'users.lookupByEmail': {
+        const refused = this.scopeRefusal('users:read.email');
+        if (refused) return refused;
+        const email = String(a.email ?? '').toLowerCase();
+        const user = [...this.users.values()].find((u) => u.email?.toLowerCase() === email);
+        if (!user) return { ok: false, error: 'users_not_found' };
+        return { ok: true, user: { id: user.id, team_id: 'T0JIT', name: user.name, real_name: user.realName, deleted: false, is_bot: user.isBot ?? false, profile: { real_name: user.realName, email: user.email } } };
+      }
       case 'auth.test':
         return { ok: true, url: 'https://jitbot-test.slack.com/', team: 'JIT Test', user: 'jitbot', team_id: 'T0JIT', user_id: 'U0BOT', bot_id: 'B0BOT' };
       case 'users.info': {

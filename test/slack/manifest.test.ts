@@ -35,7 +35,7 @@ describe('The Slack app manifest', () => {
   });
 
   it('asks for exactly the scopes the adapter uses', () => {
-    assert.deepEqual([...manifest.oauth_config.scopes.bot].sort(), ['chat:write', 'chat:write.public', 'commands', 'files:write', 'im:write', 'users:read', 'users:read.email']);
+    assert.deepEqual([...manifest.oauth_config.scopes.bot].sort(), ['chat:write', 'chat:write.public', 'commands', 'files:write', 'im:write', 'usergroups:read', 'users:read', 'users:read.email']);
   });
 
   it('runs over HTTP by default and explains the Socket Mode variant', () => {

@@ -294,6 +294,29 @@ describe('Slack rendering', () => {
       ]);
     });
 
+    it('shows whois with where each group comes from, a directory\'s display name escaped', () => {
+      const reply = renderReply({
+        kind: 'whois',
+        whois: {
+          email: 'frank@example.com',
+          name: 'Frank <!channel>',
+          groups: [{ group: 'oncall', from: ['Microsoft Entra ID'] }],
+          unchecked: [{ group: 'dbas', directory: 'Slack' }],
+          admin: { is: false, via: [] },
+          rules: [{ rule: 'web', request: [], approve: ['group:oncall (Microsoft Entra ID)'] }],
+        },
+      });
+      assert.deepEqual(reply.blocks, [
+        { type: 'section', text: md('*Frank &lt;!channel&gt; &lt;frank@example.com&gt;*') },
+        {
+          type: 'section',
+          text: md(
+            'Groups: group:oncall (Microsoft Entra ID)\nNot checked: group:dbas, because Slack could not be reached; it grants nothing until it answers\nAdmin: no\nRule web: may approve through group:oncall (Microsoft Entra ID)',
+          ),
+        },
+      ]);
+    });
+
     it('keeps a long status list within Slack’s block limit', () => {
       const many = Array.from({ length: 30 }, (_, i) => ({ ...pending, id: `R${i}` }));
       const blocks = renderReply({ kind: 'status', mine: many, awaiting: many }).blocks;

@@ -169,6 +169,19 @@ export function sampleReplies(): Reply[] {
     { kind: 'audit', csv: 'at,type,request\n', filename: 'jit-audit.csv', rows: 0, text: 'Audit trail (last 7 days, 0 events); the download link is valid for 10 minutes.', link: 'https://jitbot.example/audit?t=a-_b' },
     { kind: 'form', form: sampleForm },
     { kind: 'form', form: { vms: [], durations: [], defaults: {} } },
+    {
+      kind: 'whois',
+      whois: {
+        email: 'frank@example.com',
+        // A directory's display name is the person's own words: shown, never interpreted.
+        name: HOSTILE_REASON,
+        groups: [{ group: 'oncall', from: ['Microsoft Entra ID'] }, { group: 'sre', from: ['the configuration file', 'Slack'] }],
+        unchecked: [{ group: 'dbas', directory: 'Slack' }],
+        admin: { is: false, via: [] },
+        rules: Array.from({ length: 40 }, (_, i) => ({ rule: `rule-${i}`, request: ['* (anyone known)'], approve: ['group:oncall (Microsoft Entra ID)'] })),
+      },
+    },
+    { kind: 'whois', whois: { email: 'nobody@example.com', name: null, groups: [], unchecked: [], admin: { is: false, via: [] }, rules: [] } },
   ];
 }
 
