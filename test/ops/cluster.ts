@@ -234,7 +234,7 @@ export interface Delivery {
 
 function noticeKind(text: string): NoticeKind {
   // A reminder delivered after its grant ended comes as its closed, button-less form.
-  if (/Closed at \d\d:\d\d UTC: /.test(text)) return 'reminder';
+  if (/Closed at (?:\d{4}-\d\d-\d\d )?\d\d:\d\d UTC: /.test(text)) return 'reminder';
   if (/Expired, ports closed/.test(text)) return 'expired';
   if (/your access to .* ends at/.test(text)) return 'reminder';
   if (/Open until/.test(text)) return 'opened';

@@ -24,7 +24,7 @@ const SECOND = 1_000;
  * What the requester reads when Azure was down: Azure's reason, then (the bot could not close again
  * what it never saw accepted) that the port may stay open, and not also that nothing was opened.
  */
-const FAILED_DURING_OUTAGE = /Could not open 22\/TCP on web-0\d: Azure answered with an error \(HTTP 500\); try again in a minute\. port 22 on web-0\d may stay open until \d\d:\d\d UTC\.(?!\.| Nothing was opened)/;
+const FAILED_DURING_OUTAGE = /Could not open 22\/TCP on web-0\d: Azure answered with an error \(HTTP 500\); try again in a minute\. port 22 on web-0\d may stay open until (?:\d{4}-\d\d-\d\d )?\d\d:\d\d UTC\.(?!\.| Nothing was opened)/;
 
 describe('faults: Azure, Slack and Teams failing and throttling', function () {
   this.timeout(120_000);
