@@ -68,10 +68,11 @@ export function evaluate(r: Results): Target[] {
 }
 
 function duelRows(name: string, d: DuelResult & { concurrency: number; perRound: number }): string[] {
+  const cpu = (v: number | undefined, digits: number) => (v === undefined ? '–' : v.toFixed(digits));
   return [
-    `| ${name} bot | ${d.bot.rps} | ${d.bot.ackRps} | ${d.bot.p50} | ${d.bot.p99} |`,
-    `| ${name} floor | ${d.floor.rps} | ${d.floor.ackRps} | ${d.floor.p50} | ${d.floor.p99} |`,
-    `| **${name} bot / floor** | **${d.ratios.rps.toFixed(2)}** | ${d.ratios.ackRps.toFixed(2)} | ${d.ratios.p50.toFixed(2)} | **${d.ratios.p99.toFixed(2)}** |`,
+    `| ${name} bot | ${d.bot.rps} | ${d.bot.ackRps} | ${d.bot.p50} | ${d.bot.p99} | ${cpu(d.bot.cpuMsPerRequest, 2)} |`,
+    `| ${name} floor | ${d.floor.rps} | ${d.floor.ackRps} | ${d.floor.p50} | ${d.floor.p99} | ${cpu(d.floor.cpuMsPerRequest, 2)} |`,
+    `| **${name} bot / floor** | **${d.ratios.rps.toFixed(2)}** | ${d.ratios.ackRps.toFixed(2)} | ${d.ratios.p50.toFixed(2)} | **${d.ratios.p99.toFixed(2)}** | ${cpu(d.ratios.cpuMsPerRequest, 2)} |`,
   ];
 }
 
@@ -101,8 +102,9 @@ export function markdown(r: Results): string {
     out.push(`Closed loop, concurrency ${c.concurrency}, ${c.perRound} requests per round, medians of ${c.bot.rounds.length} rounds per side.`);
     out.push('*req/s* counts a request once it is answered **and** its card is in the channel (the fake chat API saw the post), over the');
     out.push('round\'s wall time; *answers/s* counts HTTP answers only. Latency is the HTTP response time of the slash-command POST (Slack)');
-    out.push('or of the activity POST (Teams), from the load generator.', '');
-    out.push('| | req/s | answers/s | p50 ms | p99 ms |', '| --- | --- | --- | --- | --- |');
+    out.push('or of the activity POST (Teams), from the load generator. *CPU ms/req* is the process\'s CPU time (all threads, from');
+    out.push('`/proc`) over the round divided by its requests: what one request costs, which the machine\'s other load moves far less.', '');
+    out.push('| | req/s | answers/s | p50 ms | p99 ms | CPU ms/req |', '| --- | --- | --- | --- | --- | --- |');
     if (r.slack) out.push(...duelRows('Slack', r.slack));
     if (r.slackPostgres) out.push(...duelRows('Slack (bot on PostgreSQL)', r.slackPostgres));
     if (r.teams) out.push(...duelRows('Teams', r.teams));

@@ -5,7 +5,7 @@ import { encodeForm, FORM_CONTENT_TYPE, slackSignature, slashCommand } from '../
 import { APPROVALS_CHANNEL, botEnv, REQUEST_TEXT, SIGNING_SECRET, BOT_TOKEN, type BenchContext } from './lib/context';
 import { duel, finishRound, type DuelResult, type RoundResult } from './lib/duel';
 import { closedLoop, HttpTarget, type OutgoingRequest } from './lib/load';
-import { freePort, spawnBot, spawnFloor, waitForLine, type Child } from './lib/procs';
+import { cpuMsOf, freePort, spawnBot, spawnFloor, waitForLine, type Child } from './lib/procs';
 
 export const CONCURRENCY = 50;
 
@@ -66,6 +66,8 @@ export async function runSlackBench(ctx: BenchContext, opts: { databaseUrl?: str
     const cards = countCards(ctx);
     let ok = 0;
     const startedAt = Date.now();
+    const pid = (who === 'bot' ? bot : floor).pid;
+    const cpu = { read: () => cpuMsOf(pid), atStart: cpuMsOf(pid) };
     try {
       const load = await closedLoop(targets[who], {
         count: n,
@@ -75,7 +77,7 @@ export async function runSlackBench(ctx: BenchContext, opts: { databaseUrl?: str
           if (a.status === 200 && a.body.includes('Sent for approval')) ok++;
         },
       });
-      return await finishRound({ who, n, ok, startedAt, load, cards, log: ctx.log });
+      return await finishRound({ who, n, ok, startedAt, load, cards, log: ctx.log, cpu });
     } finally {
       cards.stop();
     }

@@ -6,7 +6,7 @@ import { CHANNEL_ID, installationUpdateAdd, personalMessage, TENANT_ID, users } 
 import { botEnv, REQUEST_TEXT, type BenchContext } from './lib/context';
 import { duel, finishRound, type DuelResult, type RoundResult } from './lib/duel';
 import { closedLoop, HttpTarget, type OutgoingRequest } from './lib/load';
-import { freePort, sleep, spawnBot, spawnFloor, waitForLine } from './lib/procs';
+import { cpuMsOf, freePort, sleep, spawnBot, spawnFloor, waitForLine } from './lib/procs';
 
 const CONCURRENCY = 50;
 
@@ -58,6 +58,8 @@ export async function runTeamsBench(ctx: BenchContext): Promise<DuelResult & { c
     const cards = countChannelCards(ctx);
     let ok = 0;
     const startedAt = Date.now();
+    const pid = (who === 'bot' ? bot : floor).pid;
+    const cpu = { read: () => cpuMsOf(pid), atStart: cpuMsOf(pid) };
     try {
       const load = await closedLoop(targets[who], {
         count: n,
@@ -67,7 +69,7 @@ export async function runTeamsBench(ctx: BenchContext): Promise<DuelResult & { c
           if (a.status === 200) ok++;
         },
       });
-      return await finishRound({ who, n, ok, startedAt, load, cards, log: ctx.log });
+      return await finishRound({ who, n, ok, startedAt, load, cards, log: ctx.log, cpu });
     } finally {
       cards.stop();
     }

@@ -20,6 +20,11 @@ export interface RoundResult {
   max: number;
   statuses: Record<string, number>;
   errors: number;
+  /**
+   * CPU time the process used per request over the round (answer, card and all background work): a
+   * figure the machine's other load moves far less than rates and latencies.
+   */
+  cpuMsPerRequest?: number;
 }
 
 export interface DuelSide {
@@ -28,13 +33,14 @@ export interface DuelSide {
   ackRps: number;
   p50: number;
   p99: number;
+  cpuMsPerRequest?: number;
 }
 
 export interface DuelResult {
   bot: DuelSide;
   floor: DuelSide;
   /** Medians of the per-pair ratios bot/floor. */
-  ratios: { rps: number; ackRps: number; p50: number; p99: number };
+  ratios: { rps: number; ackRps: number; p50: number; p99: number; cpuMsPerRequest?: number };
 }
 
 function side(rounds: RoundResult[]): DuelSide {
@@ -44,6 +50,7 @@ function side(rounds: RoundResult[]): DuelSide {
     ackRps: round(median(rounds.map((r) => r.ackRps)), 1),
     p50: round(median(rounds.map((r) => r.p50))),
     p99: round(median(rounds.map((r) => r.p99))),
+    ...(rounds.every((r) => r.cpuMsPerRequest !== undefined) ? { cpuMsPerRequest: round(median(rounds.map((r) => r.cpuMsPerRequest!)), 3) } : {}),
   };
 }
 
@@ -64,7 +71,7 @@ export async function duel(opts: {
     for (const who of order) {
       const r = await opts.run(who, opts.perRound);
       (who === 'bot' ? bot : floor).push(r);
-      opts.log(`    round ${i + 1} ${who.padEnd(5)} ${r.rps.toFixed(0).padStart(5)} req/s (acks ${r.ackRps.toFixed(0)}/s)  p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms  ok ${r.ok}/${r.n}`);
+      opts.log(`    round ${i + 1} ${who.padEnd(5)} ${r.rps.toFixed(0).padStart(5)} req/s (acks ${r.ackRps.toFixed(0)}/s)  p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms  ok ${r.ok}/${r.n}${r.cpuMsPerRequest !== undefined ? `  cpu ${r.cpuMsPerRequest.toFixed(2)} ms/req` : ''}`);
     }
   }
   const pairs = bot.map((b, i) => [b, floor[i]] as const);
@@ -76,6 +83,9 @@ export async function duel(opts: {
       ackRps: round(median(pairs.map(([b, f]) => ratio(b.ackRps, f.ackRps))), 3),
       p50: round(median(pairs.map(([b, f]) => ratio(b.p50, f.p50))), 3),
       p99: round(median(pairs.map(([b, f]) => ratio(b.p99, f.p99))), 3),
+      ...(pairs.every(([b, f]) => b.cpuMsPerRequest !== undefined && f.cpuMsPerRequest !== undefined)
+        ? { cpuMsPerRequest: round(median(pairs.map(([b, f]) => ratio(b.cpuMsPerRequest!, f.cpuMsPerRequest!))), 3) }
+        : {}),
     },
   };
 }
@@ -108,6 +118,8 @@ export async function finishRound(opts: {
   load: LoadResult;
   cards: CardCounter;
   log: (line: string) => void;
+  /** The process's CPU ms so far (cpuMsOf) and its reading when the round began. */
+  cpu?: { read: () => number; atStart: number };
 }): Promise<RoundResult> {
   const { who, n, ok, startedAt, load, cards } = opts;
   const allPosted = await waitUntil(() => cards.count() >= n, 120_000);
@@ -115,6 +127,7 @@ export async function finishRound(opts: {
   // Both clocks agree to the millisecond; the fake stamps arrivals with Date.now().
   const e2eMs = Math.max(cards.lastAt() - startedAt, load.wallMs);
   await sleep(200);
+  const cpuMs = opts.cpu ? opts.cpu.read() - opts.cpu.atStart : undefined;
   return {
     n,
     ok,
@@ -125,5 +138,6 @@ export async function finishRound(opts: {
     max: max(load.latenciesMs),
     statuses: load.statuses,
     errors: load.errors,
+    ...(cpuMs !== undefined ? { cpuMsPerRequest: cpuMs / n } : {}),
   };
 }

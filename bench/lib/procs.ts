@@ -65,6 +65,15 @@ export function memoryOf(pid: number): MemoryMb {
   return { rss: kb('VmRSS') / 1024, peakRss: kb('VmHWM') / 1024 };
 }
 
+/** CPU time the process (every thread of it) has used so far, in ms: user + system, from /proc. */
+export function cpuMsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which may itself hold spaces and parentheses.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15 of the whole line, in clock ticks (100 a second on Linux).
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
 export class Child {
   readonly startedAt = performance.now();
   private exited: Promise<number | null>;
