@@ -234,6 +234,13 @@ export async function runExpiryBench(ctx: BenchContext, engine: 'pglite' | 'post
     const offsetMs = windowStart - LEAD_MS - Date.now();
     for (const bot of bots) {
       const moved = await postJson(`${bot.url}/_local/clock/advance`, { by: `PT${(offsetMs / 1000).toFixed(3)}S` });
+      // The advance also runs what became due, until a round finds nothing; once the warm-up grants
+      // start ending (2 s later) there is always something, and a quick bot reaches its round limit.
+      // The clock has moved all the same, and the scheduler goes on by itself.
+      if (moved.status === 500 && moved.body.includes('The clock moved')) {
+        ctx.log(`    ${bot.name}: clock moved; the work that became due was still running (${moved.body})`);
+        continue;
+      }
       if (moved.status !== 200) throw new Error(`moving ${bot.name}'s clock answered ${moved.status}: ${moved.body}`);
     }
     // With JITBOT_BENCH_VERBOSE, how progress and memory go, every 5 s.
