@@ -225,24 +225,8 @@ export class TeamsChat implements ChatPort {
   }
 
   async updateCard(ref: MessageRef, view: RequestView, opts?: CallOptions): Promise<void> {
-    const posts = decodeMessageRef(ref);
     const out = outgoing(await this.o.cards.sharedCard(view), requestSummary(view), cardMinimal(view));
-    const errors: ChatError[] = [];
-    for (const post of posts) {
-      try {
-        await this.withFallback(
-          out,
-          (activity) =>
-            this.call(post.conversation, 'update', (c) =>
-              c.conversations.updateActivity(baseConversationId(post.conversation.conversation!.id), post.activityId, { ...activity, id: post.activityId }, requestOptions(opts)),
-            ),
-          'card update',
-        );
-      } catch (err) {
-        errors.push(err as ChatError);
-      }
-    }
-    if (errors.length) throw errors.find((e) => e.retryable) ?? errors[0];
+    await this.updateAll(decodeMessageRef(ref), out, 'card update', opts);
   }
 
   async replyInThread(ref: MessageRef, notice: Notice, opts?: CallOptions): Promise<MessageRef | null> {
@@ -308,7 +292,10 @@ export class TeamsChat implements ChatPort {
     await this.updateAll(decodeMessageRef(ref), outgoing(card, requestSummary(view), cardMinimal(view)), 'copy update', opts);
   }
 
-  /** Redraw each posted copy; a copy that will not take it fails the whole call, so the job retries. */
+  /**
+   * Redraw each posted message (a channel card is addressed by its channel's base id, without
+   * `;messageid=`); one that will not take it fails the whole call, so the job retries.
+   */
   private async updateAll(posts: TeamsPost[], out: Outgoing, what: string, opts?: CallOptions): Promise<void> {
     const errors: ChatError[] = [];
     for (const post of posts) {
@@ -317,7 +304,7 @@ export class TeamsChat implements ChatPort {
           out,
           (activity) =>
             this.call(post.conversation, 'update', (c) =>
-              c.conversations.updateActivity(post.conversation.conversation!.id, post.activityId, { ...activity, id: post.activityId }, requestOptions(opts)),
+              c.conversations.updateActivity(baseConversationId(post.conversation.conversation!.id), post.activityId, { ...activity, id: post.activityId }, requestOptions(opts)),
             ),
           what,
         );
