@@ -196,9 +196,10 @@ if ('missing' in installed) {
 
       // The request, in the same chat.
       await alice.say('jit ssh web-01 1h from 10.1.2.3 for PG-E2E-1');
-      const sent = await alice.card(/Sent for approval: [A-Z0-9]+/);
-      const id = /Sent for approval: ([A-Z0-9]+)/.exec(await sent.innerText())![1];
-      assert.match(await sent.innerText(), /Waiting for approval \(0 of 1\)/);
+      // Her answer is her own copy of the request, with Cancel, kept up to date in place.
+      const sent = await alice.card('Alice asks for', /Waiting for approval \(0 of 1\)/);
+      const id = /Request\s+([A-Z0-9]+)/.exec(await sent.innerText())![1];
+      assert.equal(await sent.getByRole('button', { name: 'Cancel request' }).count(), 1);
 
       // The card in Bob's team channel, with the buttons Teams users click.
       const card = await bob.card('Alice asks for', id);
@@ -230,6 +231,10 @@ if ('missing' in installed) {
       // Alice hears of it in her personal chat.
       const aliceOpen = await alice.card(`Access open · ${id}`);
       assert.match(await aliceOpen.innerText(), /Open until (?:\d{4}-\d\d-\d\d )?\d\d:\d\d UTC from 10\.1\.2\.3: 22\/TCP on web-01\./);
+      // Her copy was redrawn in place: open, nothing left to cancel, no longer waiting.
+      const copy = await alice.card('Alice asks for', id, /Open until (?:\d{4}-\d\d-\d\d )?\d\d:\d\d UTC/);
+      assert.equal(await copy.getByRole('button', { name: 'Cancel request' }).count(), 0);
+      assert.equal(await alice.page.locator('.ac-adaptiveCard').filter({ hasText: 'Waiting for approval' }).count(), 0, 'her copy no longer says it waits');
 
       // The log panel held every activity: Bob's shows the invoke's payload when clicked.
       await bob.page.getByText('invoke 200', { exact: true }).first().click();
