@@ -49,6 +49,19 @@ export interface FakeUser {
   isBot?: boolean;
 }
 
+/** A user object as users.info and users.lookupByEmail return it; a user without an email has none in the profile. */
+function slackUser(user: FakeUser): Record<string, unknown> {
+  return {
+    id: user.id,
+    team_id: 'T0JIT',
+    name: user.name,
+    real_name: user.realName,
+    deleted: false,
+    is_bot: user.isBot ?? false,
+    profile: { real_name: user.realName, display_name: user.name, ...(user.email ? { email: user.email } : {}) },
+  };
+}
+
 export const FAKE_USERS: readonly FakeUser[] = [
   { id: 'U0ALICE', name: 'alice', realName: 'Alice', email: 'alice@example.com' },
   { id: 'U0BOB', name: 'bob', realName: 'Bob', email: 'Bob@Example.com' },
@@ -380,18 +393,7 @@ export class FakeSlackApi {
       case 'users.info': {
         const user = this.users.get(String(a.user));
         if (!user) return { ok: false, error: 'user_not_found' };
-        return {
-          ok: true,
-          user: {
-            id: user.id,
-            team_id: 'T0JIT',
-            name: user.name,
-            real_name: user.realName,
-            deleted: false,
-            is_bot: user.isBot ?? false,
-            profile: { real_name: user.realName, display_name: user.name, ...(user.email ? { email: user.email } : {}) },
-          },
-        };
+        return { ok: true, user: slackUser(user) };
       }
       case 'users.lookupByEmail': {
         // Slack matches the address without case, and answers users_not_found for anyone else.
@@ -399,18 +401,7 @@ export class FakeSlackApi {
         if (email === '') return { ok: false, error: 'invalid_arguments' };
         const user = [...this.users.values()].find((u) => u.email?.toLowerCase() === email);
         if (!user) return { ok: false, error: 'users_not_found' };
-        return {
-          ok: true,
-          user: {
-            id: user.id,
-            team_id: 'T0JIT',
-            name: user.name,
-            real_name: user.realName,
-            deleted: false,
-            is_bot: user.isBot ?? false,
-            profile: { real_name: user.realName, display_name: user.name, email: user.email },
-          },
-        };
+        return { ok: true, user: slackUser(user) };
       }
       case 'chat.postMessage': {
         const refused = messageRefusal(a);
