@@ -26,7 +26,7 @@ import {
   type MessageRefRow,
   type RequestRow,
 } from './codec';
-import { Coalescer } from './coalesce';
+import { Batcher, Coalescer } from './coalesce';
 import { MIGRATIONS, migrate } from './migrations';
 import type { Sql } from './sql';
 
@@ -39,8 +39,6 @@ export interface SqlStoreOptions {
 // then so a bot that sees millions of distinct Slack retries keeps a small table.
 const SWEEP_EVERY_CLAIMS = 256;
 const SWEEP_BATCH = 1_000;
-// PostgreSQL takes at most 65535 parameters per statement.
-const MAX_ROWS_PER_INSERT = 1_000;
 
 const JOB_ID = /^\d{1,18}$/;
 
@@ -51,6 +49,11 @@ export class SqlStore implements Store {
   private readonly refs: Coalescer<string, MessageRefRow[], StoredMessageRef[]>;
   private readonly completions = new Map<string, Coalescer<string, never, void>>();
   private readonly values: Coalescer<string, { value: unknown }, unknown>;
+  private readonly lists: Coalescer<string, Array<{ key: string; value: unknown }>, Array<{ key: string; value: unknown }>>;
+  // Group commit: the commits made while one transaction runs share the next (see commitBatch).
+  private readonly commits: Batcher<Commit, boolean>;
+  private readonly claims: Batcher<{ key: string; ttlMs: number; now: Date }, boolean>;
+  private readonly savedRefs: Coalescer<string, never, void>;
 
   constructor(
     private readonly sql: Sql,
@@ -68,7 +71,11 @@ export class SqlStore implements Store {
       async (ids) => {
         const rows = await this.sql.query<MessageRefRow>('SELECT request_id, kind, ref FROM message_refs WHERE request_id = ANY($1::text[]) ORDER BY id', [ids]);
         const byRequest = new Map<string, MessageRefRow[]>();
-        for (const r of rows) byRequest.set(r.request_id, [...(byRequest.get(r.request_id) ?? []), r]);
+        for (const r of rows) {
+          const list = byRequest.get(r.request_id) ?? [];
+          list.push(r);
+          byRequest.set(r.request_id, list);
+        }
         return byRequest;
       },
       (rows, first) => (rows ?? []).map((r) => decodeMessageRef(first ? r : { ...r, ref: structuredClone(r.ref) })),
@@ -84,6 +91,60 @@ export class SqlStore implements Store {
         return new Map(rows.map((r) => [JSON.stringify([r.namespace, r.key]), { value: r.value }]));
       },
       (row, first) => (row ? (first ? row.value : structuredClone(row.value)) : null),
+    );
+    this.lists = new Coalescer(
+      async (namespaces) => {
+        const rows = await this.sql.query<{ namespace: string; key: string; value: unknown }>(
+          'SELECT namespace, key, value FROM kv WHERE namespace = ANY($1::text[]) ORDER BY namespace, key',
+          [namespaces],
+        );
+        const byNamespace = new Map<string, Array<{ key: string; value: unknown }>>();
+        for (const r of rows) {
+          const list = byNamespace.get(r.namespace) ?? [];
+          list.push({ key: r.key, value: r.value });
+          byNamespace.set(r.namespace, list);
+        }
+        return byNamespace;
+      },
+      (rows, first) => (rows ? (first ? rows : structuredClone(rows)) : []),
+    );
+    this.commits = new Batcher((changes) => this.sql.transaction((tx) => commitBatch(tx, changes)), {
+      maxBatch: 100,
+      // Two changes of one request would both compare-and-set the same row: one per transaction.
+      keysOf: (c) => (c.cancelJobs && c.cancelJobs.requestId !== c.request.id ? [c.request.id, c.cancelJobs.requestId] : [c.request.id]),
+      retryAlone: undoneByDatabase,
+    });
+    this.claims = new Batcher(async (asked) => {
+      // The same key twice in one batch: the first caller has it, the later ones are duplicates.
+      const first = new Map<string, { expiresAt: Date }>();
+      for (const c of asked) if (!first.has(c.key)) first.set(c.key, { expiresAt: new Date(c.now.getTime() + c.ttlMs) });
+      // One moment for the batch, the earliest: a key is taken over only once it lapsed for every caller.
+      const now = new Date(Math.min(...asked.map((c) => c.now.getTime())));
+      const rows = await this.sql.query<{ key: string }>(
+        `INSERT INTO idempotency (key, expires_at)
+         SELECT * FROM unnest($1::text[], $2::timestamptz[])
+         ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at
+         WHERE idempotency.expires_at <= $3
+         RETURNING key`,
+        [[...first.keys()], [...first.values()].map((v) => v.expiresAt), now],
+      );
+      const granted = new Set(rows.map((r) => r.key));
+      return asked.map((c) => granted.delete(c.key));
+    });
+    this.savedRefs = new Coalescer(
+      async (rows) => {
+        await this.sql.query(
+          `INSERT INTO message_refs (request_id, kind, platform, ref)
+           SELECT x.request_id, x.kind, x.platform, x.ref
+           FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (request_id text, kind text, platform text, ref jsonb))
+             WITH ORDINALITY AS x(request_id, kind, platform, ref, n)
+           ORDER BY x.n
+           ON CONFLICT (request_id, kind, ref) DO NOTHING`,
+          [`[${rows.join(',')}]`],
+        );
+        return new Map<string, never>();
+      },
+      (): void => undefined,
     );
   }
 
@@ -123,37 +184,7 @@ export class SqlStore implements Store {
   }
 
   commit(change: Commit): Promise<boolean> {
-    const { request, expectedVersion } = change;
-    const c = requestColumns(request);
-    return this.sql.transaction(async (tx) => {
-      if (expectedVersion === null) {
-        const inserted = await tx.query(
-          `INSERT INTO requests (id, version, state, requester_email, created_at, opened_at, ends_at, vm_names, vm_keys, data)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text[], $9::text[], $10::jsonb)
-           ON CONFLICT (id) DO NOTHING
-           RETURNING id`,
-          [request.id, request.version, c.state, c.requesterEmail, c.createdAt, c.openedAt, c.endsAt, c.vmNames, c.vmKeys, c.data],
-        );
-        if (!inserted.length) return false;
-      } else {
-        // The stored version is always expectedVersion + 1, whatever the object says, so two
-        // writers holding the same version can never both succeed.
-        const updated = await tx.query(
-          `UPDATE requests
-           SET version = $2::integer + 1, state = $3, requester_email = $4, created_at = $5, opened_at = $6, ends_at = $7,
-               vm_names = $8::text[], vm_keys = $9::text[],
-               data = jsonb_set($10::jsonb, '{version}', to_jsonb($2::integer + 1))
-           WHERE id = $1 AND version = $2::integer
-           RETURNING id`,
-          [request.id, expectedVersion, c.state, c.requesterEmail, c.createdAt, c.openedAt, c.endsAt, c.vmNames, c.vmKeys, c.data],
-        );
-        if (!updated.length) return false;
-      }
-      if (change.audit?.length) await insertAudit(tx, change.audit);
-      if (change.cancelJobs) await cancelJobs(tx, change.cancelJobs.requestId, change.cancelJobs.kinds);
-      if (change.schedule?.length) await insertJobs(tx, change.schedule);
-      return true;
-    });
+    return this.commits.submit(change);
   }
 
   // ---- audit ----------------------------------------------------------------------------------
@@ -195,12 +226,9 @@ export class SqlStore implements Store {
   // ---- message references -----------------------------------------------------------------------
 
   async saveMessageRef(ref: StoredMessageRef): Promise<void> {
-    // Saving the same reference again (a retried job) keeps one row.
-    await this.sql.query(
-      `INSERT INTO message_refs (request_id, kind, platform, ref) VALUES ($1, $2, $3, $4::jsonb)
-       ON CONFLICT (request_id, kind, ref) DO NOTHING`,
-      [ref.requestId, ref.kind, ref.ref.platform, JSON.stringify(ref.ref)],
-    );
+    // Saving the same reference again (a retried job) keeps one row. The row is the batch key, so the
+    // same reference saved twice at one moment is sent once.
+    await this.savedRefs.load(JSON.stringify({ request_id: ref.requestId, kind: ref.kind, platform: ref.ref.platform, ref: ref.ref }));
   }
 
   listMessageRefs(requestId: string): Promise<StoredMessageRef[]> {
@@ -210,13 +238,7 @@ export class SqlStore implements Store {
   // ---- idempotency and key-value ----------------------------------------------------------------
 
   async claimKey(key: string, ttlMs: number, now: Date): Promise<boolean> {
-    const rows = await this.sql.query(
-      `INSERT INTO idempotency (key, expires_at) VALUES ($1, $2)
-       ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at
-       WHERE idempotency.expires_at <= $3
-       RETURNING key`,
-      [key, new Date(now.getTime() + ttlMs), now],
-    );
+    const granted = await this.claims.submit({ key, ttlMs, now });
     if (++this.claimsSinceSweep >= SWEEP_EVERY_CLAIMS) {
       this.claimsSinceSweep = 0;
       await this.sql.query(
@@ -224,7 +246,7 @@ export class SqlStore implements Store {
         [now, SWEEP_BATCH],
       );
     }
-    return rows.length === 1;
+    return granted;
   }
 
   async releaseKey(key: string): Promise<void> {
@@ -245,7 +267,8 @@ export class SqlStore implements Store {
   }
 
   async listValues<T = unknown>(namespace: string): Promise<Array<{ key: string; value: T }>> {
-    return this.sql.query<{ key: string; value: T }>('SELECT key, value FROM kv WHERE namespace = $1 ORDER BY key', [namespace]);
+    // Teams reads its conversations for every card it posts.
+    return (await this.lists.load(namespace)) as Array<{ key: string; value: T }>;
   }
 
   // ---- jobs -------------------------------------------------------------------------------------
@@ -351,53 +374,112 @@ export class SqlStore implements Store {
   }
 }
 
-async function insertAudit(tx: Sql, events: AuditEvent[]): Promise<void> {
-  for (let start = 0; start < events.length; start += MAX_ROWS_PER_INSERT) {
-    const chunk = events.slice(start, start + MAX_ROWS_PER_INSERT);
-    const params: unknown[] = [];
-    const values = chunk.map((e) => {
-      const base = params.push(
-        e.at,
-        e.requestId,
-        e.type,
-        e.actor ? JSON.stringify(e.actor) : null,
-        e.platform,
-        e.vmNames,
-        JSON.stringify(e.details ?? {}),
-      );
-      const p = (i: number) => `$${base - 7 + i}`;
-      return `(${p(1)}::timestamptz, ${p(2)}, ${p(3)}, ${p(4)}::jsonb, ${p(5)}, ${p(6)}::text[], ${p(7)}::jsonb)`;
-    });
-    await tx.query(
-      `INSERT INTO audit (at, request_id, type, actor, platform, vm_names, details) VALUES ${values.join(', ')}`,
-      params,
+/**
+ * Several commits in one transaction (the caller's), each statement covering all of them: what used
+ * to be five round trips per commit is five per batch. Each change's outcome is its own: a change
+ * whose insert or compare-and-set finds the row taken writes nothing that came with it, exactly as
+ * its own transaction would have. The batch holds at most one change per request (Batcher.keysOf).
+ */
+async function commitBatch(tx: Sql, changes: Commit[]): Promise<boolean[]> {
+  const row = (c: Commit) => {
+    const col = requestColumns(c.request);
+    // `data` is already JSON text; spliced in rather than parsed and serialized again.
+    return `{${[
+      `"id":${JSON.stringify(c.request.id)}`,
+      `"version":${c.expectedVersion === null ? c.request.version : c.expectedVersion}`,
+      `"state":${JSON.stringify(col.state)}`,
+      `"requester_email":${JSON.stringify(col.requesterEmail)}`,
+      `"created_at":${JSON.stringify(col.createdAt)}`,
+      `"opened_at":${JSON.stringify(col.openedAt)}`,
+      `"ends_at":${JSON.stringify(col.endsAt)}`,
+      `"vm_names":${JSON.stringify(col.vmNames)}`,
+      `"vm_keys":${JSON.stringify(col.vmKeys)}`,
+      `"data":${col.data}`,
+    ].join(',')}}`;
+  };
+  const COLUMNS = 'id text, version integer, state text, requester_email text, created_at timestamptz, opened_at timestamptz, ends_at timestamptz, vm_names text[], vm_keys text[], data jsonb';
+  const won = new Set<string>();
+  const inserts = changes.filter((c) => c.expectedVersion === null);
+  if (inserts.length) {
+    const rows = await tx.query<{ id: string }>(
+      `INSERT INTO requests (id, version, state, requester_email, created_at, opened_at, ends_at, vm_names, vm_keys, data)
+       SELECT id, version, state, requester_email, created_at, opened_at, ends_at, vm_names, vm_keys, data
+       FROM jsonb_to_recordset($1::jsonb) AS x(${COLUMNS})
+       ON CONFLICT (id) DO NOTHING
+       RETURNING id`,
+      [`[${inserts.map(row).join(',')}]`],
     );
+    for (const r of rows) won.add(r.id);
   }
+  const updates = changes.filter((c) => c.expectedVersion !== null);
+  if (updates.length) {
+    // The stored version is always expectedVersion + 1, whatever the object says, so two writers
+    // holding the same version can never both succeed.
+    const rows = await tx.query<{ id: string }>(
+      `UPDATE requests AS r
+       SET version = x.version + 1, state = x.state, requester_email = x.requester_email, created_at = x.created_at,
+           opened_at = x.opened_at, ends_at = x.ends_at, vm_names = x.vm_names, vm_keys = x.vm_keys,
+           data = jsonb_set(x.data, '{version}', to_jsonb(x.version + 1))
+       FROM jsonb_to_recordset($1::jsonb) AS x(${COLUMNS})
+       WHERE r.id = x.id AND r.version = x.version
+       RETURNING r.id`,
+      [`[${updates.map(row).join(',')}]`],
+    );
+    for (const r of rows) won.add(r.id);
+  }
+  const winners = changes.filter((c) => won.has(c.request.id));
+  const cancels = winners.flatMap((c) => (c.cancelJobs ? [c.cancelJobs] : []));
+  if (cancels.length) await cancelJobs(tx, cancels);
+  const audit = winners.flatMap((c) => c.audit ?? []);
+  if (audit.length) await insertAudit(tx, audit);
+  const jobs = winners.flatMap((c) => c.schedule ?? []);
+  if (jobs.length) await insertJobs(tx, jobs);
+  return changes.map((c) => won.has(c.request.id));
+}
+
+/**
+ * Errors after which the database has certainly undone the whole transaction: it refused a
+ * statement (an SQLSTATE), not a lost connection, after which a COMMIT may or may not have landed.
+ */
+function undoneByDatabase(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith('08') && !code.startsWith('57');
+}
+
+// Rows go in as one JSON array (one parameter, one statement text whatever their number), in order:
+// audit rows are read back by id, the order they were inserted in.
+async function insertAudit(tx: Sql, events: AuditEvent[]): Promise<void> {
+  await tx.query(
+    `INSERT INTO audit (at, request_id, type, actor, platform, vm_names, details)
+     SELECT x.at, x.request_id, x.type, x.actor, x.platform, x.vm_names, x.details
+     FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (at timestamptz, request_id text, type text, actor jsonb, platform text, vm_names text[], details jsonb))
+       WITH ORDINALITY AS x(at, request_id, type, actor, platform, vm_names, details, n)
+     ORDER BY x.n`,
+    [JSON.stringify(events.map((e) => ({ at: e.at, request_id: e.requestId, type: e.type, actor: e.actor ?? null, platform: e.platform, vm_names: e.vmNames, details: e.details ?? {} })))],
+  );
 }
 
 async function insertJobs(tx: Sql, jobs: JobSpec[]): Promise<void> {
-  for (let start = 0; start < jobs.length; start += MAX_ROWS_PER_INSERT) {
-    const chunk = jobs.slice(start, start + MAX_ROWS_PER_INSERT);
-    const params: unknown[] = [];
-    const values = chunk.map((j) => {
-      const base = params.push(j.kind, j.requestId, j.key, j.dueAt, JSON.stringify(j.payload ?? {}));
-      const p = (i: number) => `$${base - 5 + i}`;
-      return `(${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}::timestamptz, ${p(5)}::jsonb)`;
-    });
-    await tx.query(
-      `INSERT INTO jobs (kind, request_id, key, due_at, payload) VALUES ${values.join(', ')}
-       ON CONFLICT (key) WHERE cancelled_at IS NULL DO NOTHING`,
-      params,
-    );
-  }
+  await tx.query(
+    `INSERT INTO jobs (kind, request_id, key, due_at, payload)
+     SELECT x.kind, x.request_id, x.key, x.due_at, x.payload
+     FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (kind text, request_id text, key text, due_at timestamptz, payload jsonb))
+       WITH ORDINALITY AS x(kind, request_id, key, due_at, payload, n)
+     ORDER BY x.n
+     ON CONFLICT (key) WHERE cancelled_at IS NULL DO NOTHING`,
+    [JSON.stringify(jobs.map((j) => ({ kind: j.kind, request_id: j.requestId, key: j.key, due_at: j.dueAt, payload: j.payload ?? {} })))],
+  );
 }
 
-async function cancelJobs(tx: Sql, requestId: string, kinds: JobKind[] | undefined): Promise<void> {
-  const params: unknown[] = [requestId];
-  const byKind = kinds ? ` AND kind = ANY($${params.push(kinds)}::text[])` : '';
+async function cancelJobs(tx: Sql, cancels: Array<{ requestId: string; kinds?: JobKind[] }>): Promise<void> {
+  const every = cancels.filter((c) => !c.kinds).map((c) => c.requestId);
+  const pairs = cancels.flatMap((c) => (c.kinds ?? []).map((kind) => [c.requestId, kind] as const));
+  // `request_id = ANY(…)` first, so the planner takes the open jobs' request index: a join on a
+  // function's rows, which it cannot count, had it scan every job (17 ms a batch against 0.3).
   await tx.query(
     `UPDATE jobs SET done_at = now(), cancelled_at = now(), lease_until = NULL
-     WHERE request_id = $1 AND done_at IS NULL AND failed_at IS NULL${byKind}`,
-    params,
+     WHERE request_id = ANY($1::text[]) AND done_at IS NULL AND failed_at IS NULL
+       AND (request_id = ANY($2::text[]) OR (request_id, kind) IN (SELECT * FROM unnest($3::text[], $4::text[])))`,
+    [cancels.map((c) => c.requestId), every, pairs.map((p) => p[0]), pairs.map((p) => p[1])],
   );
 }

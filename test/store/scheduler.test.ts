@@ -80,6 +80,27 @@ for (const engine of storeEngines()) {
       assert.deepEqual((await jobRows(store)).map((r) => r.done), [true, true, true]);
     });
 
+    it('should record a finished job even when the store refuses the record once, so it never runs again', async function () {
+      const ran: string[] = [];
+      const s = scheduler({ expire: async (j) => void ran.push(j.key) });
+      await store.scheduleJobs([job('a')]);
+      const complete = store.completeJob.bind(store);
+      let refusals = 0;
+      store.completeJob = async (id, owner) => {
+        if (refusals++ === 0) throw Object.assign(new Error('deadlock detected'), { code: '40P01' });
+        return complete(id, owner);
+      };
+
+      await s.drain();
+      // Long after the lease would have lapsed, nothing runs a second time.
+      clock.advance(10 * 60 * SECOND);
+      await s.drain();
+      assert.deepEqual(ran, ['a']);
+      assert.equal(s.stats.succeeded, 1);
+      assert.deepEqual((await jobRows(store)).map((r) => r.done), [true]);
+      assert.deepEqual(logs.error, []);
+    });
+
     it('should retry a retryable failure after its backoff and then succeed', async function () {
       const handler = scripted([new CloudError('throttled', 'Azure is throttling requests'), new Error('socket hang up')]);
       const s = scheduler({ expire: handler });

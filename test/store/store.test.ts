@@ -122,6 +122,51 @@ for (const engine of storeEngines()) {
         assert.deepEqual((await jobRows(store)).map((j) => j.key), [`card:${request.id}:${winner}`]);
       });
 
+      it('should commit many requests sent at the same moment, each with its own outcome and nothing of a loser', async function () {
+        const taken = sampleRequest();
+        const moving = sampleRequest();
+        await store.commit({ request: taken, expectedVersion: null });
+        await store.commit({ request: moving, expectedVersion: null });
+        const fresh = Array.from({ length: 30 }, () => sampleRequest());
+        const changes = [
+          ...fresh.map((request) => ({
+            request,
+            expectedVersion: null,
+            audit: [auditEvent({ requestId: request.id, details: { id: request.id } })],
+            schedule: [{ kind: 'post-card' as const, requestId: request.id, dueAt: at(0), key: `${request.id}:post-card` }],
+          })),
+          // An id already taken, a compare-and-set that wins and one against a version long gone.
+          { request: { ...taken, reason: 'again' }, expectedVersion: null, audit: [auditEvent({ requestId: taken.id, type: 'lost' })] },
+          { request: { ...moving, state: 'denied' as const, version: 2 }, expectedVersion: 1, audit: [auditEvent({ requestId: moving.id, type: 'request.denied' })] },
+          { request: { ...taken, state: 'denied' as const, version: 8 }, expectedVersion: 7, schedule: [{ kind: 'update-card' as const, requestId: taken.id, dueAt: at(0), key: 'lost' }] },
+        ];
+        const results = await Promise.all(changes.map((c) => store.commit(c)));
+
+        assert.deepEqual(results, [...fresh.map(() => true), false, true, false]);
+        for (const r of fresh) assert.equal((await store.getRequest(r.id))?.reason, r.reason);
+        assert.equal((await store.getRequest(taken.id))?.reason, taken.reason);
+        assert.equal((await store.getRequest(moving.id))?.state, 'denied');
+        const audit = await store.listAudit({});
+        assert.deepEqual(audit.map((e) => e.requestId), [...fresh.map((r) => r.id), moving.id], 'audit rows of the winners, in the order committed');
+        assert.deepEqual((await jobRows(store)).map((j) => j.key).sort(), fresh.map((r) => `${r.id}:post-card`).sort());
+      });
+
+      it('should fail only the commit the database refuses, and keep the others sent with it', async function () {
+        const good = Array.from({ length: 5 }, () => sampleRequest());
+        const bad = sampleRequest();
+        const results = await Promise.allSettled([
+          ...good.map((request) => store.commit({ request, expectedVersion: null, audit: [auditEvent({ requestId: request.id })] })),
+          // PostgreSQL refuses a NUL character in a JSON string.
+          store.commit({ request: bad, expectedVersion: null, audit: [auditEvent({ requestId: bad.id, details: { text: 'a\u0000b' } })] }),
+        ]);
+
+        assert.deepEqual(results.slice(0, 5).map((r) => r.status), Array(5).fill('fulfilled'));
+        assert.equal(results[5].status, 'rejected');
+        for (const r of good) assert.equal((await store.getRequest(r.id))?.id, r.id);
+        assert.equal(await store.getRequest(bad.id), null, 'nothing of the refused commit was kept');
+        assert.deepEqual((await store.listAudit({})).map((e) => e.requestId), good.map((r) => r.id));
+      });
+
       it('should list requests by state, requester and VM name (ignoring case), newest first', async function () {
         const a = sampleRequest({ createdAt: at(1), state: 'active', openedAt: at(2) });
         const b = sampleRequest({ createdAt: at(2), requester: person('carol@example.com') });
@@ -208,6 +253,17 @@ for (const engine of storeEngines()) {
         assert.deepEqual(await store.listMessageRefs('R1'), [card, teams]);
         assert.deepEqual(await store.listMessageRefs('R3'), []);
       });
+
+      it('should keep one row for a reference saved several times at the same moment', async function () {
+        const refs: StoredMessageRef[] = Array.from({ length: 10 }, (_, i) => ({
+          requestId: 'R1',
+          kind: 'card',
+          ref: { platform: 'slack', v: 1, data: { channel: 'C1', ts: `1700000000.00010${i}` } },
+        }));
+        await Promise.all([...refs, refs[3], refs[3], { ...refs[0], kind: 'copy' as const }].map((r) => store.saveMessageRef(r)));
+
+        assert.deepEqual(await store.listMessageRefs('R1'), [...refs, { ...refs[0], kind: 'copy' }]);
+      });
     });
 
     describe('idempotency keys', function () {
@@ -222,6 +278,14 @@ for (const engine of storeEngines()) {
       it('should grant a key to exactly one of many claimers at the same moment', async function () {
         const results = await Promise.all(Array.from({ length: 20 }, () => store.claimKey('teams:act-1', 60_000, T0)));
         assert.equal(results.filter(Boolean).length, 1);
+      });
+
+      it('should answer each of many keys claimed at the same moment for itself', async function () {
+        assert.equal(await store.claimKey('slack:old', 60_000, T0), true);
+        assert.equal(await store.claimKey('slack:held', 60_000, at(30_000)), true);
+        const keys = ['slack:a', 'slack:old', 'slack:b', 'slack:held', 'slack:a'];
+        const results = await Promise.all(keys.map((k) => store.claimKey(k, 60_000, at(60_000))));
+        assert.deepEqual(results, [true, true, true, false, false]);
       });
     });
 
