@@ -54,6 +54,7 @@ export interface JitApi {
   /**
    * The platform's own answer to a request (Teams' reply card) is the requester's copy: it is
    * redrawn on every transition. Only the requester's answer is kept; anyone else's is ignored.
+   * `drawnVersion`: the version the answer shows; it is redrawn at once only when the request has moved on since.
    */
-  keepCopy(actor: Actor, requestId: string, ref: MessageRef): Promise<void>;
+  keepCopy(actor: Actor, requestId: string, ref: MessageRef, opts?: { drawnVersion?: number }): Promise<void>;
 }

@@ -168,10 +168,10 @@ export class JitApp extends UseCase implements JitApi {
     return this.actions.act(actor, verb, requestId, opts);
   }
 
-  async keepCopy(actor: Actor, requestId: string, ref: MessageRef): Promise<void> {
+  async keepCopy(actor: Actor, requestId: string, ref: MessageRef, opts: { drawnVersion?: number } = {}): Promise<void> {
     const r = await this.store.getRequest(requestId.trim().toUpperCase());
     if (!r || ref.platform !== actor.platform || !sameEmail(r.requester.email, actor.email)) return;
-    await this.jobs.keepCopy(r.id, ref);
+    await this.jobs.keepCopy(r.id, ref, opts.drawnVersion);
   }
 
   knows(email: string | null): boolean {
@@ -308,7 +308,7 @@ export class JitApp extends UseCase implements JitApi {
     const text = request.state === 'opening'
       ? `Request ${request.id} was approved automatically by rule ${request.rule}; opening ${view.ports.join(', ')} on ${view.vms.join(', ')} now${request.sourceNote ? ` from ${view.source}` : ''}.`
       : `Sent for approval: ${request.id} (${view.ports.join(', ')} on ${view.vms.join(', ')} from ${view.source} for ${view.duration}). It needs ${request.requiredApprovals} approval${request.requiredApprovals > 1 ? 's' : ''}.`;
-    return { kind: 'submitted', text, request: view };
+    return { kind: 'submitted', text, request: view, version: request.version };
   }
 
   /** The `from me` reply: the one-time link, for the requester alone. */
@@ -603,7 +603,7 @@ export class JitApp extends UseCase implements JitApi {
       async (): Promise<FormSubmitResult> => {
         const { request, link } = await this.createFromDraft(actor, draft);
         if (link) return { ok: true, reply: link };
-        return { ok: true, reply: { kind: 'submitted', text: `Sent for approval: ${request.id}.`, request: requestView(request, this.clock.now()) } };
+        return { ok: true, reply: { kind: 'submitted', text: `Sent for approval: ${request.id}.`, request: requestView(request, this.clock.now()), version: request.version } };
       },
       { changed: () => true, duplicate: () => ({ ok: true, reply: { kind: 'text', text: 'Already received; nothing was done twice.' } }) },
     );

@@ -301,7 +301,7 @@ export class Jobs extends UseCase {
     }
     const note = notices.releaseFailedNotice(r, reason, now());
     await this.store.appendAudit([this.auditEvent('azure.close', r, p.by ?? null, { ok: false, applied: false, error: reason })]);
-    await this.store.scheduleJobs(announceJobs(r, this.platforms, { thread: note, dm: note }, now()).map((j) => ({ ...j, key: `${j.key}:release-failed:${p.acceptedAt}` })));
+    await this.store.scheduleJobs(announceJobs(r, await this.platformsWithCard(r.id), { thread: note, dm: note }, now()).map((j) => ({ ...j, key: `${j.key}:release-failed:${p.acceptedAt}` })));
     this.kick();
   }
 
@@ -408,7 +408,7 @@ export class Jobs extends UseCase {
       } else {
         const note = notices.supersededNotice(older, opened, words, false);
         await this.store.scheduleJobs(
-          announceJobs(older, this.platforms, { thread: note, dm: note }, this.clock.now()).map((j) => ({ ...j, key: `${j.key}:${opened.id}` })),
+          announceJobs(older, await this.platformsWithCard(older.id), { thread: note, dm: note }, this.clock.now()).map((j) => ({ ...j, key: `${j.key}:${opened.id}` })),
         );
         await this.store.appendAudit([this.auditEvent('azure.superseded', older, null, { by: opened.id, ports: words, partial: true })]);
         this.kick();
@@ -463,7 +463,7 @@ export class Jobs extends UseCase {
     // A reminder for an end time that an extension since moved is stale.
     if (!r || r.state !== 'active' || !r.endsAt || r.endsAt.toISOString() !== job.payload.endsAt) return;
     const n = notices.reminderNotice(r, this.clock.now());
-    await this.store.scheduleJobs(announceJobs(r, this.platforms, { thread: n, dm: n }, this.clock.now()).map((j) => ({ ...j, key: `${j.key}:${job.key}` })));
+    await this.store.scheduleJobs(announceJobs(r, await this.platformsWithCard(r.id), { thread: n, dm: n }, this.clock.now()).map((j) => ({ ...j, key: `${j.key}:${job.key}` })));
     await this.store.appendAudit([this.auditEvent('request.reminded', r, null, { endsAt: r.endsAt.toISOString() })]);
     this.kick();
   }
@@ -656,12 +656,14 @@ export class Jobs extends UseCase {
 
   /**
    * A platform's own answer to the command (Teams' reply card) becomes the requester's copy: kept,
-   * then drawn at once, since the request may have moved on while the answer was on its way.
+   * then drawn again if the request moved on while the answer was on its way (or `drawnVersion` is
+   * not known). The reference is saved before the version is read: a transition committed after the
+   * read finds the reference and redraws the copy itself, one committed before it is seen here.
    */
-  async keepCopy(requestId: string, ref: MessageRef): Promise<void> {
+  async keepCopy(requestId: string, ref: MessageRef, drawnVersion?: number): Promise<void> {
+    await this.store.saveMessageRef({ requestId, kind: 'copy', ref });
     const r = await this.store.getRequest(requestId);
-    if (!r) return;
-    await this.store.saveMessageRef({ requestId: r.id, kind: 'copy', ref });
+    if (!r || r.version === drawnVersion) return;
     await this.store.scheduleJobs([{ kind: 'update-copy', requestId: r.id, dueAt: this.clock.now(), key: `${r.id}:update-copy:kept:${randomUUID()}` }]);
     this.kick();
   }

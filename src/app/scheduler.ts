@@ -58,6 +58,8 @@ const DEFAULTS = {
   maxAttempts: 8,
 };
 const DEFAULT_STOP_TIMEOUT_MS = 10_000;
+const COMPLETE_ATTEMPTS = 4;
+const COMPLETE_RETRY_MS = 200;
 // After the stop deadline aborts the handlers, how long they get to notice before leases are dropped.
 const ABORT_GRACE_MS = 1_000;
 const MAX_ERROR_CHARS = 2_000;
@@ -275,11 +277,21 @@ export class Scheduler {
       if (!signal.aborted) await this.settleFailure(job, failure.err);
       return;
     }
-    try {
-      await this.store.completeJob(job.id, this.owner);
-      this.stats.succeeded++;
-    } catch (err) {
-      this.log.error({ jobId: job.id, kind: job.kind, err: describeError(err) }, 'could not record a finished job; it will run again');
+    // A job whose completion is not recorded runs again once its lease lapses: a second notice in
+    // the thread. The store's trouble is usually brief (a deadlock PostgreSQL broke, a connection
+    // replaced), so the record is tried a few times before that is left to happen.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.store.completeJob(job.id, this.owner);
+        this.stats.succeeded++;
+        return;
+      } catch (err) {
+        if (attempt >= COMPLETE_ATTEMPTS || this.stopping) {
+          this.log.error({ jobId: job.id, kind: job.kind, err: describeError(err) }, 'could not record a finished job; it will run again');
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, COMPLETE_RETRY_MS * attempt));
+      }
     }
   }
 

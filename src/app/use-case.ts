@@ -147,7 +147,7 @@ export abstract class UseCase {
       const x = after(next, prev);
       const schedule = [
         ...(x.schedule ?? []),
-        ...(x.announce ? announceJobs(next, this.platforms, x.announce, this.clock.now()) : []),
+        ...(x.announce ? announceJobs(next, await this.platformsWithCard(id), x.announce, this.clock.now()) : []),
         ...transitionJobs(next, prev, ev, this.clock.now()),
       ];
       const ok = await this.store.commit({
@@ -163,6 +163,20 @@ export abstract class UseCase {
       }
     }
     throw new JitError('conflict', 'The request is changing right now; try again.');
+  }
+
+  /**
+   * The platforms a request's card and thread replies go to: all but those where posting the card
+   * found no place for it (recorded once, for good), whose redraws and replies would only look and
+   * give up. In local mode, with three platforms, that was nearly half of each expiry's jobs.
+   */
+  protected async platformsWithCard(id: string): Promise<readonly Platform[]> {
+    const cards = (await this.store.listMessageRefs(id)).filter((m) => m.kind === 'card');
+    const nowhere = (p: Platform) => {
+      const mine = cards.filter((m) => m.ref.platform === p);
+      return mine.length > 0 && mine.every((m) => m.ref.data.none);
+    };
+    return this.platforms.filter((p) => !nowhere(p));
   }
 
   /**

@@ -182,7 +182,8 @@ export type Reply =
   | { kind: 'text'; text: string }
   | { kind: 'error'; message: string; usage?: string }
   | { kind: 'help'; help: HelpView }
-  | { kind: 'submitted'; text: string; request: RequestView }
+  /** `version`: the request's version this answer draws, so a platform that keeps it as the copy redraws it only if it moved on. */
+  | { kind: 'submitted'; text: string; request: RequestView; version?: number }
   /** `from me`: the one-time link to open on the machine the requester will connect from; for them alone. */
   | { kind: 'address-link'; text: string; url: string; request: RequestView }
   | { kind: 'status'; mine: RequestView[]; awaiting: RequestView[] }

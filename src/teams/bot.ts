@@ -183,10 +183,10 @@ export class JitTeamsBot extends TeamsActivityHandler {
    * it never goes on saying "waiting for approval" once the ports are open. A failure here costs
    * only the redraws, never the request.
    */
-  private async keepCopy(ctx: TurnContext, actor: Actor, requestId: string, activityId: string | undefined): Promise<void> {
+  private async keepCopy(ctx: TurnContext, actor: Actor, requestId: string, activityId: string | undefined, drawnVersion?: number): Promise<void> {
     if (!activityId) return;
     const conversation = TurnContext.getConversationReference(ctx.activity);
-    await this.o.api.keepCopy(actor, requestId, encodeMessageRef([{ conversation, activityId }])).catch((err: unknown) => {
+    await this.o.api.keepCopy(actor, requestId, encodeMessageRef([{ conversation, activityId }]), drawnVersion === undefined ? {} : { drawnVersion }).catch((err: unknown) => {
       this.o.logger.warn({ requestId, ...errorFields(err) }, 'could not keep the answer as the requester\'s copy');
     });
   }
@@ -230,7 +230,7 @@ export class JitTeamsBot extends TeamsActivityHandler {
     }
     const card = replyCard(reply, reply.kind === 'submitted' ? { refreshUserIds: await this.o.cards.refreshUserIds(reply.request) } : {});
     const sent = await this.sendCard(ctx, card, replySummary(reply));
-    if (reply.kind === 'submitted') await this.keepCopy(ctx, actor, reply.request.id, sent);
+    if (reply.kind === 'submitted') await this.keepCopy(ctx, actor, reply.request.id, sent, reply.version);
   }
 
   /**
