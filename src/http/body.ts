@@ -112,7 +112,20 @@ export function sendBodyError(res: ServerResponse, err: HttpBodyError): void {
     'content-length': Buffer.byteLength(text),
     'cache-control': 'no-store',
     'x-content-type-options': 'nosniff',
-    ...(err.status === 413 || err.status === 415 ? { connection: 'close' } : {}),
+    ...(closeAfter(res, err) ? { connection: 'close' } : {}),
   });
   res.end(text);
+}
+
+/**
+ * After a refusal the rest of the body is either read and dropped (Node does that once the answer is
+ * sent) or the connection is closed. Dropping is bounded only for a body whose declared length is
+ * within what any route takes (the server refuses a larger one before routing); a sender still
+ * writing into a closed connection sees EPIPE instead of the answer, so such a body is dropped, not
+ * cut off. A body of no declared length is cut off.
+ */
+function closeAfter(res: ServerResponse, err: HttpBodyError): boolean {
+  if (err.status !== 413 && err.status !== 415) return false;
+  const declared = Number(res.req?.headers['content-length']);
+  return !(Number.isFinite(declared) && declared <= MAX_ANY_BODY_BYTES);
 }

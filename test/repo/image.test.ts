@@ -96,7 +96,8 @@ describe('The production image (Dockerfile and compose.yaml)', function () {
     try {
       for (const { op, args } of runtime.instructions) {
         if (op === 'WORKDIR') mkdirSync(app, { recursive: true });
-        else if (op === 'ENV') for (const m of args.matchAll(/(\w+)=(\S+)/g)) env[m[1]!] = m[2]!;
+        // KEY=value or KEY="value with spaces", as Docker reads them.
+        else if (op === 'ENV') for (const m of args.matchAll(/(\w+)=(?:"((?:[^"\\]|\\.)*)"|(\S+))/g)) env[m[1]!] = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3]!;
         else if (op === 'COPY') {
           const words = args.split(' ');
           const fromBuild = words.some((w) => w === '--from=build');
