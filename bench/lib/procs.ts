@@ -145,7 +145,7 @@ export function spawnNode(opts: SpawnOptions): Child {
 
 /** The bot as `npm start` runs it (after the build the runner did). */
 export function spawnBot(opts: Omit<SpawnOptions, 'args'>): Child {
-  return spawnNode({ ...opts, args: ['--disable-warning=DEP0111', 'dist/src/main.js'], env: { HOST: '127.0.0.1', PORT: String(opts.port), ...opts.env } });
+  return spawnNode({ ...opts, args: [...startFlags(), 'dist/src/main.js'], env: { HOST: '127.0.0.1', PORT: String(opts.port), ...opts.env } });
 }
 
 /** A floor app, run from its TypeScript source through tsx (only module loading differs from plain JS). */
@@ -172,4 +172,12 @@ export function waitForLine(child: Child, pattern: RegExp, timeoutMs = 30_000): 
       reject(new Error(`${child.name} exited before printing ${pattern}; see ${child.logPath}`));
     });
   });
+}
+
+/** The node flags `npm start` gives the bot (package.json), so the bot is measured as it runs. */
+function startFlags(): string[] {
+  const start = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+  const words = start.split('&&').at(-1)!.trim().split(/\s+/);
+  if (words[0] !== 'node' || words.at(-1) !== 'dist/src/main.js') throw new Error(`npm start no longer runs node … dist/src/main.js: ${start}`);
+  return words.slice(1, -1);
 }
