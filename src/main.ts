@@ -8,7 +8,7 @@ import { AdjustableClock } from './app/clock';
 import { JitApp } from './app/jit-app';
 import { currentLogContext, errorFields, type Logger } from './app/logger';
 import { systemClock, type Clock, type Cloud, type Store } from './app/ports';
-import { createAzureCloud } from './azure';
+import { createAzureCloud, defaultAzureCredential } from './azure';
 import { startAzureSim, type AzureSim } from './azure-sim/server';
 import { readSettings, type Settings } from './config/env';
 import { loadConfigFile, type LoadedConfig } from './config/file';
@@ -26,7 +26,6 @@ import type { SlackAdapter } from './slack';
 import { fromMeUrl, mountFromMe } from './web/from-me';
 import { openStore } from './store';
 import { createTeamsAdapter } from './teams';
-import { DefaultAzureCredential } from '@azure/identity';
 import { createGraphDirectory, localGraphCredential } from './entra/graph-directory';
 
 export interface RunningBot {
@@ -184,7 +183,7 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
         createGraphDirectory({
           baseUrl: settings.graphUrl,
           // The same identity as for Azure; local mode has none, so a fixed token stands in for it.
-          credential: settings.localMode ? localGraphCredential : new DefaultAzureCredential(),
+          credential: settings.localMode ? localGraphCredential : defaultAzureCredential(),
           clock,
         }),
       );
