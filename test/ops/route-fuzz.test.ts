@@ -118,11 +118,16 @@ function send(base: string, c: Case): Promise<Outcome> {
     const done = (o: Omit<Outcome, 'ms'>) => {
       if (settled) return;
       settled = true;
+      agent.destroy();
       resolve({ ...o, ms: Date.now() - started });
     };
     const headers: Record<string, string> = { ...c.headers };
     if (c.body !== undefined) headers['content-length'] = String(c.body.length);
-    const req = http.request({ host: url.hostname, port: url.port, method: c.method, path: c.path, headers, agent: false, timeout: 20_000 });
+    // A connection of its own, kept alive as Slack's and the Bot Connector's are: with \`Connection: close\` the
+    // server hangs up once it has answered, and a sender still writing a body the route refused unread got EPIPE
+    // before it could read the answer, or after, by chance.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const req = http.request({ host: url.hostname, port: url.port, method: c.method, path: c.path, headers, agent, timeout: 20_000 });
     let status: number | undefined;
     req.on('response', (res) => {
       status = res.statusCode;
