@@ -182,6 +182,7 @@ describe('Slack and Teams together', function () {
     assert.ok(copy, 'the answer is kept as the requester\'s copy');
     const answerId = String(copy.ref.data.activityId);
     const redraws = () => connector.calls.filter((c) => c.method === 'PUT' && c.path.endsWith(`/activities/${answerId}`)).map((c) => JSON.stringify(c.body));
+    assert.deepEqual(redraws(), [], 'an answer that still shows the request as it is is not drawn again');
 
     await slackClick('U0BOB', 'approve', id);
     assert.ok(redraws().some((b) => /Open until/.test(b)), 'the answer says open');
