@@ -19,73 +19,6 @@
 // Taken once, so a test's fake timers never hold the store's statements back.
 const nextTurn: (run: () => void) => unknown = setImmediate;
 
-export interface CoalescerOptions {
-  /** Keys per statement (PostgreSQL takes up to 65535 parameters; an array parameter counts once). */
-  maxBatch?: number;
-}
-
-interface Waiter<K, V> {
-  key: K;
-  resolve: (value: V) => void;
-  reject: (err: unknown) => void;
-}
-
-export class Coalescer<K, R, V> {
-  private queue: Array<Waiter<K, V>> = [];
-  private running = false;
-  private readonly maxBatch: number;
-
-  /**
-   * @param run one statement for these distinct keys; the rows by key (absent: none).
-   * @param answer what one caller gets for its key's rows; called once per caller, so each can own
-   *   (and mutate) what it got, as it could a row of its own statement.
-   */
-  constructor(
-    private readonly run: (keys: K[]) => Promise<Map<K, R>>,
-    private readonly answer: (rows: R | undefined, firstForKey: boolean) => V,
-    opts: CoalescerOptions = {},
-  ) {
-    this.maxBatch = opts.maxBatch ?? 500;
-  }
-
-  load(key: K): Promise<V> {
-    return new Promise<V>((resolve, reject) => {
-      this.queue.push({ key, resolve, reject });
-      if (!this.running) {
-        this.running = true;
-        // Calls made in the same tick (Promise.all) share the first statement too.
-        nextTurn(() => void this.drain());
-      }
-    });
-  }
-
-  private async drain(): Promise<void> {
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, this.maxBatch);
-        let rows: Map<K, R>;
-        try {
-          rows = await this.run([...new Set(batch.map((w) => w.key))]);
-        } catch (err) {
-          for (const w of batch) w.reject(err);
-          continue;
-        }
-        const answered = new Set<K>();
-        for (const w of batch) {
-          try {
-            w.resolve(this.answer(rows.get(w.key), !answered.has(w.key)));
-            answered.add(w.key);
-          } catch (err) {
-            w.reject(err);
-          }
-        }
-      }
-    } finally {
-      this.running = false;
-    }
-  }
-}
-
 export interface BatcherOptions<I> {
   /** Items per statement. */
   maxBatch?: number;
@@ -176,5 +109,52 @@ export class Batcher<I, O> {
     } finally {
       this.running = false;
     }
+  }
+}
+
+export interface CoalescerOptions {
+  /** Keys per statement (PostgreSQL takes up to 65535 parameters; an array parameter counts once). */
+  maxBatch?: number;
+}
+
+/** One caller's answer, or the error only that caller gets. */
+type Answered<V> = { ok: true; value: V } | { ok: false; err: unknown };
+
+/** Reads batched by key: a Batcher whose statement runs once per distinct key and answers every caller. */
+export class Coalescer<K, R, V> {
+  private readonly batcher: Batcher<K, Answered<V>>;
+
+  /**
+   * @param run one statement for these distinct keys; the rows by key (absent: none).
+   * @param answer what one caller gets for its key's rows; called once per caller, so each can own
+   *   (and mutate) what it got, as it could a row of its own statement.
+   */
+  constructor(
+    run: (keys: K[]) => Promise<Map<K, R>>,
+    answer: (rows: R | undefined, firstForKey: boolean) => V,
+    opts: CoalescerOptions = {},
+  ) {
+    this.batcher = new Batcher(
+      async (keys) => {
+        const rows = await run([...new Set(keys)]);
+        const answered = new Set<K>();
+        return keys.map((key): Answered<V> => {
+          try {
+            const value = answer(rows.get(key), !answered.has(key));
+            answered.add(key);
+            return { ok: true, value };
+          } catch (err) {
+            return { ok: false, err };
+          }
+        });
+      },
+      { maxBatch: opts.maxBatch ?? 500 },
+    );
+  }
+
+  async load(key: K): Promise<V> {
+    const answered = await this.batcher.submit(key);
+    if (!answered.ok) throw answered.err;
+    return answered.value;
   }
 }

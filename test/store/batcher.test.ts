@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { Batcher } from '../../src/store/coalesce';
+import { Batcher, Coalescer } from '../../src/store/coalesce';
 
 /** A fake statement that records each batch it was given and answers every item for itself. */
 function recorder(fail: (items: string[]) => Error | null = () => null) {
@@ -56,5 +56,27 @@ describe('Batcher (group commit)', function () {
     const out = await Promise.allSettled(['a', 'b'].map((i) => b.submit(i)));
     assert.deepEqual(out.map((o) => o.status), ['rejected', 'rejected']);
     assert.deepEqual(batches, [['a', 'b']]);
+  });
+});
+
+describe('Coalescer (batched reads)', function () {
+  it('reads each key once per batch, gives every caller its own answer, and fails only the caller whose answer fails', async function () {
+    const statements: string[][] = [];
+    const c = new Coalescer(
+      async (keys: string[]) => {
+        statements.push(keys);
+        return new Map(keys.filter((k) => k !== 'gone').map((k) => [k, { k }]));
+      },
+      (row, first) => {
+        if (row?.k === 'bad') throw new Error('cannot decode bad');
+        return row ? { ...row, first } : null;
+      },
+    );
+    const out = await Promise.allSettled(['a', 'a', 'gone', 'bad', 'b'].map((k) => c.load(k)));
+    assert.deepEqual(statements, [['a', 'gone', 'bad', 'b']]);
+    assert.deepEqual(
+      out.map((o) => (o.status === 'fulfilled' ? o.value : (o.reason as Error).message)),
+      [{ k: 'a', first: true }, { k: 'a', first: false }, null, 'cannot decode bad', { k: 'b', first: true }],
+    );
   });
 });
