@@ -25,7 +25,8 @@ import { createHttpServer, type Mount } from './server';
 import type { SlackAdapter } from './slack';
 import { fromMeUrl, mountFromMe } from './web/from-me';
 import { openStore } from './store';
-import { createTeamsAdapter } from './teams';
+// Not ./teams: its index loads botbuilder, which ./teams/lazy leaves for the first Teams activity.
+import { createTeamsAdapter } from './teams/lazy';
 import { createGraphDirectory, localGraphCredential } from './entra/graph-directory';
 
 export interface RunningBot {
@@ -156,6 +157,7 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       logger: log,
       observer: metrics,
       owner: `${hostname()}-${process.pid}`,
+      ...(settings.jobConcurrency ? { scheduler: { concurrency: settings.jobConcurrency } } : {}),
       // Outside local mode only a public URL is one the requester's browser can reach.
       ...(settings.publicUrl || settings.localMode ? { addressLink: (id: string, token: string) => fromMeUrl(settings.publicUrl ?? url, id, token) } : {}),
       // Outside local mode a link is issued only where every replica can verify it and people can reach it.

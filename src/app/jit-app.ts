@@ -49,7 +49,7 @@ export interface JitAppOptions extends UseCaseSettings {
   observer?: AppObserver;
   /** Identifies this process's scheduler leases. */
   owner?: string;
-  scheduler?: { pollIntervalMs?: number; leaseMs?: number; batchSize?: number; maxAttempts?: number };
+  scheduler?: { pollIntervalMs?: number; leaseMs?: number; batchSize?: number; concurrency?: number; maxAttempts?: number };
   /** Step-up approvals: the sign-in provider and how fresh and strong a sign-in must be. */
   stepUp?: StepUpOptions;
   /** Groups kept in a directory (the file's `groups:`) and how long a person's memberships are trusted. */

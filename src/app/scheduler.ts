@@ -72,6 +72,14 @@ export function defaultBackoffMs(attempt: number): number {
   return Math.round(base * (1 + Math.random() * 0.2));
 }
 
+interface Round {
+  claimed: number;
+  /** Settles when the round's jobs have finished. */
+  finished: Promise<void>;
+}
+
+const EMPTY_ROUND: Round = { claimed: 0, finished: Promise.resolve() };
+
 const silent: SchedulerLogger = { warn() {}, error() {} };
 
 export class Scheduler {
@@ -92,9 +100,17 @@ export class Scheduler {
   private readonly aborter = new AbortController();
   /** Worst lag per LAG_BUCKET_MS of real time, oldest first. */
   private readonly lagBuckets = new Map<number, number>();
+  /** Every claimed job until it has finished, whether running or waiting for a handler slot. */
   private readonly inFlight = new Set<Promise<void>>();
-  private currentRound: Promise<number> | null = null;
-  private nextRound: Promise<number> | null = null;
+  private currentRound: Promise<Round> | null = null;
+  private nextRound: Promise<Round> | null = null;
+  /** Handler slots taken, and the jobs waiting for one, first come first served. */
+  private slotsTaken = 0;
+  private readonly slotQueue: Array<() => void> = [];
+  /** Jobs claimed by rounds that have not finished. */
+  private pending = 0;
+  /** A round claimed less than it could have because handlers were busy: claim again when one frees. */
+  private backlogged = false;
   private timer: NodeJS.Timeout | null = null;
   private started = false;
   private stopping = false;
@@ -126,7 +142,7 @@ export class Scheduler {
    * became due meanwhile; the promise resolves when that round's jobs have finished.
    */
   async kick(): Promise<void> {
-    await this.requestRound();
+    await (await this.requestRound()).finished;
   }
 
   /**
@@ -147,15 +163,14 @@ export class Scheduler {
   async drain(opts: { maxRounds?: number } = {}): Promise<void> {
     const maxRounds = opts.maxRounds ?? 1_000;
     for (let round = 0; round < maxRounds; round++) {
-      let ran = await this.requestRound();
-      // Rounds asked for meanwhile (a handler's kick, another drain) may find what this one did not;
-      // join them rather than ask for more, so two drains never keep each other going.
-      while (ran === 0 && (this.nextRound ?? this.currentRound)) ran = await (this.nextRound ?? this.currentRound)!;
-      if (ran === 0) {
-        // Jobs started by runJob belong to no round; drained means they have finished too.
-        await Promise.allSettled([...this.inFlight]);
-        return;
-      }
+      const r = await this.requestRound();
+      await r.finished;
+      if (r.claimed > 0) continue;
+      // Jobs of earlier rounds and of runJob, and rounds others asked for, may still schedule more:
+      // drained means they have finished and a round after them found nothing. Joining them rather
+      // than asking for more rounds keeps two drains from keeping each other going.
+      if (this.inFlight.size === 0 && !this.currentRound && !this.nextRound) return;
+      await Promise.allSettled([...this.inFlight, this.currentRound, this.nextRound]);
     }
     throw new Error(`jobs were still due after ${maxRounds} rounds`);
   }
@@ -170,7 +185,14 @@ export class Scheduler {
     this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    const busy = () => Promise.allSettled([this.currentRound, this.nextRound, ...this.inFlight]);
+    // A round that was claiming when the stop began adds its jobs (which will not start) afterwards.
+    const busy = async () => {
+      for (;;) {
+        const work = [this.currentRound, this.nextRound, ...this.inFlight].filter((w) => w !== null);
+        if (work.length === 0) return;
+        await Promise.allSettled(work);
+      }
+    };
     const finished = await settlesWithin(busy(), opts.timeoutMs ?? DEFAULT_STOP_TIMEOUT_MS);
     if (!finished) {
       this.aborter.abort(new Error('the scheduler is stopping'));
@@ -184,7 +206,9 @@ export class Scheduler {
   }
 
   // A round that starts at or after the call: the one starting now when idle, else the follow-up.
-  private requestRound(): Promise<number> {
+  // A round is over once it has claimed; its jobs then run while the next round claims, so a job
+  // committed now never waits behind a slow job of an earlier round (a thread reply behind a redraw).
+  private requestRound(): Promise<Round> {
     if (!this.currentRound) {
       this.currentRound = this.round().finally(() => {
         this.currentRound = null;
@@ -200,19 +224,44 @@ export class Scheduler {
     return this.nextRound;
   }
 
-  private async round(): Promise<number> {
-    if (this.stopping) return 0;
+  private async round(): Promise<Round> {
+    if (this.stopping) return EMPTY_ROUND;
+    // Claimed jobs wait for a slot with their lease running, so claim no more than the handlers
+    // can start soon: twice the slots, less what is claimed and not yet finished.
+    const room = Math.min(this.batchSize, 2 * this.concurrency - this.pending);
+    if (room <= 0) {
+      this.backlogged = true;
+      return EMPTY_ROUND;
+    }
     const now = this.clock.now();
-    const jobs = await this.store.claimJobs(this.owner, now, this.leaseMs, this.batchSize);
+    const jobs = await this.store.claimJobs(this.owner, now, this.leaseMs, room);
     this.stats.rounds++;
     this.stats.claimed += jobs.length;
+    if (jobs.length === room && room < this.batchSize) this.backlogged = true;
     const leaseUntil = now.getTime() + this.leaseMs;
-    let next = 0;
-    const worker = async () => {
-      while (next < jobs.length) await this.track(this.execute(jobs[next++], leaseUntil));
-    };
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, jobs.length) }, worker));
-    return jobs.length;
+    this.pending += jobs.length;
+    const finished = Promise.all(jobs.map((job) => this.track(this.inSlot(() => this.execute(job, leaseUntil)).finally(() => this.jobFinished()))));
+    return { claimed: jobs.length, finished: finished.then(() => undefined) };
+  }
+
+  private jobFinished(): void {
+    this.pending--;
+    if (!this.backlogged || this.stopping) return;
+    this.backlogged = false;
+    this.requestRound().catch((err: unknown) => this.log.error({ err: describeError(err) }, 'scheduler round failed'));
+  }
+
+  /** Runs `work` once one of `concurrency` handler slots is free; a freed slot goes to the longest waiter. */
+  private async inSlot(work: () => Promise<void>): Promise<void> {
+    if (this.slotsTaken < this.concurrency) this.slotsTaken++;
+    else await new Promise<void>((resolve) => this.slotQueue.push(resolve));
+    try {
+      await work();
+    } finally {
+      const next = this.slotQueue.shift();
+      if (next) next();
+      else this.slotsTaken--;
+    }
   }
 
   private track(run: Promise<void>): Promise<void> {
@@ -327,9 +376,9 @@ export class Scheduler {
   private async poll(): Promise<void> {
     let delayMs = this.pollIntervalMs;
     try {
-      const ran = await this.requestRound();
+      const { claimed } = await this.requestRound();
       // A full batch means more are probably due: go again at once.
-      if (ran >= this.batchSize) delayMs = 0;
+      if (claimed >= this.batchSize) delayMs = 0;
     } catch (err) {
       this.log.error({ err: describeError(err) }, 'scheduler round failed');
     }

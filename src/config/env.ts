@@ -38,6 +38,8 @@ export interface Settings {
   /** The OpenID Connect client approvers sign in with on rules that ask for step-up. */
   stepUp?: { issuer: string; clientId: string; clientSecret?: string; maxAgeMinutes: number; acr?: string };
   shutdownTimeoutMs: number;
+  /** Jobs (deliveries, openings, expiries) run at once by this process; the scheduler's default when unset. */
+  jobConcurrency?: number;
   /** Microsoft Graph's base URL (national clouds have their own); the token scope follows it. */
   graphUrl: string;
   /** How long a person's directory group memberships are trusted before they are read again. */
@@ -87,6 +89,7 @@ const envSchema = z.object({
     return out;
   }),
   JITBOT_SHUTDOWN_TIMEOUT_MS: wholeNumber(100, 60_000),
+  JITBOT_JOB_CONCURRENCY: wholeNumber(1, 1_000),
   LOG_LEVEL: optional.pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional()),
   DATABASE_URL: optional.pipe(
     z
@@ -234,6 +237,7 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
     trustedProxies: e.JITBOT_TRUSTED_PROXIES,
     ...(stepUp ? { stepUp } : {}),
     shutdownTimeoutMs: e.JITBOT_SHUTDOWN_TIMEOUT_MS ?? 8000,
+    ...(e.JITBOT_JOB_CONCURRENCY ? { jobConcurrency: e.JITBOT_JOB_CONCURRENCY } : {}),
     graphUrl: (e.JITBOT_GRAPH_URL ?? DEFAULT_GRAPH_URL).replace(/\/+$/, ''),
     directoryTtlMs: (e.JITBOT_DIRECTORY_TTL_MINUTES ?? 10) * 60_000,
   };

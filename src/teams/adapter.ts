@@ -1,26 +1,17 @@
 // The Teams adapter, assembled: botbuilder's CloudAdapter on the shared restify server, the bot that
-// turns activities into api calls, and the ChatPort the app posts through.
+// turns activities into api calls, and the ChatPort the app posts through. Loaded by ./lazy on
+// first need, after the route's own checks.
 import type * as restify from 'restify';
 import { ActivityTypes, CloudAdapter, ConfigurationBotFrameworkAuthentication, type Activity } from 'botbuilder';
-import type { JitApi } from '../app/api';
-import { z } from 'zod';
-import type { ChatCallObserver } from '../app/observer';
 import { errorFields, type Logger } from '../app/logger';
-import { HttpBodyError, parseJson, readBody, sendBodyError } from '../http/body';
-import { controlCharacter } from '../core/text';
-import { systemClock, type ChatPort, type Clock, type Store } from '../app/ports';
-import { JitError } from '../core/errors';
+import { systemClock, type ChatPort } from '../app/ports';
+import type { TeamsAdapterOptions, TeamsIdentitySettings } from './activity';
 import { JitTeamsBot } from './bot';
 import { TeamsCards } from './cards';
 import { TeamsChat } from './chat';
 import { TeamsDirectory } from './directory';
 import { TeamsIdentity } from './identity';
 
-export const TEAMS_ROUTE = '/api/messages';
-/** Activities are a few KB; a card-heavy one stays far below this. */
-const MAX_BODY_BYTES = 512 * 1024;
-const JSON_ONLY = ['application/json'] as const;
-const APP_TYPES = ['MultiTenant', 'SingleTenant', 'UserAssignedMSI'] as const;
 const TOKEN_FAILURES = new Set(['AuthenticationError', 'JsonWebTokenError', 'TokenExpiredError', 'NotBeforeError']);
 
 /**
@@ -37,58 +28,6 @@ const PUBLIC_CLOUD: Record<string, string> = {
   ToBotFromEmulatorOpenIdMetadataUrl: 'https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration',
   CallerId: 'urn:botframework:azure',
 };
-
-const CONTROL_FREE = (s: string) => controlCharacter(s) === null;
-/** Ids end up in the store and in URLs of the Bot Connector: text, bounded, no control characters. */
-const idText = z.string().min(1).max(1024).refine(CONTROL_FREE, 'contains a control character');
-const account = z.looseObject({ id: idText, name: z.string().max(1024).optional(), aadObjectId: z.string().max(256).optional() });
-const httpUrl = z
-  .string()
-  .max(2048)
-  .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), 'must be an http(s) URL');
-const dateText = z.string().max(64).refine((d) => !Number.isNaN(Date.parse(d)), 'must be a date');
-
-/**
- * The fields of a Bot Framework activity that botbuilder and our bot read, with the types they
- * assume. Anything else passes through untouched. A body that fails this is answered 400 with the
- * first problem, instead of failing deep inside botbuilder (which answers 500 with its own words).
- */
-const ACTIVITY = z.looseObject({
-  type: z.string().min(1).max(64),
-  id: idText.optional(),
-  channelId: z.string().max(64).optional(),
-  serviceUrl: httpUrl,
-  timestamp: dateText.optional(),
-  localTimestamp: dateText.optional(),
-  expiration: dateText.optional(),
-  from: account,
-  recipient: account,
-  conversation: z.looseObject({
-    id: idText,
-    conversationType: z.string().max(64).optional(),
-    tenantId: z.string().max(256).optional(),
-    isGroup: z.boolean().optional(),
-  }),
-  replyToId: idText.optional(),
-  text: z.string().optional(),
-  textFormat: z.string().max(64).optional(),
-  name: z.string().max(256).optional(),
-  entities: z.array(z.looseObject({ type: z.string().max(64) })).max(100).optional(),
-  attachments: z.array(z.looseObject({})).max(100).optional(),
-  membersAdded: z.array(account).max(1000).optional(),
-  membersRemoved: z.array(account).max(1000).optional(),
-  channelData: z.looseObject({}).optional(),
-});
-
-/** One short line naming the first problem of a body that is not an activity. */
-function activityProblem(body: unknown): string | null {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) return 'Expected a JSON activity (an object)';
-  const parsed = ACTIVITY.safeParse(body);
-  if (parsed.success) return null;
-  const issue = parsed.error.issues[0];
-  const where = issue.path.length > 0 ? issue.path.map(String).join('.') : 'activity';
-  return `Invalid activity: ${where.slice(0, 80)} ${issue.code === 'invalid_type' && issue.input === undefined ? 'is missing' : 'is not valid'}`;
-}
 
 /**
  * What CloudAdapter writes, held to our rules: its own failure answers (a 500 carrying the library's
@@ -125,39 +64,9 @@ function containedResponse(res: restify.Response, log: Logger) {
   };
 }
 
-export interface TeamsAdapterOptions {
-  api: JitApi;
-  store: Store;
-  /** The bot's Entra app id. Empty means no authentication (Bot Framework Emulator): local mode only. */
-  appId: string;
-  appPassword: string;
-  /** `MultiTenant` (default), `SingleTenant` or `UserAssignedMSI`. */
-  appType?: string;
-  /** Required for SingleTenant and UserAssignedMSI; also limits the bot to this tenant's users. */
-  tenantId?: string;
-  /** The Entra tenants served; activities from any other are refused before any lookup. Default: `tenantId`. */
-  tenants?: string[];
-  localMode: boolean;
-  logger: Logger;
-  clock?: Clock;
-  /** Counts 429s and failed Bot Connector calls (metrics). */
-  observer?: ChatCallObserver;
-  /**
-   * Further Bot Framework authentication settings, by their configuration names (sovereign clouds:
-   * `ToBotFromChannelOpenIdMetadataUrl`, `ToChannelFromBotLoginUrl`, `OAuthUrl`…). They cannot
-   * replace the app id, password, type or tenant.
-   */
-  botFrameworkSettings?: Record<string, string | boolean>;
-}
-
-export interface TeamsAdapter {
+export interface TeamsRuntime {
   readonly chat: ChatPort;
-  /** `POST /api/messages`, with a JSON body parser on this route only. */
-  mount(server: restify.Server): void;
-}
-
-function configError(message: string): JitError {
-  return new JitError('config', message);
+  handle(req: restify.Request, res: restify.Response, body: unknown): Promise<void>;
 }
 
 function isTokenFailure(err: unknown): boolean {
@@ -165,16 +74,7 @@ function isTokenFailure(err: unknown): boolean {
   return e?.statusCode === 401 || (typeof e?.name === 'string' && TOKEN_FAILURES.has(e.name));
 }
 
-export function createTeamsAdapter(opts: TeamsAdapterOptions): TeamsAdapter {
-  const appId = opts.appId.trim();
-  const appType = opts.appType?.trim() || 'MultiTenant';
-  if (!appId && !opts.localMode) {
-    throw configError('MicrosoftAppId is empty: Teams would accept unauthenticated activities. An empty app id is for local mode (Bot Framework Emulator) only.');
-  }
-  if (!(APP_TYPES as readonly string[]).includes(appType)) throw configError(`MicrosoftAppType "${appType}" is not one of ${APP_TYPES.join(', ')}.`);
-  if (appId && appType !== 'UserAssignedMSI' && !opts.appPassword) throw configError('MicrosoftAppPassword is empty but MicrosoftAppId is set.');
-  if (appId && appType !== 'MultiTenant' && !opts.tenantId) throw configError(`MicrosoftAppTenantId is required when MicrosoftAppType is ${appType}.`);
-
+export function createTeamsRuntime(opts: TeamsAdapterOptions, { appId, appType }: TeamsIdentitySettings): TeamsRuntime {
   const log = opts.logger;
   const clock = opts.clock ?? systemClock;
   const overrides = opts.botFrameworkSettings ?? {};
@@ -233,36 +133,16 @@ export function createTeamsAdapter(opts: TeamsAdapterOptions): TeamsAdapter {
 
   return {
     chat,
-    mount(server) {
-      server.post(TEAMS_ROUTE, async (req: restify.Request, res: restify.Response) => {
-        // restify routes `/api/messages;x` and `/api/%6dessages` here too; only the exact path is ours.
-        if ((req.url ?? '').split('?')[0] !== TEAMS_ROUTE) {
-          res.send(404, { error: 'Not found' });
-          return;
-        }
-        let body: unknown;
-        try {
-          body = parseJson(await readBody(req, { accept: JSON_ONLY, maxBytes: MAX_BODY_BYTES }));
-        } catch (err) {
-          if (!(err instanceof HttpBodyError)) throw err;
-          log.warn({ status: err.status, reason: err.message }, 'Teams request refused');
-          return sendBodyError(res, err);
-        }
-        const problem = activityProblem(body);
-        if (problem) {
-          log.warn({ reason: problem }, 'Teams request refused: not an activity');
-          res.send(400, { error: problem });
-          return;
-        }
-        (req as restify.Request & { body: unknown }).body = body;
-        const refused = await rejection(req);
-        if (refused) {
-          res.send(refused.status, { error: refused.message });
-          return;
-        }
-        const request = { body, headers: req.headers, method: req.method };
-        await adapter.process(request as never, containedResponse(res, log) as never, (ctx) => bot.run(ctx));
-      });
+    /** An activity that passed the route's checks: authenticated, then handed to botbuilder. */
+    async handle(req, res, body) {
+      (req as restify.Request & { body: unknown }).body = body;
+      const refused = await rejection(req);
+      if (refused) {
+        res.send(refused.status, { error: refused.message });
+        return;
+      }
+      const request = { body, headers: req.headers, method: req.method };
+      await adapter.process(request as never, containedResponse(res, log) as never, (ctx) => bot.run(ctx));
     },
   };
 }
