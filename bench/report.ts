@@ -204,34 +204,34 @@ as \`npm start\` runs it, in local mode (PGlite in a fresh data directory) again
 | \`src/azure/cloud.ts\`: \`@azure/identity\` is loaded only where the bot signs in to Azure (issue 16) | local mode and the simulator never need it | ~150 ms of module loading at start |
 | \`src/app/scheduler.ts\`: recording a finished job is tried up to four times before the job is left to run again | a completion lost to a passing store error (a deadlock PostgreSQL broke) re-ran the job when its lease lapsed: a second notice | duplicate expiry notices, PostgreSQL, two processes: 15 → 0 (one run before, three after; the runs cannot say which change of this round it was) |
 | \`src/main.ts\`, \`src/store/index.ts\`: Bolt and the Slack SDK are loaded only when Slack is configured; \`pg\` only with \`DATABASE_URL\`, PGlite only without it (issue 16) | a Teams-only or local bot carried the Slack SDK, a PostgreSQL bot PGlite's module, a local bot the pg driver | a few MB each (Bolt ~5, PGlite ~5, pg ~3) and their module loading at start |
+| \`src/app/scheduler.ts\`: a claim round is over once it has claimed; its jobs run in a shared pool of handler slots while the next round claims, instead of the next round waiting for every job of the last one. While more than a quarter of the slots' worth of claimed jobs is unfinished, claiming waits and then takes a batch (issue 16) | a thread reply committed during a round of slow redraws waited for all of them; but claiming after every commit (the first version) held PGlite's one connection with claims during the expiry burst, 30 s behind | Teams ~94 → ~170–197 req/s and its p99 within 2× of the floor's (full run of 2026-12-02 04:05, first version); expiry p99 on PGlite 977 → 314 ms; decision p50 61 → 46 ms, p99 116 → 114 ms (one run each, same day) |
+| \`src/teams/lazy.ts\`, \`src/teams/activity.ts\`: botbuilder is loaded with the first Teams activity that passes the route's checks, or the first post to Teams; options are still checked at start (issue 16) | \`require\` of the Teams adapter takes ~1.2 s on this machine, most of a PostgreSQL bot's start | not visible in the cold-start medians of one noisy run (PostgreSQL 1.39 → 1.55 s, restart 1.50 → 1.52 s); idle RSS with PostgreSQL 120 → 106 MB |
 
 Before these changes the first runs measured: expiry p99 42 s (PGlite) and 7.5 s (PostgreSQL, two processes), peak RSS
 644 MB (PGlite); Slack 130 req/s against the same floor.
 
 ## What remains, and why
 
-- **Slack and Teams throughput against the floors** (target ≥ 0.5). Group commit took the store from over half of
-  the bot's busy time to about a third, and the p99 of the answer is now within 2× of the floors', but each command
-  still costs several times a floor's CPU: it is made durable before the answer (idempotency claim, then the
-  request, its audit events and its jobs), and in local mode the outbox runs four jobs per command (the card on
-  Slack, on Teams, whose post finds no channel, on the console, and the requester's copy), each with its own call
-  out. The scheduler runs jobs in rounds of up to 100, and a kick during a round waits for the whole round, so
-  cards lag the answers (the bot answers 300–500 commands a second and posts ~60–150 cards). The bot's CPU per
-  command also rises during a run (Slack 8 → 17 ms, Teams 9 → 14 ms over five rounds of 2,000), which is not
-  explained yet. Suspects: the database outgrowing PGlite's buffers (pages then go through its file system, a
-  system call each), and finished jobs' entries in the due index, which every claim walks. One full run with the
-  jobs table also vacuumed while busy grew less (7 → 11 ms), but a single run on this measure proves little, so it
-  is not in the bot. Pipelined rounds (claiming again as handlers free up) and running a commit's own jobs at once
-  are the next steps.
-- **Decision to open** (target ≤ 50 ms p99). Before this round, on \`e1494f7\`, the same benchmark measured p50 52 ms
-  and p99 77 ms today (the 42 ms in earlier results predates issue 15's deliveries): every transition now also
-  redraws the requester's copy and takes buttons off asks, and those jobs share the scheduler's round with the
-  \`open\` job, whose thread reply waits for that round to end. Group commit added ~5–15 ms (one turn of the event
-  loop per store step). The same two next steps apply.
+- **Slack and Teams throughput against the floors** (target ≥ 0.5). Each command still costs several times a
+  floor's CPU: it is made durable before the answer (idempotency claim, then the request, its audit events and its
+  jobs), and in local mode the outbox runs four jobs per command (the card on Slack, on Teams, whose post finds no
+  channel, on the console, and the requester's copy), each with its own call out. The bot's CPU per Slack command
+  rises during a run (8 → 11 ms over five rounds of 2,000). A separate run of 10 × 1,000 commands found the cause:
+  with \`shared_buffers=32MB\` it rose from 5.7 to 11.9 ms as the database grew past ~32 MB (about 5,000
+  commands: requests ~1 KB each, five jobs, four card references whose unique index holds the whole reference);
+  with 128 MB it stayed at 5.0–6.7 ms, but resident memory rose by ~100 MB, which the idle and expiry memory targets
+  do not allow. Smaller rows and indexes (the card reference index on a hash of the reference; finished jobs pruned)
+  are the next step.
+- **Decision to open** (target ≤ 50 ms p99). The typical approval now takes ~30–45 ms; the tail comes in spikes
+  every ~20 approvals, at V8's old-generation collections (\`--trace-gc\`: ~10–16 ms pauses plus incremental
+  marking, every ~1.3 s). An allocation profile of the run shows why there is so much old garbage: 427 of 1,608 MB
+  allocated went to \`@azure/core-client\` deserializing the JIT policy, whose request history (up to 200 requests
+  per policy) Azure returns with every read, and the bot reads it twice per approval (before the initiate and to
+  see it applied). A young generation of 16 MB instead of 8 took one quick run from p50 36 / p99 95 to 28 / 80 ms,
+  at a cost in peak memory the expiry target has little room for.
 - **Cold start** (targets: ≤ 5 s first start, ≤ 1 s PostgreSQL). The V8 heap limits cost ~0.5 s at start
-  (side-by-side runs, which vary by ±0.7 s). Local mode loads botbuilder (~0.5 s) for the Bot Framework Emulator and
-  the Agents Playground; loading it on the first Teams activity would bring a PostgreSQL start near 1 s. The cold
-  runs start in local mode, so they carry the embedded simulator and the console too.
+  (side-by-side runs, which vary by ±0.7 s). The cold runs start in local mode, so they carry the embedded
+  simulator and the console too; the first start also runs initdb in a child process.
 - **Expiry on PGlite** holds, with little room: 10,000 grants a minute is ~167 expiries a second, each with five
   jobs in local mode (card, thread reply, direct message, the requester's copy, closing reminders).
 - **Peak memory** holds with the heap limits (V8's young generation 8 MB, old generation 192 MB, about twice the
