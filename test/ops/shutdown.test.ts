@@ -44,6 +44,10 @@ if (process.env.TEST_DATABASE_URL) {
       });
       // More claimed than B runs at once: some openings run, the rest wait in B's hands.
       await waitUntil('B to hold more leases than it runs at once', async () => (await leases(cluster, b.owner)) >= 12, 10_000, 10);
+      // And one opening that has only just reached Azure, so B is still waiting on it when the signal comes.
+      const initiatesSoFar = () => cluster.sim.requestLog.filter((e) => e.method === 'POST' && /\/initiate\?/i.test(e.path)).length;
+      const initiatesBefore = initiatesSoFar();
+      await waitUntil('B to send another initiate', async () => initiatesSoFar() > initiatesBefore, 10_000, 5);
       const held = await leases(cluster, b.owner);
 
       // Watch B from outside while it stops, as a load balancer would: several probes in flight at
