@@ -111,6 +111,8 @@ export class Scheduler {
   private readonly slotQueue: Array<() => void> = [];
   /** Jobs claimed by rounds that have not finished. */
   private pending = 0;
+  /** Ids of the jobs this process has claimed and not finished. */
+  private readonly holding = new Set<string>();
   /** A round claimed less than it could have because handlers were busy: claim again when one frees. */
   private backlogged = false;
   private timer: NodeJS.Timeout | null = null;
@@ -155,10 +157,12 @@ export class Scheduler {
   async runJob(id: string): Promise<boolean> {
     if (this.stopping) return false;
     const now = this.clock.now();
+    if (this.holding.has(id)) return false;
     const job = await this.store.claimJob(id, this.owner, now, this.leaseMs);
-    if (!job) return false;
+    if (!job || this.holding.has(id)) return false;
     this.stats.claimed++;
-    await this.track(this.execute(job, now.getTime() + this.leaseMs));
+    this.holding.add(id);
+    await this.track(this.execute(job, now.getTime() + this.leaseMs)).finally(() => this.holding.delete(id));
     return true;
   }
 
@@ -241,17 +245,21 @@ export class Scheduler {
     // can start soon: twice the slots, less what is claimed and not yet finished.
     const room = Math.min(this.batchSize, 2 * this.concurrency - this.pending);
     const now = this.clock.now();
-    const jobs = await this.store.claimJobs(this.owner, now, this.leaseMs, room);
+    // A job of ours whose lease looks lapsed while it still runs (the local clock moved past it) is
+    // claimed again; it is still ours and still running, so it must not run a second time here.
+    const jobs = (await this.store.claimJobs(this.owner, now, this.leaseMs, room)).filter((job) => !this.holding.has(job.id));
     this.stats.rounds++;
     this.stats.claimed += jobs.length;
     if (jobs.length === room && room < this.batchSize) this.backlogged = true;
     const leaseUntil = now.getTime() + this.leaseMs;
     this.pending += jobs.length;
-    const finished = Promise.all(jobs.map((job) => this.track(this.inSlot(() => this.execute(job, leaseUntil)).finally(() => this.jobFinished()))));
+    for (const job of jobs) this.holding.add(job.id);
+    const finished = Promise.all(jobs.map((job) => this.track(this.inSlot(() => this.execute(job, leaseUntil)).finally(() => this.jobFinished(job.id)))));
     return { claimed: jobs.length, finished: finished.then(() => undefined) };
   }
 
-  private jobFinished(): void {
+  private jobFinished(id: string): void {
+    this.holding.delete(id);
     this.pending--;
     if (!this.backlogged || this.stopping || this.pending > this.refillBelow) return;
     this.backlogged = false;

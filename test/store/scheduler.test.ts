@@ -212,6 +212,32 @@ for (const engine of storeEngines()) {
       assert.equal(s.stats.succeeded, 3);
     });
 
+    it('should not run its own running job again when the clock moves past its lease', async function () {
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const ran: string[] = [];
+      const s = scheduler({
+        expire: async (j) => {
+          ran.push(j.key);
+          await gate;
+        },
+      });
+      await store.scheduleJobs([job('notice')]);
+      const first = s.kick();
+      while (ran.length === 0) await new Promise((r) => setTimeout(r, 5));
+
+      // The local clock jumps 25 minutes while the notice is still being sent: its lease looks lapsed.
+      clock.advance(25 * 60 * SECOND);
+      await s.kick();
+      assert.equal(await s.runJob((await jobRows(store))[0].id), false);
+      release();
+      await first;
+      await s.drain();
+
+      assert.deepEqual(ran, ['notice'], 'sent once');
+      assert.deepEqual((await jobRows(store)).map((r) => r.done), [true]);
+    });
+
     it('should run a job by id right away, and refuse one that is leased or not due', async function () {
       const ran: string[] = [];
       const s = scheduler({ expire: async (j) => void ran.push(j.key) });
