@@ -139,7 +139,7 @@ export class SqlStore implements Store {
            FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (request_id text, kind text, platform text, ref jsonb))
              WITH ORDINALITY AS x(request_id, kind, platform, ref, n)
            ORDER BY x.n
-           ON CONFLICT (request_id, kind, ref) DO NOTHING`,
+           ON CONFLICT (request_id, kind, (decode(md5(ref::text), 'hex'))) DO NOTHING`,
           [`[${rows.join(',')}]`],
         );
         return new Map<string, never>();

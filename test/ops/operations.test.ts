@@ -190,7 +190,7 @@ describe('operations: metrics, health, readiness and request ids in the logs', f
       assert.equal(ready.status, 200);
       assert.deepEqual(names(ready.body), [['store', true, true], ['azure', true, false]]);
     }
-    assert.deepEqual(probes[0].body.checks[0].details, { schemaVersion: 2, expectedVersion: 2 }, 'the store says which migrations it holds');
+    assert.deepEqual(probes[0].body.checks[0].details, { schemaVersion: 3, expectedVersion: 3 }, 'the store says which migrations it holds');
     const armCalls = bot.sim!.requestLog.slice(armCallsBefore);
     assert.ok(armCalls.length <= 1, `20 probes made at most one ARM call: ${armCalls.map((c) => c.path).join(', ')}`);
     assert.ok(!armCalls.some((c) => /virtualMachines/i.test(c.path)), 'no probe lists the VMs');
