@@ -206,7 +206,7 @@ as \`npm start\` runs it, in local mode (PGlite in a fresh data directory) again
 | \`src/main.ts\`, \`src/store/index.ts\`: Bolt and the Slack SDK are loaded only when Slack is configured; \`pg\` only with \`DATABASE_URL\`, PGlite only without it (issue 16) | a Teams-only or local bot carried the Slack SDK, a PostgreSQL bot PGlite's module, a local bot the pg driver | a few MB each (Bolt ~5, PGlite ~5, pg ~3) and their module loading at start |
 | \`src/app/scheduler.ts\`: a claim round is over once it has claimed; its jobs run in a shared pool of handler slots while the next round claims, instead of the next round waiting for every job of the last one. While more than a quarter of the slots' worth of claimed jobs is unfinished, claiming waits and then takes a batch (issue 16) | a thread reply committed during a round of slow redraws waited for all of them; but claiming after every commit (the first version) held PGlite's one connection with claims during the expiry burst, 30 s behind | Teams ~94 → ~170–197 req/s and its p99 within 2× of the floor's (full run of 2026-12-02 04:05, first version); expiry p99 on PGlite 977 → 314 ms; decision p50 61 → 46 ms, p99 116 → 114 ms (one run each, same day) |
 | \`src/teams/lazy.ts\`, \`src/teams/activity.ts\`: botbuilder is loaded with the first Teams activity that passes the route's checks, or the first post to Teams; options are still checked at start (issue 16) | \`require\` of the Teams adapter takes ~1.2 s on this machine, most of a PostgreSQL bot's start | not visible in the cold-start medians of one noisy run (PostgreSQL 1.39 → 1.55 s, restart 1.50 → 1.52 s); idle RSS with PostgreSQL 120 → 106 MB |
-| \`src/store/migrations.ts\` (migration 3): card references are unique by a 16-byte digest of the reference instead of the whole reference (issue 16) | the unique index held each ~110-byte JSON reference and outgrew its table (953 against 789 pages after 10,000 commands); every card, copy and reply inserts at a random place in it | see the Slack rounds above: CPU per command over five rounds of 2,000 |
+| \`src/store/migrations.ts\` (migration 3): card references are unique by a 16-byte digest of the reference instead of the whole reference (issue 16) | the unique index held each ~110-byte JSON reference and outgrew its table (953 against 789 pages after 10,000 commands); every card, copy and reply inserts at a random place in it | not enough on its own: in the final run CPU per Slack command still rose 6.5 → 10.1 ms over five rounds of 2,000 (8.1 → 10.7 in the run before it) |
 
 Before these changes the first runs measured: expiry p99 42 s (PGlite) and 7.5 s (PostgreSQL, two processes), peak RSS
 644 MB (PGlite); Slack 130 req/s against the same floor.
@@ -217,12 +217,12 @@ Before these changes the first runs measured: expiry p99 42 s (PGlite) and 7.5 s
   floor's CPU: it is made durable before the answer (idempotency claim, then the request, its audit events and its
   jobs), and in local mode the outbox runs four jobs per command (the card on Slack, on Teams, whose post finds no
   channel, on the console, and the requester's copy), each with its own call out. The bot's CPU per Slack command
-  rises during a run (8 → 11 ms over five rounds of 2,000). A separate run of 10 × 1,000 commands found the cause:
+  rises during a run (6.5 → 10.1 ms over five rounds of 2,000 in the last run). A separate run of 10 × 1,000 commands found the cause:
   with \`shared_buffers=32MB\` it rose from 5.7 to 11.9 ms as the database grew past ~32 MB (about 5,000
   commands: requests ~1 KB each, five jobs, four card references whose unique index holds the whole reference);
   with 128 MB it stayed at 5.0–6.7 ms, but resident memory rose by ~100 MB, which the idle and expiry memory targets
   do not allow. Smaller rows and indexes (the card reference index on a hash of the reference; finished jobs pruned)
-  are the next step.
+  are the next step; the digest index (migration 3) alone did not stop the rise.
 - **Decision to open** (target ≤ 50 ms p99). The typical approval now takes ~30–45 ms; the tail comes in spikes
   every ~20 approvals, at V8's old-generation collections (\`--trace-gc\`: ~10–16 ms pauses plus incremental
   marking, every ~1.3 s). An allocation profile of the run shows why there is so much old garbage: 427 of 1,608 MB
