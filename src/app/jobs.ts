@@ -5,11 +5,11 @@ import { sameSources, sourcesOf } from '../core/cidr';
 import { randomUUID } from 'node:crypto';
 import { ChatError, CloudError, JitError } from '../core/errors';
 import * as notices from '../core/notices';
-import { TERMINAL_STATES, type AccessRequest, type Actor, type Platform } from '../core/types';
+import { TERMINAL_STATES, type AccessRequest, type Actor, type Platform, type VmRef } from '../core/types';
 import { requestView, type Notice } from '../core/views';
 import { errorFields } from './logger';
 import { announceJobs, askRefKind } from './outbox';
-import type { AskRefKind, Job, JobKind, JobSpec, MessageRef, OpenResult } from './ports';
+import type { AskRefKind, CloudAccessRecord, Job, JobKind, JobSpec, MessageRef, OpenResult } from './ports';
 import { openDecision } from '../core/lifecycle';
 import type { JobHandler } from './scheduler';
 import { UseCase } from './use-case';
@@ -24,6 +24,12 @@ export const DEFAULT_APPLY_DEADLINE_MS = 120_000;
 const CLOSED_ASKS = 'closed-asks';
 /** Polls that find no trace of an accepted open before it is sent again. */
 const UNRECORDED_POLLS = 3;
+
+/** Azure's request history as last read, and the VMs that read covered. */
+interface SeenRecords {
+  vms: VmRef[];
+  records: CloudAccessRecord[];
+}
 
 export class Jobs extends UseCase {
   private readonly escalations = new Escalations(this.ctx);
@@ -149,8 +155,9 @@ export class Jobs extends UseCase {
    */
   async watchApply(r: AccessRequest, p: ConfirmPayload, how?: string): Promise<boolean> {
     let verdict: ApplyVerdict;
+    let records: CloudAccessRecord[] = [];
     try {
-      const records = await this.cloud.accessRecords(r.vms, { timeoutInMs: this.cloudTimeoutInMs });
+      records = await this.cloud.accessRecords(r.vms, { timeoutInMs: this.cloudTimeoutInMs });
       verdict = judgeApply(records, r, p, this.clock.now());
     } catch (err) {
       // Asking failed, not the apply: keep asking until the deadline.
@@ -158,7 +165,7 @@ export class Jobs extends UseCase {
       verdict = { state: 'waiting', waiting: [] };
     }
     if (verdict.state === 'applied') {
-      await this.settleApplied(r, p, verdict, how);
+      await this.settleApplied(r, p, verdict, how, { vms: r.vms, records });
       return true;
     }
     const deadline = this.settings.applyDeadlineMs ?? DEFAULT_APPLY_DEADLINE_MS;
@@ -202,7 +209,7 @@ export class Jobs extends UseCase {
     await this.watchApply(r, p);
   }
 
-  private async settleApplied(r: AccessRequest, p: ConfirmPayload, v: Extract<ApplyVerdict, { state: 'applied' }>, how?: string): Promise<void> {
+  private async settleApplied(r: AccessRequest, p: ConfirmPayload, v: Extract<ApplyVerdict, { state: 'applied' }>, how: string | undefined, seen: SeenRecords): Promise<void> {
     const now = () => this.clock.now();
     const conflictIsFine = (err: unknown) => {
       if (!(err instanceof JitError && err.code === 'conflict')) throw err;
@@ -223,7 +230,7 @@ export class Jobs extends UseCase {
         // This grant may end older ones on the same ports, and newer ones may already have ended it.
         const newer = (await Promise.all(v.replacedBy.map((id) => this.store.getRequest(id)))).filter((x): x is AccessRequest => x !== null);
         for (const opened of [next, ...newer]) {
-          await this.settleSuperseded(opened).catch((err: unknown) => this.log.warn({ ...errorFields(err), requestId: opened.id }, 'could not check older grants on the same ports'));
+          await this.settleSuperseded(opened, seen).catch((err: unknown) => this.log.warn({ ...errorFields(err), requestId: opened.id }, 'could not check older grants on the same ports'));
         }
       }, conflictIsFine);
       return;
@@ -367,7 +374,7 @@ export class Jobs extends UseCase {
    * port (status NewerRequestInitiated). Ask Azure, rather than assume, and never keep saying "open"
    * for a port Azure closed: a grant with nothing left ends now; one with some ports left is told.
    */
-  private async settleSuperseded(opened: AccessRequest): Promise<void> {
+  private async settleSuperseded(opened: AccessRequest, seen: SeenRecords): Promise<void> {
     const sameVm = (a: { id: string }, b: { id: string }) => a.id.toLowerCase() === b.id.toLowerCase();
     const others = new Map<string, AccessRequest>();
     for (const vm of opened.vms) {
@@ -378,7 +385,11 @@ export class Jobs extends UseCase {
     }
     if (others.size === 0) return;
     const vms = [...new Map([...others.values()].flatMap((r) => r.vms).map((v) => [v.id.toLowerCase(), v])).values()];
-    const records = await this.cloud.accessRecords(vms, { timeoutInMs: this.cloudTimeoutInMs });
+    // Azure's history as read to see this grant applied, a moment ago, already shows what the grant
+    // replaced; each read of a busy VM's policy carries up to 200 requests through the SDK's
+    // deserializer, so it is read again only for VMs that read did not cover.
+    const covered = vms.every((vm) => seen.vms.some((v) => sameVm(v, vm)));
+    const records = covered ? seen.records : await this.cloud.accessRecords(vms, { timeoutInMs: this.cloudTimeoutInMs });
     const now = this.clock.now().getTime();
     for (const older of others.values()) {
       const pairs = older.vms.flatMap((vm) => older.ports.map((p) => ({ vm, port: p.number })));

@@ -353,9 +353,12 @@ for (const engine of engines()) {
       await world.settle();
       assert.equal(world.sim.check('web-01', 22, '10.1.2.3').allowed, true);
       const carols = submittedId(await world.app.command(person('carol'), 'ssh web-01 1h from 10.4.5.6 for second'));
+      const logged = world.sim.requestLog.length;
       await world.app.act(person('bob'), 'approve', carols);
       await world.settle();
       assert.equal(world.sim.check('web-01', 22, '10.4.5.6').allowed, true);
+      const calls = world.sim.requestLog.slice(logged).map((e) => `${e.method} ${e.path.split('?')[0].split('/').slice(-2).join('/')}`);
+      assert.deepEqual(calls, ['POST default/initiate', 'GET westeurope/jitNetworkAccessPolicies'], 'one read of Azure sees the grant applied and what it replaced');
       assert.equal(world.sim.check('web-01', 22, '10.1.2.3').allowed, false, 'the simulator, like Azure, keeps one grant per VM port');
       assert.equal((await world.store.getRequest(alices))!.state, 'expired', 'no longer shown as open');
       assert.ok(chat.threadOf(alices).some((t) => /Azure replaced 22 on web-01 with Carol's request/.test(t)), chat.threadOf(alices).join('\n'));
