@@ -64,6 +64,18 @@ for (const engine of storeEngines()) {
       return Object.assign(handler, { calls });
     }
 
+    /** A handler that records every job and holds the ones `held` picks until release(). */
+    function gated(held: (j: Job) => boolean): JobHandler & { ran: string[]; release(): void } {
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const ran: string[] = [];
+      const handler = async (j: Job) => {
+        ran.push(j.key);
+        if (held(j)) await gate;
+      };
+      return Object.assign(handler, { ran, release });
+    }
+
     it('should run due jobs, leave the rest for later, and record them done', async function () {
       const ran: string[] = [];
       const s = scheduler({ expire: async (j) => void ran.push(j.key), dm: async (j) => void ran.push(j.key) });
@@ -190,15 +202,9 @@ for (const engine of storeEngines()) {
     });
 
     it('should run jobs committed while a slow job runs without waiting for it', async function () {
-      let release!: () => void;
-      const gate = new Promise<void>((resolve) => (release = resolve));
-      const ran: string[] = [];
-      const s = scheduler({
-        expire: async (j) => {
-          ran.push(j.key);
-          if (j.key === 'slow') await gate;
-        },
-      });
+      const expire = gated((j) => j.key === 'slow');
+      const { ran } = expire;
+      const s = scheduler({ expire });
       await store.scheduleJobs([job('slow')]);
       const slowRound = s.kick();
       while (ran.length === 0) await new Promise((r) => setTimeout(r, 5));
@@ -207,21 +213,15 @@ for (const engine of storeEngines()) {
       await s.kick();
       assert.deepEqual(ran, ['slow', 'reply', 'redraw'], 'both ran while the slow job still held its slot');
 
-      release();
+      expire.release();
       await slowRound;
       assert.equal(s.stats.succeeded, 3);
     });
 
     it('should not run its own running job again when the clock moves past its lease', async function () {
-      let release!: () => void;
-      const gate = new Promise<void>((resolve) => (release = resolve));
-      const ran: string[] = [];
-      const s = scheduler({
-        expire: async (j) => {
-          ran.push(j.key);
-          await gate;
-        },
-      });
+      const expire = gated(() => true);
+      const { ran } = expire;
+      const s = scheduler({ expire });
       await store.scheduleJobs([job('notice')]);
       const first = s.kick();
       while (ran.length === 0) await new Promise((r) => setTimeout(r, 5));
@@ -230,7 +230,7 @@ for (const engine of storeEngines()) {
       clock.advance(25 * 60 * SECOND);
       await s.kick();
       assert.equal(await s.runJob((await jobRows(store))[0].id), false);
-      release();
+      expire.release();
       await first;
       await s.drain();
 
