@@ -21,7 +21,7 @@ export interface SchedulerOptions {
   handlers: Partial<Record<JobKind, JobHandler>>;
   pollIntervalMs?: number;
   leaseMs?: number;
-  /** Jobs claimed per round. */
+  /** Jobs claimed per round, at most. */
   batchSize?: number;
   /** Handlers running at once. */
   concurrency?: number;
@@ -143,8 +143,9 @@ export class Scheduler {
   }
 
   /**
-   * Run a claim round now. Kicks while a round runs share one follow-up round, which claims what
-   * became due meanwhile; the promise resolves when that round's jobs have finished.
+   * Claim due jobs now. Kicks while a claim runs share one follow-up claim, which takes what became
+   * due meanwhile; while many claimed jobs are unfinished, the claim is left to the moment enough of
+   * them finish. The promise resolves when the jobs this kick's round claimed have finished.
    */
   async kick(): Promise<void> {
     await (await this.requestRound()).finished;
