@@ -251,7 +251,10 @@ export class Scheduler {
     const jobs = (await this.store.claimJobs(this.owner, now, this.leaseMs, room)).filter((job) => !this.holding.has(job.id));
     this.stats.rounds++;
     this.stats.claimed += jobs.length;
-    if (jobs.length === room && room < this.batchSize) this.backlogged = true;
+    // A full claim means more are probably due: the next claim follows as soon as enough of these
+    // have finished, not at the next poll (which left the handlers idle most of each poll interval
+    // once a burst of commands had queued its deliveries: ~100 cards a second instead of ~400).
+    if (jobs.length === room) this.backlogged = true;
     const leaseUntil = now.getTime() + this.leaseMs;
     this.pending += jobs.length;
     for (const job of jobs) this.holding.add(job.id);

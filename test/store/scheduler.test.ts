@@ -218,6 +218,20 @@ for (const engine of storeEngines()) {
       assert.equal(s.stats.succeeded, 3);
     });
 
+    it('should work through a backlog larger than one claim without waiting for a poll', async function () {
+      const ran: string[] = [];
+      // Never started, so nothing polls: only finished jobs can bring the next claim.
+      const s = scheduler({ expire: async (j) => void ran.push(j.key) }, { batchSize: 10, concurrency: 8 });
+      await store.scheduleJobs(Array.from({ length: 45 }, (_, i) => job(`j${i}`, -i)));
+
+      await s.kick();
+      for (let waited = 0; ran.length < 45 && waited < 5_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+
+      assert.equal(ran.length, 45, `${ran.length} of 45 ran after one kick`);
+      assert.equal(new Set(ran).size, 45, 'each once');
+      assert.ok(s.stats.rounds >= 5, `${s.stats.rounds} claims of at most 10`);
+    });
+
     it('should not run its own running job again when the clock moves past its lease', async function () {
       const expire = gated(() => true);
       const { ran } = expire;
