@@ -3,7 +3,8 @@
 # keep its instructions to COPY, RUN npm ci, ENV, WORKDIR, USER, EXPOSE, HEALTHCHECK and CMD.
 ARG NODE_VERSION=22
 
-# Build stage: every dependency, including the compiler, to turn src/ into dist/.
+# Build stage: every dependency, including the compiler, to turn src/ into dist/. The build also
+# runs PGlite's initdb once (dist/pgdata-template, ~40 MB), so a first start copies a database instead.
 FROM node:${NODE_VERSION}-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./

@@ -1,7 +1,8 @@
 // Benchmark 5: cold start, from spawning `node dist/src/main.js` (what `npm start` runs after its
 // build) to the first 200 from /readyz (store answers, Azure, here its embedded simulator, answers).
 // Local mode as a new user runs it (no Slack or Teams settings), first on an empty data directory
-// (PGlite's initdb and the migrations run) and then on the one that start left (a restart); then
+// (the build's initialized template is copied, or initdb runs when there is none, and the migrations
+// run) and then on the one that start left (a restart); then
 // PostgreSQL, on a fresh schema (migrations) and again on it. Each start is then left alone for a few
 // seconds and its resident memory read again: what a bot waiting for its next command costs.
 import { join } from 'node:path';
@@ -75,7 +76,7 @@ export async function runColdBench(ctx: BenchContext): Promise<ColdCase[]> {
     fresh.push(await startOnce(ctx, `cold-pglite-first-${i}`, { JITBOT_DATA_DIR: dataDir }));
     again.push(await startOnce(ctx, `cold-pglite-restart-${i}`, { JITBOT_DATA_DIR: dataDir }));
   }
-  record('PGlite, first start (initdb)', fresh);
+  record('PGlite, first start (new data directory)', fresh);
   record('PGlite, restart', again);
 
   const pgFresh: Sample[] = [];

@@ -53,7 +53,21 @@ function build() {
   const typescript = path.dirname(require.resolve('typescript/package.json', { paths: [ROOT] }));
   const tsc = path.join(typescript, require(path.join(typescript, 'package.json')).bin.tsc);
   const result = spawnSync(process.execPath, [tsc, '-p', path.join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, stdio: 'inherit' });
-  return result.status === 0;
+  if (result.status !== 0) return false;
+  pgliteTemplate();
+  return true;
+}
+
+/**
+ * The initialized PGlite data directory a first start in local mode copies instead of running
+ * initdb (src/store/pglite.ts, makePgliteTemplate): made once per PGlite version, kept across builds.
+ * Without it the bot still starts, a few seconds slower the first time, so a failure only warns.
+ */
+function pgliteTemplate() {
+  const script = `require(${JSON.stringify(path.join(OUT, 'src', 'store', 'pglite.js'))}).makePgliteTemplate().then(
+    (r) => { if (r === 'made') process.stdout.write('jitbot: made the PGlite data directory template\\n'); },
+    (err) => { process.stderr.write('jitbot: no PGlite template (' + err.message + '); a first start will run initdb itself\\n'); });`;
+  spawnSync(process.execPath, ['-e', script], { cwd: ROOT, stdio: 'inherit' });
 }
 
 /** True when dist/ was built from the sources as they are now. */

@@ -1,7 +1,7 @@
 // PGlite engine: PostgreSQL compiled to WASM, in this process, one connection. Everything sent to one
 // database goes through one queue, so a transaction never interleaves with another caller's query.
 import { execFile } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { PGlite, parse, protocol } from '@electric-sql/pglite';
@@ -231,17 +231,22 @@ function transactionSql(session: PgliteSession): Sql {
   return sql;
 }
 
+export interface PgliteOpenOptions {
+  /** A new data directory is copied from this one when it was made by this PGlite; null: always initdb. */
+  template?: string | null;
+}
+
 /**
  * A persistent PGlite database in `dataDir` (created when missing). PGlite has no lock of its own
  * and two processes on one directory would corrupt it, so a lock file names the owning process.
  */
-export async function openPgliteSql(dir: string): Promise<Sql> {
+export async function openPgliteSql(dir: string, opts: PgliteOpenOptions = {}): Promise<Sql> {
   const dataDir = resolve(dir);
   mkdirSync(dirname(dataDir), { recursive: true });
   // Beside the directory, not in it: PGlite's initdb wants an empty directory.
   const releaseLock = acquireDirLock(`${dataDir}.lock`);
   try {
-    await createDataDirOutOfProcess(dataDir);
+    await createDataDir(dataDir, opts.template === undefined ? PGLITE_TEMPLATE_DIR : opts.template);
     preferLeanWasm();
     const db = await PGlite.create(dataDir, { startParams: START_PARAMS });
     let timer: NodeJS.Timeout | undefined;
@@ -273,9 +278,9 @@ export async function openPgliteSql(dir: string): Promise<Sql> {
 /**
  * initdb grows PGlite's WASM heap to ~700 MB resident, and WASM memory is never given back: a bot
  * that ran initdb in its own process carried that for its whole life (742 MB idle against ~270 MB
- * after a restart). So a new data directory is created by a short-lived child process, and the bot
- * then opens it as it would on a restart. The child works in a sibling directory that is renamed into
- * place only when initdb succeeded, so a killed first start leaves no half-made database behind.
+ * after a restart). So initdb runs in a short-lived child process, and the bot then opens the
+ * directory as it would on a restart. It works in a sibling directory that is renamed into place
+ * only when it is complete, so a killed first start leaves no half-made database behind.
  */
 const INITDB_TIMEOUT_MS = 5 * 60_000;
 const INITDB_CHILD = `
@@ -285,22 +290,101 @@ PGlite.create(process.argv[2]).then((db) => db.close()).then(
   (err) => { process.stderr.write(String((err && err.stack) || err)); process.exit(1); },
 );`;
 
-async function createDataDirOutOfProcess(dataDir: string): Promise<void> {
+/**
+ * Where `npm run build` leaves a freshly initialized data directory (dist/pgdata-template, beside
+ * dist/src), with the version of PGlite that made it in `<dir>.version`. initdb takes 4 to 6 s of
+ * CPU here whatever the directory (in memory too), more than the whole first-start budget, and its
+ * result is the same every time: so it runs once per build, as a distribution runs it once per
+ * install, and a first start copies the result (~0.2 s for its 40 MB). From the sources (tests,
+ * tsx) the path does not exist and a first start runs initdb itself.
+ */
+export const PGLITE_TEMPLATE_DIR = resolve(__dirname, '..', '..', 'pgdata-template');
+
+/** The installed PGlite's version: a template made by another version is not used. */
+function pgliteVersion(): string {
+  // Its package.json is not among the package's exports, so it is found beside the entry point.
+  for (let dir = dirname(require.resolve('@electric-sql/pglite')); dir !== dirname(dir); dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === '@electric-sql/pglite' && pkg.version) return pkg.version;
+    } catch {
+      // not here; one level up
+    }
+  }
+  throw new Error('cannot find the version of @electric-sql/pglite');
+}
+
+function templateIsCurrent(template: string): boolean {
+  try {
+    return existsSync(join(template, 'PG_VERSION')) && readFileSync(`${template}.version`, 'utf8').trim() === pgliteVersion();
+  } catch {
+    return false;
+  }
+}
+
+function initdbInChild(target: string, what: string): Promise<void> {
+  return new Promise<void>((done, fail) => {
+    execFile(
+      process.execPath,
+      ['-e', INITDB_CHILD, require.resolve('@electric-sql/pglite'), target],
+      // Only the child's own flags: a profiler or loader given to the bot has no business here.
+      { timeout: INITDB_TIMEOUT_MS, killSignal: 'SIGKILL', env: process.env, maxBuffer: 4 * 1024 * 1024 },
+      (err, _stdout, stderr) => (err ? fail(new Error(`creating the PGlite database in ${what} failed: ${stderr.trim() || err.message}`)) : done()),
+    );
+  });
+}
+
+/** Sets the mode of every directory and file under `root`, `root` included. */
+function chmodTree(root: string, dirMode: number, fileMode: number): void {
+  chmodSync(root, dirMode);
+  for (const entry of readdirSync(root, { withFileTypes: true })) {
+    const path = join(root, entry.name);
+    if (entry.isDirectory()) chmodTree(path, dirMode, fileMode);
+    else chmodSync(path, fileMode);
+  }
+}
+
+/**
+ * Makes the template a first start copies (`npm run build` calls this through the build script);
+ * nothing to do when one made by this PGlite is in place.
+ */
+export async function makePgliteTemplate(template = PGLITE_TEMPLATE_DIR): Promise<'made' | 'current'> {
+  if (templateIsCurrent(template)) return 'current';
+  const scratch = `${template}.initdb`;
+  for (const stale of [scratch, template, `${template}.version`]) rmSync(stale, { recursive: true, force: true });
+  try {
+    await initdbInChild(scratch, template);
+    // Readable by whoever runs the bot (the image builds it as root and runs as another user); each
+    // copy is made private again.
+    chmodTree(scratch, 0o755, 0o644);
+    renameSync(scratch, template);
+    writeFileSync(`${template}.version`, `${pgliteVersion()}\n`);
+    return 'made';
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+async function createDataDir(dataDir: string, template: string | null): Promise<void> {
   if (existsSync(join(dataDir, 'PG_VERSION'))) return;
   // A directory with something else in it is left to PGlite, which says what is wrong with it.
   if (existsSync(dataDir) && readdirSync(dataDir).length > 0) return;
   const fresh = `${dataDir}.initdb`;
   rmSync(fresh, { recursive: true, force: true });
   try {
-    await new Promise<void>((done, fail) => {
-      execFile(
-        process.execPath,
-        ['-e', INITDB_CHILD, require.resolve('@electric-sql/pglite'), fresh],
-        // Only the child's own flags: a profiler or loader given to the bot has no business here.
-        { timeout: INITDB_TIMEOUT_MS, killSignal: 'SIGKILL', env: process.env, maxBuffer: 4 * 1024 * 1024 },
-        (err, _stdout, stderr) => (err ? fail(new Error(`creating the PGlite database in ${dataDir} failed: ${stderr.trim() || err.message}`)) : done()),
-      );
-    });
+    let copied = false;
+    if (template !== null && templateIsCurrent(template)) {
+      try {
+        cpSync(template, fresh, { recursive: true });
+        // PostgreSQL's own rule for a data directory: the owner's alone.
+        chmodTree(fresh, 0o700, 0o600);
+        copied = true;
+      } catch {
+        // An unreadable or vanished template costs the initdb it would have saved, nothing more.
+        rmSync(fresh, { recursive: true, force: true });
+      }
+    }
+    if (!copied) await initdbInChild(fresh, dataDir);
     if (existsSync(dataDir)) rmdirSync(dataDir); // empty, checked above
     renameSync(fresh, dataDir);
   } finally {

@@ -123,6 +123,8 @@ describe('The production image (Dockerfile and compose.yaml)', function () {
         assert.ok(!existsSync(path.join(app, 'node_modules', dev)), `devDependency ${dev} is not installed`);
       }
       assert.ok(existsSync(path.join(app, 'dist', 'src', 'main.js')), 'the built output is in place');
+      // So a first start copies an initialized database rather than spend seconds in initdb.
+      assert.ok(existsSync(path.join(app, 'dist', 'pgdata-template', 'PG_VERSION')), 'the PGlite template is in place');
 
       assert.ok(env.JITBOT_DATA_DIR?.startsWith('/data/'), `the data directory ${env.JITBOT_DATA_DIR} is inside the /data volume`);
       const data = path.join(volume, path.relative('/data', env.JITBOT_DATA_DIR));

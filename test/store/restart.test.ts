@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MIGRATIONS, newTestSchemaName, openStore, openTestStore, SqlStore } from '../../src/store';
-import { openPgliteSql } from '../../src/store/pglite';
+import { makePgliteTemplate, openPgliteSql } from '../../src/store/pglite';
 import { jobRows, sampleRequest, type JobRowView } from './helpers';
 
 const FIXTURES = join(__dirname, 'fixtures');
@@ -115,6 +115,47 @@ describe('Scheduled work across processes', function () {
       } finally {
         await again.close();
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('should make a new PGlite database from the build\'s template, private to its owner, and run initdb when the template is from another PGlite', async function () {
+    this.timeout(240_000);
+    const dir = mkdtempSync(join(tmpdir(), 'jitbot-template-'));
+    const template = join(dir, 'template');
+    try {
+      assert.equal(await makePgliteTemplate(template), 'made');
+      assert.equal(await makePgliteTemplate(template), 'current', 'made once per PGlite version');
+      assert.equal((statSync(join(template, 'PG_VERSION')).mode & 0o777).toString(8), '644', 'readable by the user the bot runs as');
+      // A file initdb never makes, so a copy is told apart from a database initdb made.
+      writeFileSync(join(template, 'made-by-the-build'), '');
+      const templateFiles = readdirSync(template, { recursive: true }).sort();
+
+      const copied = join(dir, 'a', 'pgdata');
+      const a = new SqlStore(await openPgliteSql(copied, { template }));
+      try {
+        await a.migrate();
+        const request = sampleRequest();
+        assert.equal(await a.commit({ request, expectedVersion: null }), true);
+        assert.equal((await a.getRequest(request.id))?.id, request.id);
+      } finally {
+        await a.close();
+      }
+      assert.ok(existsSync(join(copied, 'made-by-the-build')), 'copied from the template');
+      assert.equal((statSync(copied).mode & 0o777).toString(8), '700');
+      assert.equal((statSync(join(copied, 'PG_VERSION')).mode & 0o777).toString(8), '600');
+      assert.deepEqual(readdirSync(template, { recursive: true }).sort(), templateFiles, 'the template is left as it was');
+
+      writeFileSync(`${template}.version`, '0.0.0\n');
+      const made = join(dir, 'b', 'pgdata');
+      const b = await openPgliteSql(made, { template });
+      try {
+        assert.deepEqual(await b.query('SELECT 1 AS one'), [{ one: 1 }]);
+      } finally {
+        await b.close();
+      }
+      assert.equal(existsSync(join(made, 'made-by-the-build')), false, 'initdb, not a copy of another version');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
