@@ -1,7 +1,7 @@
 // The Cloud port over Azure: JIT through @azure/arm-security, VM facts through @azure/arm-compute.
 // Every bot-level call runs under one deadline (the caller's signal combined with a timeout) and
 // one correlation id, and ends in a result or a CloudError, never in a hang.
-import { ComputeManagementClient, type VirtualMachine } from '@azure/arm-compute';
+import type { ComputeManagementClient, VirtualMachine } from '@azure/arm-compute';
 import { SecurityCenter, type JitNetworkAccessPolicy, type JitNetworkAccessRequest } from '@azure/arm-security';
 import type { TokenCredential } from '@azure/core-auth';
 import { isRestError, type PipelinePolicy } from '@azure/core-rest-pipeline';
@@ -113,7 +113,8 @@ function isNotFound(err: unknown): boolean {
 
 export class AzureCloud implements Cloud {
   private readonly security: SecurityCenter;
-  private readonly compute: ComputeManagementClient;
+  private computeClient: ComputeManagementClient | undefined;
+  private readonly makeCompute: () => ComputeManagementClient;
   private readonly budgets = new CallBudgets();
   private readonly clock: Clock;
   private readonly timeoutInMs: number;
@@ -150,13 +151,23 @@ export class AzureCloud implements Cloud {
       retryOptions,
       userAgentOptions,
     });
-    this.compute = new ComputeManagementClient(credential, subscriptionId, {
-      endpoint,
-      credentials: { scopes },
-      additionalPolicies: policies,
-      retryOptions,
-      userAgentOptions,
-    });
+    this.makeCompute = () => {
+      const { ComputeManagementClient } = require('@azure/arm-compute') as typeof import('@azure/arm-compute');
+      return new ComputeManagementClient(credential, subscriptionId, {
+        endpoint,
+        credentials: { scopes },
+        additionalPolicies: policies,
+        retryOptions,
+        userAgentOptions,
+      });
+    };
+  }
+
+  // @azure/arm-compute is ~400 ms of module loading (a fifth of a start on PostgreSQL), and only
+  // listing VMs and reading one need it: neither start-up, the readiness probe nor Defender's plan.
+  private get compute(): ComputeManagementClient {
+    this.computeClient ??= this.makeCompute();
+    return this.computeClient;
   }
 
   listVms(opts?: CallOptions): Promise<Vm[]> {

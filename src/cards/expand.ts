@@ -1,7 +1,7 @@
 // The mechanics under every card: the templates in cards/*.json, expansion with
 // adaptivecards-templating, and the pieces several cards share (buttons, tones, the message card).
 import { escapeCardText } from './markdown';
-import * as ACData from 'adaptivecards-templating';
+import type * as ACData from 'adaptivecards-templating';
 import type { Verb } from '../core/views';
 import approvalTemplate from '../../cards/approval.json';
 import noticeTemplate from '../../cards/notice.json';
@@ -39,7 +39,10 @@ const compiled = new Map<TemplateName, ACData.Template>();
 export function expand(name: TemplateName, data: object, opts: { keepMarkup?: readonly string[] } = {}): AdaptiveCardJson {
   let tpl = compiled.get(name);
   if (!tpl) {
-    tpl = new ACData.Template(templates[name]);
+    // Loaded with the first card, not at start: with adaptive-expressions it is ~270 ms of module
+    // loading that a bot on Slack alone, or one waiting for its first request, need not pay.
+    const { Template } = require('adaptivecards-templating') as typeof import('adaptivecards-templating');
+    tpl = new Template(templates[name]);
     compiled.set(name, tpl);
   }
   return escapeCardText(prune(tpl.expand({ $root: data })) as AdaptiveCardJson, { keep: opts.keepMarkup });
