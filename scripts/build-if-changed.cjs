@@ -78,7 +78,11 @@ function upToDate() {
 function main() {
   const force = process.argv.includes('--force');
   const before = fingerprint();
-  if (!force && readStamp() === before && fs.existsSync(path.join(OUT, 'src', 'main.js'))) return 0;
+  if (!force && readStamp() === before && fs.existsSync(path.join(OUT, 'src', 'main.js'))) {
+    // Built, but the template may have failed to make or been removed since: make it now.
+    if (!fs.existsSync(path.join(OUT, 'pgdata-template.version'))) pgliteTemplate();
+    return 0;
+  }
   process.stdout.write('jitbot: sources changed since the last build, compiling…\n');
   if (!build()) {
     process.stderr.write('jitbot: the build failed (see above); nothing was started\n');

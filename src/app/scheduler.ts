@@ -113,7 +113,7 @@ export class Scheduler {
   private pending = 0;
   /** Ids of the jobs this process has claimed and not finished. */
   private readonly holding = new Set<string>();
-  /** A round claimed less than it could have because handlers were busy: claim again when one frees. */
+  /** More may be due than the last claim took (it filled its room, or was put off): claim again once enough jobs finish. */
   private backlogged = false;
   private timer: NodeJS.Timeout | null = null;
   private started = false;
@@ -248,13 +248,14 @@ export class Scheduler {
     const now = this.clock.now();
     // A job of ours whose lease looks lapsed while it still runs (the local clock moved past it) is
     // claimed again; it is still ours and still running, so it must not run a second time here.
-    const jobs = (await this.store.claimJobs(this.owner, now, this.leaseMs, room)).filter((job) => !this.holding.has(job.id));
+    const claimed = await this.store.claimJobs(this.owner, now, this.leaseMs, room);
+    const jobs = claimed.filter((job) => !this.holding.has(job.id));
     this.stats.rounds++;
     this.stats.claimed += jobs.length;
     // A full claim means more are probably due: the next claim follows as soon as enough of these
     // have finished, not at the next poll (which left the handlers idle most of each poll interval
     // once a burst of commands had queued its deliveries: ~100 cards a second instead of ~400).
-    if (jobs.length === room) this.backlogged = true;
+    if (claimed.length === room) this.backlogged = true;
     const leaseUntil = now.getTime() + this.leaseMs;
     this.pending += jobs.length;
     for (const job of jobs) this.holding.add(job.id);
@@ -393,15 +394,14 @@ export class Scheduler {
   }
 
   private async poll(): Promise<void> {
-    let delayMs = this.pollIntervalMs;
     try {
-      const { claimed } = await this.requestRound();
-      // A full batch means more are probably due: go again at once.
-      if (claimed >= this.batchSize) delayMs = 0;
+      // A full claim brings the next one itself, as its jobs finish (see round), so the poll only
+      // has to find what became due while nothing was running.
+      await this.requestRound();
     } catch (err) {
       this.log.error({ err: describeError(err) }, 'scheduler round failed');
     }
-    if (!this.stopping) this.schedulePoll(delayMs);
+    if (!this.stopping) this.schedulePoll(this.pollIntervalMs);
   }
 }
 

@@ -1,7 +1,8 @@
 // PGlite engine: PostgreSQL compiled to WASM, in this process, one connection. Everything sent to one
 // database goes through one queue, so a transaction never interleaves with another caller's query.
 import { execFile } from 'node:child_process';
-import { chmodSync, closeSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, closeSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { PGlite, parse, protocol } from '@electric-sql/pglite';
@@ -314,11 +315,25 @@ function pgliteVersion(): string {
   throw new Error('cannot find the version of @electric-sql/pglite');
 }
 
-function templateIsCurrent(template: string): boolean {
+/** What a template must say it was made from: this PGlite and this initdb script. */
+function templateStamp(): string {
+  return `${pgliteVersion()} ${createHash('sha256').update(INITDB_CHILD).digest('hex').slice(0, 16)}`;
+}
+
+/**
+ * The identity of a template made from this PGlite and this script (its directory's inode and
+ * modification time), or null when there is none. Read before and after a copy: a build that
+ * remakes the template meanwhile removes its stamp first and changes the directory, so a copy of a
+ * template in flux is never taken for a database.
+ */
+function currentTemplate(template: string): string | null {
   try {
-    return existsSync(join(template, 'PG_VERSION')) && readFileSync(`${template}.version`, 'utf8').trim() === pgliteVersion();
+    if (!existsSync(join(template, 'PG_VERSION'))) return null;
+    if (readFileSync(`${template}.version`, 'utf8').trim() !== templateStamp()) return null;
+    const stat = statSync(template);
+    return `${stat.ino}:${stat.mtimeMs}`;
   } catch {
-    return false;
+    return null;
   }
 }
 
@@ -334,11 +349,12 @@ function initdbInChild(target: string, what: string): Promise<void> {
   });
 }
 
-/** Sets the mode of every directory and file under `root`, `root` included. */
+/** Sets the mode of every directory and file under `root`, `root` included; links are left alone (chmod would follow them). */
 function chmodTree(root: string, dirMode: number, fileMode: number): void {
   chmodSync(root, dirMode);
   for (const entry of readdirSync(root, { withFileTypes: true })) {
     const path = join(root, entry.name);
+    if (entry.isSymbolicLink()) continue;
     if (entry.isDirectory()) chmodTree(path, dirMode, fileMode);
     else chmodSync(path, fileMode);
   }
@@ -349,16 +365,17 @@ function chmodTree(root: string, dirMode: number, fileMode: number): void {
  * nothing to do when one made by this PGlite is in place.
  */
 export async function makePgliteTemplate(template = PGLITE_TEMPLATE_DIR): Promise<'made' | 'current'> {
-  if (templateIsCurrent(template)) return 'current';
+  if (currentTemplate(template) !== null) return 'current';
   const scratch = `${template}.initdb`;
-  for (const stale of [scratch, template, `${template}.version`]) rmSync(stale, { recursive: true, force: true });
+  // The stamp goes first, so a first start copying the old template meanwhile notices (see currentTemplate).
+  for (const stale of [`${template}.version`, scratch, template]) rmSync(stale, { recursive: true, force: true });
   try {
     await initdbInChild(scratch, template);
     // Readable by whoever runs the bot (the image builds it as root and runs as another user); each
     // copy is made private again.
     chmodTree(scratch, 0o755, 0o644);
     renameSync(scratch, template);
-    writeFileSync(`${template}.version`, `${pgliteVersion()}\n`);
+    writeFileSync(`${template}.version`, `${templateStamp()}\n`);
     return 'made';
   } finally {
     rmSync(scratch, { recursive: true, force: true });
@@ -373,9 +390,11 @@ async function createDataDir(dataDir: string, template: string | null): Promise<
   rmSync(fresh, { recursive: true, force: true });
   try {
     let copied = false;
-    if (template !== null && templateIsCurrent(template)) {
+    const before = template === null ? null : currentTemplate(template);
+    if (template !== null && before !== null) {
       try {
-        cpSync(template, fresh, { recursive: true });
+        cpSync(template, fresh, { recursive: true, verbatimSymlinks: true });
+        if (currentTemplate(template) !== before) throw new Error('the template changed while it was copied');
         // PostgreSQL's own rule for a data directory: the owner's alone.
         chmodTree(fresh, 0o700, 0o600);
         copied = true;

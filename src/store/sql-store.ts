@@ -374,6 +374,7 @@ export class SqlStore implements Store {
 
   async findJobIds(keys: string[]): Promise<Map<string, string>> {
     if (!keys.length) return new Map();
+    // A cancelled job is finished too; saying so lets the key index, partial on it, serve the lookup.
     const rows = await this.sql.query<{ key: string; id: string }>(
       `SELECT key, id::text AS id FROM jobs
        WHERE key = ANY($1::text[]) AND cancelled_at IS NULL AND ${UNFINISHED}`,

@@ -71,7 +71,10 @@ for (const engine of storeEngines()) {
         }
         return out;
       });
-      const walking = plans.flatMap((plan, i) => (/jobs_(due|request)_idx/.test(plan) ? [`${sent[i]!.text.trim().split('\n')[0]}\n${plan}`] : []));
+      // Through the id or the key: not the indexes of unfinished jobs, and not the whole table.
+      const walking = plans.flatMap((plan, i) =>
+        /jobs_(due|request)_idx/.test(plan) || !/jobs_pkey|jobs_key_idx/.test(plan) ? [`${sent[i]!.text.trim().split('\n')[0]}\n${plan}`] : [],
+      );
       assert.deepEqual(walking, [], 'statements whose plan walks every unfinished job');
     });
   });

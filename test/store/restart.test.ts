@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -120,7 +120,7 @@ describe('Scheduled work across processes', function () {
     }
   });
 
-  it('should make a new PGlite database from the build\'s template, private to its owner, and run initdb when the template is from another PGlite', async function () {
+  it('should make a new PGlite database from the build\'s template, private to its owner, and run initdb when the template is from another PGlite or cannot be copied', async function () {
     this.timeout(240_000);
     const dir = mkdtempSync(join(tmpdir(), 'jitbot-template-'));
     const template = join(dir, 'template');
@@ -147,6 +147,7 @@ describe('Scheduled work across processes', function () {
       assert.equal((statSync(join(copied, 'PG_VERSION')).mode & 0o777).toString(8), '600');
       assert.deepEqual(readdirSync(template, { recursive: true }).sort(), templateFiles, 'the template is left as it was');
 
+      const stamp = readFileSync(`${template}.version`, 'utf8');
       writeFileSync(`${template}.version`, '0.0.0\n');
       const made = join(dir, 'b', 'pgdata');
       const b = await openPgliteSql(made, { template });
@@ -156,6 +157,19 @@ describe('Scheduled work across processes', function () {
         await b.close();
       }
       assert.equal(existsSync(join(made, 'made-by-the-build')), false, 'initdb, not a copy of another version');
+
+      // A template that cannot be copied (here a named pipe in it) costs the initdb it would have saved.
+      writeFileSync(`${template}.version`, stamp);
+      execFileSync('mkfifo', [join(template, 'a-pipe')]);
+      const fallback = join(dir, 'c', 'pgdata');
+      const c = await openPgliteSql(fallback, { template });
+      try {
+        assert.deepEqual(await c.query('SELECT 1 AS one'), [{ one: 1 }]);
+      } finally {
+        await c.close();
+      }
+      assert.equal(existsSync(join(fallback, 'made-by-the-build')), false, 'initdb after the copy failed');
+      assert.equal(existsSync(`${fallback}.initdb`), false, 'no half copy left behind');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
