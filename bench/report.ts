@@ -207,34 +207,36 @@ as \`npm start\` runs it, in local mode (PGlite in a fresh data directory) again
 | \`src/app/scheduler.ts\`: a claim round is over once it has claimed; its jobs run in a shared pool of handler slots while the next round claims, instead of the next round waiting for every job of the last one. While more than a quarter of the slots' worth of claimed jobs is unfinished, claiming waits and then takes a batch (issue 16) | a thread reply committed during a round of slow redraws waited for all of them; but claiming after every commit (the first version) held PGlite's one connection with claims during the expiry burst, 30 s behind | Teams ~94 → ~170–197 req/s and its p99 within 2× of the floor's (full run of 2026-12-02 04:05, first version); expiry p99 on PGlite 977 → 314 ms; decision p50 61 → 46 ms, p99 116 → 114 ms (one run each, same day) |
 | \`src/teams/lazy.ts\`, \`src/teams/activity.ts\`: botbuilder is loaded with the first Teams activity that passes the route's checks, or the first post to Teams; options are still checked at start (issue 16) | \`require\` of the Teams adapter takes ~1.2 s on this machine, most of a PostgreSQL bot's start | not visible in the cold-start medians of one noisy run (PostgreSQL 1.39 → 1.55 s, restart 1.50 → 1.52 s); idle RSS with PostgreSQL 120 → 106 MB |
 | \`src/store/migrations.ts\` (migration 3): card references are unique by a 16-byte digest of the reference instead of the whole reference (issue 16) | the unique index held each ~110-byte JSON reference and outgrew its table (953 against 789 pages after 10,000 commands); every card, copy and reply inserts at a random place in it | not enough on its own: in the final run CPU per Slack command still rose 6.5 → 10.1 ms over five rounds of 2,000 (8.1 → 10.7 in the run before it) |
+| \`src/app/scheduler.ts\`: a claim that fills its room marks the scheduler backlogged, so the next claim follows as soon as enough of its jobs have finished (issue 16) | only a claim cut short by the room did; a full batch of 100 left the next claim to the 500 ms poll, so once a burst of commands had queued its deliveries the handlers sat idle most of each interval (the fake Slack API saw exactly 50 cards and 50 copies per half second) | quick Slack run 0.15 → 0.34 of the floor; Teams 0.26 → 0.51 (quick runs, same day; the floors vary by ±30 %) |
+| \`src/store/sql-store.ts\`: statements that pick jobs by id or key (finish, retry, fail, claim one, find by key) say "not finished" as \`coalesce(done_at, failed_at) IS NULL\` (issue 16) | \`done_at IS NULL AND failed_at IS NULL\` implies the predicate of the partial indexes on unfinished jobs, and the plan PostgreSQL caches for a prepared statement then walked one of them, every pending approval deadline, reminder and expiry, filtering by id: 234 ms against 1 ms per completion with 10,500 pending jobs. This, not the buffers, made CPU per command rise during a run: with 48 MB of buffers it still rose 7.3 → 10.7 ms | CPU per Slack command 7.1 → 13.2 ms over five rounds before, 4.1–4.2 ms flat after; Slack 167 falling to 85 req/s before, ~300 after (same machine, the floor ~750–1,150 in both) |
+| \`scripts/build-if-changed.cjs\`, \`src/store/pglite.ts\`: the build runs PGlite's initdb once (\`dist/pgdata-template\`, stamped with the PGlite version and the initdb script) and a first start copies it and makes the copy private; without a current template, initdb runs in the child process as before (issue 16) | initdb costs 4–6 s of CPU here wherever it runs (in memory too: 4.3 s), more than the 5 s budget for the whole first start, and its result never differs | first start 8.7 → 2.6 s (quick cold runs, same build otherwise); the build takes ~5 s longer once per PGlite version; the image carries 40 MB more |
+| \`src/azure/cloud.ts\`, \`src/cards/expand.ts\`: \`@azure/arm-compute\` and \`adaptivecards-templating\` are loaded on first use (issue 16) | neither readiness, the Azure probe nor Defender's plan needs them: ~400 and ~270 ms of module loading; the first VM list and the first card pay it instead | PostgreSQL start 1,423 → 979 ms (fresh schema) and 1,348 → 891 ms (restart), quick cold runs back to back |
 
 Before these changes the first runs measured: expiry p99 42 s (PGlite) and 7.5 s (PostgreSQL, two processes), peak RSS
 644 MB (PGlite); Slack 130 req/s against the same floor.
 
 ## What remains, and why
 
-- **Slack and Teams throughput against the floors** (target ≥ 0.5). Each command still costs several times a
-  floor's CPU: it is made durable before the answer (idempotency claim, then the request, its audit events and its
-  jobs), and in local mode the outbox runs four jobs per command (the card on Slack, on Teams, whose post finds no
-  channel, on the console, and the requester's copy), each with its own call out. The bot's CPU per Slack command
-  rises during a run (6.5 → 10.1 ms over five rounds of 2,000 in the last run). A separate run of 10 × 1,000 commands found the cause:
-  with \`shared_buffers=32MB\` it rose from 5.7 to 11.9 ms as the database grew past ~32 MB (about 5,000
-  commands: requests ~1 KB each, five jobs, four card references whose unique index holds the whole reference);
-  with 128 MB it stayed at 5.0–6.7 ms, but resident memory rose by ~100 MB, which the idle and expiry memory targets
-  do not allow. Smaller rows and indexes (the card reference index on a hash of the reference; finished jobs pruned)
-  are the next step; the digest index (migration 3) alone did not stop the rise.
-- **Decision to open** (target ≤ 50 ms p99). The typical approval now takes ~30–45 ms; the tail comes in spikes
-  every ~20 approvals, at V8's old-generation collections (\`--trace-gc\`: ~10–16 ms pauses plus incremental
-  marking, every ~1.3 s). An allocation profile of the run shows why there is so much old garbage: 427 of 1,608 MB
-  allocated went to \`@azure/core-client\` deserializing the JIT policy, whose request history (up to 200 requests
-  per policy) Azure returns with every read. The bot read it twice per approval (to see the grant applied, then to
-  see which older grants it replaced); now one read serves both, and a run of this benchmark alone measured p50
-  45 ms and p99 88 ms (within this machine's noise of the 99 ms above). A young generation of 16 MB instead of 8 took one quick run from p50 36 / p99 95 to 28 / 80 ms,
-  at a cost in peak memory the expiry target has little room for.
-- **Cold start** (targets: ≤ 5 s first start, ≤ 1 s PostgreSQL). The V8 heap limits cost ~0.5 s at start
-  (side-by-side runs, which vary by ±0.7 s). The cold runs start in local mode, so they carry the embedded
-  simulator and the console too; the first start also runs initdb in a child process.
-- **Expiry on PGlite** holds, with little room: 10,000 grants a minute is ~167 expiries a second, each with five
+- **Slack and Teams throughput against the floors** (target ≥ 0.5). With the completion plan fixed, CPU per command
+  is flat through a run (Slack ~4.1–4.7 ms, Teams ~5.5–6 ms), but still 2.5–3.5 times a floor's: the bot makes each
+  command durable before it answers (idempotency claim, then the request, its audit events and its jobs in one
+  group-committed transaction), and in local mode the outbox runs four jobs per command (the card on Slack, on Teams,
+  whose post finds no channel, on the console, and the requester's copy), two of them Web API calls where the floor
+  makes one. A profile of a steady Slack round: SQL on PGlite ~30 % (in the bot's one thread), the Slack HTTP
+  client ~25 % (undici's fetch; \`@slack/web-api\` also serializes every body twice for debug lines it does not
+  log), garbage collection ~10 %, Bolt ~10 %; for Teams, Adaptive Card templating is ~7 %. The machine is full during
+  a bot round (the bot's thread and V8's helper threads, and the runner on the other core), so moving PGlite to a
+  worker thread would take CPU from the load generator rather than add any.
+- **Decision to open** (target ≤ 50 ms p99). A trace of one approval: ~20 jobs (three announcements, approved,
+  open and the older grant it supersedes, each a card redraw and a thread reply on Slack and on the console, a
+  direct message and the requester's copy; then the opening and the closing reminders), ~40 statements and ~45 ms
+  of the bot's CPU. The path to the "open" reply (commit, claim, \`initiate\`, a read of the policy, commit, claim,
+  reply) shares the one thread with the other announcements. Experiments, each against its own baseline in quick runs
+  of 200 approvals: waiting for the deliveries to finish before the next click, p50 39–40 / p99 78–86 ms (the same:
+  not a queue); a 16 MB young generation, 32 / 79 against 35 / 81 ms (full runs); the open job and its reply first
+  in every claim, within noise; the bot on PostgreSQL, where SQL runs in another process, 45 / 94 against 37 / 75 ms.
+  Fewer, larger jobs per announcement (one per platform for the redraw and the reply) would be the next step.
+- **Expiry on PGlite** holds (its p99 varies between ~0.2 and ~1 s from run to run on this machine): 10,000 grants a minute is ~167 expiries a second, each with five
   jobs in local mode (card, thread reply, direct message, the requester's copy, closing reminders).
 - **Peak memory** holds with the heap limits (V8's young generation 8 MB, old generation 192 MB, about twice the
   live heap under load); without them V8 let garbage reach 550 MB in the expiry burst.
