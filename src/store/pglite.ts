@@ -293,7 +293,7 @@ PGlite.create(process.argv[2]).then((db) => db.close()).then(
 
 /**
  * Where `npm run build` leaves a freshly initialized data directory (dist/pgdata-template, beside
- * dist/src), with the version of PGlite that made it in `<dir>.version`. initdb takes 4 to 6 s of
+ * dist/src), stamped in `<dir>.version` with what made it (see templateStamp). initdb takes 4 to 6 s of
  * CPU here whatever the directory (in memory too), more than the whole first-start budget, and its
  * result is the same every time: so it runs once per build, as a distribution runs it once per
  * install, and a first start copies the result (~0.2 s for its 40 MB). From the sources (tests,

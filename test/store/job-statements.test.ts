@@ -31,7 +31,7 @@ for (const engine of storeEngines()) {
     // statements that finish, retry, fail or look up one job must not walk all of those: the plan
     // PostgreSQL caches for a prepared statement does not know how many there are, so the test
     // looks at that generic plan, with statistics taken while there were almost none.
-    it('finish, retry, fail and find jobs through their id or key, however many others are pending', async function () {
+    it('finishes, retries, fails and finds a job through its id or key, however many others are pending', async function () {
       // Statistics from a moment when nearly every job was finished, as after a quiet spell.
       await store.scheduleJobs(Array.from({ length: 3_000 }, (_, i) => ({ kind: 'dm' as const, requestId: `D${i}`, dueAt: T0, key: `dm:D${i}` })));
       const done = await store.claimJobs('earlier', T0, 30_000, 3_000);
