@@ -28,6 +28,16 @@ function nextMessage<T>(child: ChildProcess, test: (m: Record<string, unknown>) 
   });
 }
 
+/** Opens (making it when missing) the PGlite database in `dataDir`, asks it one thing, closes it. */
+async function opensAndAnswers(dataDir: string, template: string): Promise<void> {
+  const sql = await openPgliteSql(dataDir, { template });
+  try {
+    assert.deepEqual(await sql.query('SELECT 1 AS one'), [{ one: 1 }]);
+  } finally {
+    await sql.close();
+  }
+}
+
 function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
@@ -150,24 +160,14 @@ describe('Scheduled work across processes', function () {
       const stamp = readFileSync(`${template}.version`, 'utf8');
       writeFileSync(`${template}.version`, '0.0.0\n');
       const made = join(dir, 'b', 'pgdata');
-      const b = await openPgliteSql(made, { template });
-      try {
-        assert.deepEqual(await b.query('SELECT 1 AS one'), [{ one: 1 }]);
-      } finally {
-        await b.close();
-      }
+      await opensAndAnswers(made, template);
       assert.equal(existsSync(join(made, 'made-by-the-build')), false, 'initdb, not a copy of another version');
 
       // A template that cannot be copied (here a named pipe in it) costs the initdb it would have saved.
       writeFileSync(`${template}.version`, stamp);
       execFileSync('mkfifo', [join(template, 'a-pipe')]);
       const fallback = join(dir, 'c', 'pgdata');
-      const c = await openPgliteSql(fallback, { template });
-      try {
-        assert.deepEqual(await c.query('SELECT 1 AS one'), [{ one: 1 }]);
-      } finally {
-        await c.close();
-      }
+      await opensAndAnswers(fallback, template);
       assert.equal(existsSync(join(fallback, 'made-by-the-build')), false, 'initdb after the copy failed');
       assert.equal(existsSync(`${fallback}.initdb`), false, 'no half copy left behind');
     } finally {
