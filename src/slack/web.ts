@@ -13,6 +13,7 @@ import type { Logger as BoltLogger } from '@slack/bolt';
 import { ChatError } from '../core/errors';
 import type { ChatCallObserver } from '../app/observer';
 import type { CallOptions } from '../app/ports';
+import { keepAliveFetch } from './keepalive-fetch';
 
 export const DEFAULT_SLACK_API_URL = 'https://slack.com/api/';
 export const DEFAULT_CALL_TIMEOUT_MS = 10_000;
@@ -48,9 +49,15 @@ export function webClientOptions(opts: Pick<WebOptions, 'apiUrl' | 'logger' | 't
   };
 }
 
-/** fetch with a default deadline, for callers (Bolt's `respond`) that pass no signal of their own. */
+let sharedFetch: typeof fetch | null = null;
+
+/**
+ * The process's fetch for Slack, with a default deadline for callers (Bolt's `respond`) that pass no
+ * signal of their own. One pool of kept-alive connections for every client (see keepalive-fetch.ts).
+ */
 export function timedFetch(timeoutMs: number): typeof fetch {
-  return (input, init) => fetch(input, { ...init, signal: init?.signal ?? AbortSignal.timeout(timeoutMs) });
+  const send = (sharedFetch ??= keepAliveFetch());
+  return (input, init) => send(input, { ...init, signal: init?.signal ?? AbortSignal.timeout(timeoutMs) });
 }
 
 // Slack's own words for "try again later".
