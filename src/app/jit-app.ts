@@ -23,16 +23,16 @@ import { Actions } from './actions';
 import { ADDRESS_LINK_MS, AddressCapture, hashToken, newAddressToken, type AddressOutcome, type AddressPage } from './address';
 import type { ActOptions, CommandOptions, FormSubmitResult, HomeView, JitApi } from './api';
 import { auditCsv } from './audit-csv';
-import { Jobs } from './jobs';
+import { DEFERRED_KINDS, Jobs } from './jobs';
 import { errorFields, silentLogger, type Logger } from './logger';
 import { nullObserver, type AppObserver } from './observer';
 import { postCardJobs, postCopyJobs } from './outbox';
 import { escalationJobs } from './escalation';
-import type { ChatPort, Clock, Cloud, JobSpec, MessageRef, Store } from './ports';
+import type { ChatPort, Clock, Cloud, JobKind, JobSpec, MessageRef, Store } from './ports';
 import { sameEmail } from '../core/email';
 import { Scheduler } from './scheduler';
 import { StepUps, type StepUpOptions } from './step-up';
-import { UseCase, type UseCaseSettings } from './use-case';
+import { UseCase, type UseCaseContext, type UseCaseSettings } from './use-case';
 import { DefenderProbe } from './defender';
 import { nameLimitProblem } from '../core/azure-limits';
 import { formView, vmView } from './vm-views';
@@ -49,7 +49,7 @@ export interface JitAppOptions extends UseCaseSettings {
   observer?: AppObserver;
   /** Identifies this process's scheduler leases. */
   owner?: string;
-  scheduler?: { pollIntervalMs?: number; leaseMs?: number; batchSize?: number; concurrency?: number; maxAttempts?: number };
+  scheduler?: { pollIntervalMs?: number; leaseMs?: number; batchSize?: number; concurrency?: number; maxAttempts?: number; deferKinds?: readonly JobKind[]; deferMaxMs?: number };
   /** Step-up approvals: the sign-in provider and how fresh and strong a sign-in must be. */
   stepUp?: StepUpOptions;
   /** Groups kept in a directory (the file's `groups:`) and how long a person's memberships are trusted. */
@@ -90,7 +90,7 @@ export class JitApp extends UseCase implements JitApi {
       ...(directory?.ttlMs !== undefined ? { ttlMs: directory.ttlMs } : {}),
       ...(directory?.timeoutMs !== undefined ? { timeoutMs: directory.timeoutMs } : {}),
     });
-    const ctx = {
+    const ctx: UseCaseContext = {
       policy,
       store,
       cloud,
@@ -118,10 +118,12 @@ export class JitApp extends UseCase implements JitApi {
       clock,
       owner: owner ?? `jitbot-${process.pid}-${randomInt(1e9)}`,
       logger: log,
+      deferKinds: DEFERRED_KINDS,
       ...scheduler,
       handlers: this.jobs.handlers(),
     });
     ctx.kick = () => this.scheduler.kick();
+    ctx.leaseJobs = () => this.scheduler.leaseForNewJobs();
   }
 
   /** A directory to read group membership from (Entra ID through Graph, Slack user groups). */
@@ -345,8 +347,9 @@ export class JitApp extends UseCase implements JitApi {
         });
         schedule.push(...escalationJobs(this.policy, request, now));
       }
-      if (await this.store.commit({ request, expectedVersion: null, audit, schedule })) {
-        this.kick();
+      const lease = this.ctx.leaseJobs?.();
+      if (await this.store.commit({ request, expectedVersion: null, audit, schedule, ...(lease ? { lease } : {}) })) {
+        if (!lease) this.kick();
         return token ? { request, link: this.linkReply(request, token) } : { request };
       }
     }

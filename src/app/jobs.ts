@@ -25,6 +25,14 @@ const CLOSED_ASKS = 'closed-asks';
 /** Polls that find no trace of an accepted open before it is sent again. */
 const UNRECORDED_POLLS = 3;
 
+/**
+ * Redraws of messages people already see: the card, the requester's copy, an ask whose buttons
+ * are taken off. They yield to the work somebody waits for (see SchedulerOptions.deferKinds): with
+ * every job of an approval started at once, the reply that the ports are open came after a dozen
+ * redraws of this approval and of the grant it replaced.
+ */
+export const DEFERRED_KINDS: readonly JobKind[] = ['update-card', 'update-copy', 'close-notices'];
+
 /** Azure's request history as last read, and the VMs that read covered. */
 interface SeenRecords {
   vms: VmRef[];

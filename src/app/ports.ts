@@ -217,6 +217,22 @@ export interface Commit {
   schedule?: JobSpec[];
   /** Cancel not-yet-done jobs of this request, of these kinds (all kinds when omitted). */
   cancelJobs?: { requestId: string; kinds?: JobKind[] };
+  /** The scheduled jobs already due are written leased to this process, and handed to it once committed. */
+  lease?: JobLease;
+}
+
+/**
+ * A lease on the jobs a commit schedules, taken in the same statement that writes them. The process
+ * that committed runs them without claiming them first; should it die, the lease lapses and any
+ * process claims them, as with any other job.
+ */
+export interface JobLease {
+  owner: string;
+  /** Jobs due at or before this moment are leased. */
+  now: Date;
+  until: Date;
+  /** Called after the commit with the jobs it leased (not those a duplicate key kept out). */
+  adopt(jobs: Job[]): void;
 }
 
 export interface RequestQuery {

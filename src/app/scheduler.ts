@@ -4,7 +4,7 @@
 // whose completion was never recorded (they re-read the request and compare-and-set).
 import { isJitError } from '../core/errors';
 import { runWithLogContext } from './logger';
-import type { Clock, Job, JobKind, Store } from './ports';
+import type { Clock, Job, JobKind, JobLease, Store } from './ports';
 
 export type JobHandler = (job: Job, signal: AbortSignal) => Promise<void>;
 
@@ -29,6 +29,13 @@ export interface SchedulerOptions {
   maxAttempts?: number;
   /** Wait before the next try, given the number of the try that just failed (1 for the first). */
   backoffMs?: (attempt: number) => number;
+  /**
+   * Kinds that wait to start while jobs of other kinds this process holds are unfinished, for at
+   * most `deferMaxMs`: work whose lateness nobody notices (redrawing a message already on screen)
+   * yields to work somebody waits for (the Azure call behind an approval, the reply saying it is open).
+   */
+  deferKinds?: readonly JobKind[];
+  deferMaxMs?: number;
   logger?: SchedulerLogger;
 }
 
@@ -58,6 +65,7 @@ const DEFAULTS = {
   maxAttempts: 8,
 };
 const DEFAULT_STOP_TIMEOUT_MS = 10_000;
+const DEFAULT_DEFER_MAX_MS = 100;
 const COMPLETE_ATTEMPTS = 4;
 const COMPLETE_RETRY_MS = 200;
 // After the stop deadline aborts the handlers, how long they get to notice before leases are dropped.
@@ -97,6 +105,8 @@ export class Scheduler {
   private readonly refillBelow: number;
   private readonly maxAttempts: number;
   private readonly backoffMs: (attempt: number) => number;
+  private readonly deferKinds: ReadonlySet<JobKind>;
+  private readonly deferMaxMs: number;
   private readonly log: SchedulerLogger;
 
   private readonly aborter = new AbortController();
@@ -113,6 +123,9 @@ export class Scheduler {
   private pending = 0;
   /** Ids of the jobs this process has claimed and not finished. */
   private readonly holding = new Set<string>();
+  /** Claimed jobs not of a deferred kind, unfinished; and the deferred jobs waiting for them. */
+  private urgent = 0;
+  private readonly deferred = new Set<() => void>();
   /** More may be due than the last claim took (it filled its room, or was put off): claim again once enough jobs finish. */
   private backlogged = false;
   private timer: NodeJS.Timeout | null = null;
@@ -131,6 +144,8 @@ export class Scheduler {
     this.refillBelow = Math.max(1, Math.floor(this.concurrency / 4));
     this.maxAttempts = Math.max(1, opts.maxAttempts ?? DEFAULTS.maxAttempts);
     this.backoffMs = opts.backoffMs ?? defaultBackoffMs;
+    this.deferKinds = new Set(opts.deferKinds ?? []);
+    this.deferMaxMs = opts.deferMaxMs ?? DEFAULT_DEFER_MAX_MS;
     this.log = opts.logger ?? silent;
   }
 
@@ -163,8 +178,32 @@ export class Scheduler {
     if (!job || this.holding.has(id)) return false;
     this.stats.claimed++;
     this.holding.add(id);
-    await this.track(this.execute(job, now.getTime() + this.leaseMs)).finally(() => this.holding.delete(id));
+    await this.track(this.launch(job, () => this.execute(job, now.getTime() + this.leaseMs))).finally(() => this.holding.delete(id));
     return true;
+  }
+
+  /**
+   * A lease for the jobs a commit is about to write, so they run here as soon as it lands, without
+   * a claim: a claim statement per commit, and on the path of an approval two claims between the
+   * click and the reply that the ports are open. None while this scheduler is not running, or while
+   * it holds as many jobs as a claim would let it; then the jobs wait for a claim like any other.
+   */
+  leaseForNewJobs(): JobLease | undefined {
+    if (!this.started || this.stopping || this.pending >= 2 * this.concurrency) return undefined;
+    const now = this.clock.now();
+    const until = new Date(now.getTime() + this.leaseMs);
+    return { owner: this.owner, now, until, adopt: (jobs) => this.adopt(jobs, until.getTime()) };
+  }
+
+  /** Runs jobs a commit wrote leased to this process (leaseForNewJobs), as a claim's would run. */
+  private adopt(jobs: readonly Job[], leaseUntil: number): void {
+    const mine = jobs.filter((job) => !this.holding.has(job.id));
+    this.stats.claimed += mine.length;
+    this.pending += mine.length;
+    for (const job of mine) {
+      this.holding.add(job.id);
+      void this.track(this.launch(job, () => this.inSlot(() => this.execute(job, leaseUntil))).finally(() => this.jobFinished(job.id)));
+    }
   }
 
   /** Tests and local mode: run rounds until a round finds nothing due at the clock's now. */
@@ -259,7 +298,7 @@ export class Scheduler {
     const leaseUntil = now.getTime() + this.leaseMs;
     this.pending += jobs.length;
     for (const job of jobs) this.holding.add(job.id);
-    const finished = Promise.all(jobs.map((job) => this.track(this.inSlot(() => this.execute(job, leaseUntil)).finally(() => this.jobFinished(job.id)))));
+    const finished = Promise.all(jobs.map((job) => this.track(this.launch(job, () => this.inSlot(() => this.execute(job, leaseUntil))).finally(() => this.jobFinished(job.id)))));
     return { claimed: jobs.length, finished: finished.then(() => undefined) };
   }
 
@@ -269,6 +308,34 @@ export class Scheduler {
     if (!this.backlogged || this.stopping || this.pending > this.refillBelow) return;
     this.backlogged = false;
     this.requestRound().catch((err: unknown) => this.log.error({ err: describeError(err) }, 'scheduler round failed'));
+  }
+
+  /**
+   * Runs `work` for a claimed job: at once, or, for a deferred kind, once no other job is unfinished
+   * here or `deferMaxMs` has passed. The wait is bounded, so a steady stream of other work delays
+   * redraws by that much and never starves them.
+   */
+  private async launch(job: Job, work: () => Promise<void>): Promise<void> {
+    if (!this.deferKinds.has(job.kind)) {
+      this.urgent++;
+      try {
+        return await work();
+      } finally {
+        if (--this.urgent === 0) for (const wake of [...this.deferred]) wake();
+      }
+    }
+    if (this.urgent > 0) {
+      await new Promise<void>((resolve) => {
+        const wake = (): void => {
+          clearTimeout(timer);
+          this.deferred.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, this.deferMaxMs);
+        this.deferred.add(wake);
+      });
+    }
+    return work();
   }
 
   /** Runs `work` once one of `concurrency` handler slots is free; a freed slot goes to the longest waiter. */

@@ -9,7 +9,7 @@ import { errorFields, type Logger } from './logger';
 import type { AppObserver } from './observer';
 import { announceJobs, transitionJobs, type Announce } from './outbox';
 import type { People } from './people';
-import type { ChatPort, Clock, Cloud, Job, JobSpec, Store } from './ports';
+import type { ChatPort, Clock, Cloud, Job, JobLease, JobSpec, Store } from './ports';
 
 /** How long a platform's delivery id is remembered (Slack and Teams retry within minutes). */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
@@ -42,6 +42,8 @@ export interface UseCaseContext {
   vmCache: { current: { at: number; vms: Promise<Vm[]> } | null };
   /** Run what just became due without waiting for the next poll (set once the scheduler exists). */
   kick: () => Promise<void>;
+  /** A lease for a commit's due jobs, so this process runs them without claiming them (see Scheduler). */
+  leaseJobs?: () => JobLease | undefined;
   /** Who a person is: the file's people and the directory groups they are in. */
   people: People;
   /** Step-up sign-ins for approvals, when a sign-in provider is configured. */
@@ -150,15 +152,17 @@ export abstract class UseCase {
         ...(x.announce ? announceJobs(next, await this.platformsWithCard(id), x.announce, this.clock.now()) : []),
         ...transitionJobs(next, prev, ev, this.clock.now()),
       ];
+      const lease = this.ctx.leaseJobs?.();
       const ok = await this.store.commit({
         request: next,
         expectedVersion: prev.version,
         audit: [...result.audit, ...(x.audit ?? [])],
         schedule,
         ...(x.cancelKinds ? { cancelJobs: { requestId: id, kinds: x.cancelKinds } } : {}),
+        ...(lease ? { lease } : {}),
       });
       if (ok) {
-        this.kick();
+        if (!lease) this.kick();
         return { prev, next };
       }
     }

@@ -60,7 +60,8 @@ export class SqlStore implements Store {
   private readonly values: Coalescer<string, { value: unknown }, unknown>;
   private readonly lists: Coalescer<string, Array<{ key: string; value: unknown }>, Array<{ key: string; value: unknown }>>;
   // Group commit: the commits made while one transaction runs share the next (see commitBatch).
-  private readonly commits: Batcher<Commit, boolean>;
+  /** Per change: null when it lost its compare-and-set, else the jobs it leased (Commit.lease). */
+  private readonly commits: Batcher<Commit, Job[] | null>;
   private readonly claims: Batcher<{ key: string; ttlMs: number; now: Date }, boolean>;
   private readonly savedRefs: Coalescer<string, never, void>;
 
@@ -192,8 +193,11 @@ export class SqlStore implements Store {
     return rows.map(decodeRequest);
   }
 
-  commit(change: Commit): Promise<boolean> {
-    return this.commits.submit(change);
+  async commit(change: Commit): Promise<boolean> {
+    const leased = await this.commits.submit(change);
+    if (leased === null) return false;
+    if (change.lease && leased.length > 0) change.lease.adopt(leased);
+    return true;
   }
 
   // ---- audit ----------------------------------------------------------------------------------
@@ -390,7 +394,7 @@ export class SqlStore implements Store {
  * whose insert or compare-and-set finds the row taken writes nothing that came with it, exactly as
  * its own transaction would have. The batch holds at most one change per request (Batcher.keysOf).
  */
-async function commitBatch(tx: Sql, changes: Commit[]): Promise<boolean[]> {
+async function commitBatch(tx: Sql, changes: Commit[]): Promise<Array<Job[] | null>> {
   const row = (c: Commit) => {
     const col = requestColumns(c.request);
     // `data` is already JSON text; spliced in rather than parsed and serialized again.
@@ -442,10 +446,27 @@ async function commitBatch(tx: Sql, changes: Commit[]): Promise<boolean[]> {
   if (cancels.length) await cancelJobs(tx, cancels);
   const audit = winners.flatMap((c) => c.audit ?? []);
   if (audit.length) await insertAudit(tx, audit);
-  const jobs = winners.flatMap((c) => c.schedule ?? []);
-  if (jobs.length) await insertJobs(tx, jobs);
-  return changes.map((c) => won.has(c.request.id));
+  // Jobs already due go in leased to the process that committed (Commit.lease): it runs them next,
+  // without a claim statement, and no other process takes them while the lease holds.
+  const leaseOf = new Map<string, Commit>();
+  const jobs: LeasedSpec[] = winners.flatMap((c) =>
+    (c.schedule ?? []).map((j) => {
+      const lease = c.lease && j.dueAt.getTime() <= c.lease.now.getTime() ? c.lease : null;
+      if (lease && !leaseOf.has(j.key)) leaseOf.set(j.key, c);
+      return { ...j, leaseOwner: lease?.owner ?? null, leaseUntil: lease?.until ?? null };
+    }),
+  );
+  const leased = new Map<Commit, Job[]>();
+  if (jobs.length) {
+    for (const job of await insertJobs(tx, jobs, leaseOf.size > 0)) {
+      const c = leaseOf.get(job.key);
+      if (c) leased.set(c, [...(leased.get(c) ?? []), job]);
+    }
+  }
+  return changes.map((c) => (won.has(c.request.id) ? (leased.get(c) ?? []) : null));
 }
+
+type LeasedSpec = JobSpec & { leaseOwner?: string | null; leaseUntil?: Date | null };
 
 /**
  * Errors after which the database has certainly undone the whole transaction: it refused a
@@ -469,16 +490,30 @@ async function insertAudit(tx: Sql, events: AuditEvent[]): Promise<void> {
   );
 }
 
-async function insertJobs(tx: Sql, jobs: JobSpec[]): Promise<void> {
-  await tx.query(
-    `INSERT INTO jobs (kind, request_id, key, due_at, payload)
-     SELECT x.kind, x.request_id, x.key, x.due_at, x.payload
-     FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (kind text, request_id text, key text, due_at timestamptz, payload jsonb))
-       WITH ORDINALITY AS x(kind, request_id, key, due_at, payload, n)
+/** Inserts the jobs; with `returnLeased`, returns those inserted leased (a duplicate key inserts nothing). */
+async function insertJobs(tx: Sql, jobs: LeasedSpec[], returnLeased = false): Promise<Job[]> {
+  const rows = await tx.query<JobRow & { leased: boolean }>(
+    `INSERT INTO jobs (kind, request_id, key, due_at, payload, lease_owner, lease_until, attempts)
+     SELECT x.kind, x.request_id, x.key, x.due_at, x.payload, x.lease_owner, x.lease_until, CASE WHEN x.lease_owner IS NULL THEN 0 ELSE 1 END
+     FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (kind text, request_id text, key text, due_at timestamptz, payload jsonb, lease_owner text, lease_until timestamptz))
+       WITH ORDINALITY AS x(kind, request_id, key, due_at, payload, lease_owner, lease_until, n)
      ORDER BY x.n
-     ON CONFLICT (key) WHERE cancelled_at IS NULL DO NOTHING`,
-    [JSON.stringify(jobs.map((j) => ({ kind: j.kind, request_id: j.requestId, key: j.key, due_at: j.dueAt, payload: j.payload ?? {} })))],
+     ON CONFLICT (key) WHERE cancelled_at IS NULL DO NOTHING${returnLeased ? `\n     RETURNING ${JOB_COLUMNS}, jobs.lease_owner IS NOT NULL AS leased` : ''}`,
+    [
+      JSON.stringify(
+        jobs.map((j) => ({
+          kind: j.kind,
+          request_id: j.requestId,
+          key: j.key,
+          due_at: j.dueAt,
+          payload: j.payload ?? {},
+          lease_owner: j.leaseOwner ?? null,
+          lease_until: j.leaseUntil ?? null,
+        })),
+      ),
+    ],
   );
+  return rows.filter((r) => r.leased).map(decodeJob);
 }
 
 async function cancelJobs(tx: Sql, cancels: Array<{ requestId: string; kinds?: JobKind[] }>): Promise<void> {

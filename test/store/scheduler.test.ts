@@ -4,7 +4,7 @@ import type { Job, JobSpec } from '../../src/app/ports';
 import { Scheduler, isRetryable, type JobHandler, type SchedulerOptions } from '../../src/app/scheduler';
 import { ChatError, CloudError, JitError } from '../../src/core/errors';
 import type { TestStore } from '../../src/store';
-import { jobRows, storeEngines, T0 } from './helpers';
+import { jobRows, sampleRequest, storeEngines, T0 } from './helpers';
 
 const SECOND = 1_000;
 
@@ -347,6 +347,93 @@ for (const engine of storeEngines()) {
       await s.stop({ timeoutMs: 2_000 });
       await round;
       assert.deepEqual((await jobRows(store)).map((r) => r.done), [true]);
+    });
+
+    it('should hold a redraw while other work runs, and start it as soon as that work is done', async function () {
+      const expire = gated((j) => j.key === 'open');
+      const redraws: string[] = [];
+      const s = scheduler({ expire, 'update-card': async (j) => void redraws.push(j.key) }, { deferKinds: ['update-card'], deferMaxMs: 10_000 });
+      await store.scheduleJobs([job('open'), job('redraw', 0, { kind: 'update-card' })]);
+      const round = s.kick();
+      while (expire.ran.length === 0) await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(redraws, [], 'the redraw waits while the other job runs');
+
+      expire.release();
+      await round;
+      assert.deepEqual(redraws, ['redraw'], 'and runs once it is done, well before deferMaxMs');
+    });
+
+    it('should start a held redraw after deferMaxMs even while other work keeps running', async function () {
+      const expire = gated(() => true);
+      const redraws: string[] = [];
+      const s = scheduler({ expire, 'update-card': async (j) => void redraws.push(j.key) }, { deferKinds: ['update-card'], deferMaxMs: 60 });
+      await store.scheduleJobs([job('slow'), job('redraw', 0, { kind: 'update-card' })]);
+      const round = s.kick();
+      const started = Date.now();
+      while (redraws.length === 0 && Date.now() - started < 5_000) await new Promise((r) => setTimeout(r, 5));
+      assert.deepEqual(redraws, ['redraw']);
+      assert.deepEqual(expire.ran, ['slow'], 'while the other job was still running');
+      assert.ok(Date.now() - started >= 55, `started after ${Date.now() - started} ms, not at once`);
+      expire.release();
+      await round;
+    });
+
+    it("should run the due jobs a commit leased to it without claiming them, and leave later ones to claims", async function () {
+      const ran: string[] = [];
+      const s = scheduler({ expire: async (j) => void ran.push(j.key) }, { pollIntervalMs: 60 * SECOND });
+      assert.equal(s.leaseForNewJobs(), undefined, 'no lease before the scheduler runs');
+      s.start();
+      while (s.stats.rounds === 0) await new Promise((r) => setTimeout(r, 5));
+      const rounds = s.stats.rounds;
+
+      const lease = s.leaseForNewJobs();
+      assert.ok(lease);
+      const request = sampleRequest();
+      assert.equal(await store.commit({ request, expectedVersion: null, schedule: [job('now'), job('later', 60 * SECOND)], lease }), true);
+      while (ran.length === 0) await new Promise((r) => setTimeout(r, 5));
+      await s.stop({ timeoutMs: 1_000 });
+
+      assert.deepEqual(ran, ['now']);
+      assert.equal(s.stats.rounds, rounds, 'no claim ran for it');
+      const rows = await jobRows(store);
+      assert.deepEqual(
+        rows.map((r) => [r.key, r.done, r.attempts]),
+        [
+          ['now', true, 1],
+          ['later', false, 0],
+        ],
+      );
+      assert.equal(rows[1].lease_owner, null, 'the later job is left for a claim when it falls due');
+    });
+
+    it('should hand a leased job to another process once the lease of the one that committed it lapses', async function () {
+      const ran: string[] = [];
+      const survivor = scheduler({ expire: async (j) => void ran.push(j.key) }, { owner: 'survivor' });
+      // The committing process dies before it can run what it leased.
+      const lease = { owner: 'dead', now: T0, until: new Date(T0.getTime() + 30 * SECOND), adopt: () => {} };
+      assert.equal(await store.commit({ request: sampleRequest(), expectedVersion: null, schedule: [job('notice')], lease }), true);
+
+      await survivor.drain();
+      assert.deepEqual(ran, [], 'not while the lease holds');
+      clock.advance(31 * SECOND);
+      await survivor.drain();
+      assert.deepEqual(ran, ['notice'], 'once it lapsed, and once');
+      assert.deepEqual((await jobRows(store)).map((r) => [r.done, r.attempts]), [[true, 2]]);
+    });
+
+    it('should not lease a commit\'s jobs while it holds as many as a claim would let it', async function () {
+      const expire = gated(() => true);
+      const s = scheduler({ expire }, { concurrency: 2, pollIntervalMs: 60 * SECOND });
+      s.start();
+      await store.scheduleJobs([job('a'), job('b'), job('c'), job('d')]);
+      const round = s.kick();
+      while (expire.ran.length < 2) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(s.leaseForNewJobs(), undefined, 'four held: its slots twice over');
+      expire.release();
+      await round;
+      await s.drain();
+      assert.ok(s.leaseForNewJobs());
     });
 
     it('should poll on its own once started', async function () {
