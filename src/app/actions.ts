@@ -118,6 +118,7 @@ export class Actions extends UseCase implements ApprovalConfirmer {
         return { type: 'approve', by: actor, at };
       },
       (n, p) => this.afterDecision(n, p, actor, why),
+      { current },
     );
     this.observer.decision(verb, 'ok');
     if (prev.state === 'pending' && next.state !== 'pending') {

@@ -8,10 +8,10 @@ import * as notices from '../core/notices';
 import { TERMINAL_STATES, type AccessRequest, type Actor, type Platform, type VmRef } from '../core/types';
 import { requestView, type Notice } from '../core/views';
 import { errorFields } from './logger';
-import { announceJobs, askRefKind } from './outbox';
+import { announceJobs, askRefKind, jobPlatforms } from './outbox';
 import type { AskRefKind, CloudAccessRecord, Job, JobKind, JobSpec, MessageRef, OpenResult } from './ports';
 import { openDecision } from '../core/lifecycle';
-import type { JobHandler } from './scheduler';
+import { isRetryable, type JobHandler } from './scheduler';
 import { UseCase } from './use-case';
 import { judgeApply, listPorts, pollDelayMs, type ApplyVerdict, type ConfirmPayload } from './apply-watch';
 import { formatUtc } from '../core/duration';
@@ -161,7 +161,7 @@ export class Jobs extends UseCase {
    * After Azure's 202: look once now (Azure may have written the rules already), and otherwise leave
    * a durable `confirm` job that polls with backoff, so a restart loses nothing. True when settled.
    */
-  async watchApply(r: AccessRequest, p: ConfirmPayload, how?: string): Promise<boolean> {
+  async watchApply(r: AccessRequest, p: ConfirmPayload, how?: string, opts: { recorded?: Promise<void> } = {}): Promise<boolean> {
     let verdict: ApplyVerdict;
     let records: CloudAccessRecord[] = [];
     try {
@@ -172,6 +172,9 @@ export class Jobs extends UseCase {
       this.log.warn({ ...errorFields(err), requestId: r.id }, 'could not read whether Azure applied the request; will ask again');
       verdict = { state: 'waiting', waiting: [] };
     }
+    // What the caller was writing while Azure was asked (the audit of the accepted initiate) is in
+    // the store before anything follows from the answer.
+    await opts.recorded;
     if (verdict.state === 'applied') {
       await this.settleApplied(r, p, verdict, how, { vms: r.vms, records });
       return true;
@@ -233,6 +236,7 @@ export class Jobs extends UseCase {
           schedule: this.grantJobs(n),
           announce: { card: true, thread: notices.openedNotice(n, now()), dm: notices.openedNotice(n, now()) },
         }),
+        { current: r },
       ).then(async ({ next }) => {
         this.observer.opened((now().getTime() - approvedAt.getTime()) / 1000, 'ok');
         // This grant may end older ones on the same ports, and newer ones may already have ended it.
@@ -371,10 +375,13 @@ export class Jobs extends UseCase {
     }
     // Accepted is not open: the request stays `opening` until Azure shows the ports Initiated. Should
     // this fail, the job's retry finds the accepted initiate in Azure (acceptedEarlier) and watches it.
-    await this.store.appendAudit([
+    // Written while Azure is asked whether it applied the initiate: one round trip off the path to
+    // "open", and still recorded before the grant is.
+    const recorded = this.store.appendAudit([
       this.auditEvent('azure.initiate', r, null, { ok: true, accepted: true, endsAt: result.endsAt.toISOString(), azureRequestId: result.azureRequestId ?? null }),
     ]);
-    await this.watchApply(r, this.confirmPayload('open', this.justification(r), result.endsAt));
+    recorded.catch(() => undefined);
+    await this.watchApply(r, this.confirmPayload('open', this.justification(r), result.endsAt), undefined, { recorded });
   }
 
   /**
@@ -524,30 +531,49 @@ export class Jobs extends UseCase {
   }
 
   private async runPostCard(job: Job): Promise<void> {
-    const platform = job.payload.platform as Platform;
-    const chat = this.chats.get(platform);
     const r = await this.store.getRequest(job.requestId ?? '');
-    if (!chat || !r) return;
-    if ((await this.cardRefs(r.id, platform)) !== 'unposted') return;
-    const ref = await chat.postCard(r.route, requestView(r, this.clock.now()), { timeoutInMs: 10_000 });
-    // "No place on this platform" is remembered too, so thread replies know not to wait for a card.
-    await this.store.saveMessageRef({ requestId: r.id, kind: 'card', ref: ref ?? { platform, v: 1, data: { none: true } } });
-    if (ref) {
-      // The request may have moved on while the card was being posted; draw it as it is now.
-      const latest = await this.store.getRequest(r.id);
-      if (latest && latest.version !== r.version) await chat.updateCard(ref, requestView(latest, this.clock.now()), { timeoutInMs: 10_000 });
-    }
+    if (!r) return;
+    const refs = await this.store.listMessageRefs(r.id);
+    const todo = jobPlatforms(job.payload).filter((p) => this.chats.has(p) && !refs.some((m) => m.kind === 'card' && m.ref.platform === p));
+    if (todo.length === 0) return;
+    const view = requestView(r, this.clock.now());
+    const posted = await this.onEach(r.id, 'post the approval card', todo, async (platform) => {
+      const ref = await this.chats.get(platform)!.postCard(r.route, view, { timeoutInMs: 10_000 });
+      // "No place on this platform" is remembered too, so thread replies know not to wait for a card.
+      await this.store.saveMessageRef({ requestId: r.id, kind: 'card', ref: ref ?? { platform, v: 1, data: { none: true } } });
+      return ref;
+    });
+    const drawn = posted.filter((ref): ref is MessageRef => ref !== null);
+    if (drawn.length === 0) return;
+    // The request may have moved on while the cards were being posted; draw it as it is now.
+    const latest = await this.store.getRequest(r.id);
+    if (!latest || latest.version === r.version) return;
+    const now = requestView(latest, this.clock.now());
+    await this.onEach(r.id, 'redraw the approval card', drawn, (ref) => this.chats.get(ref.platform)!.updateCard(ref, now, { timeoutInMs: 10_000 }));
   }
 
   private async runUpdateCard(job: Job): Promise<void> {
-    const platform = job.payload.platform as Platform;
-    const chat = this.chats.get(platform);
     const r = await this.store.getRequest(job.requestId ?? '');
-    if (!chat || !r) return;
-    const refs = await this.cardRefs(r.id, platform);
-    if (!Array.isArray(refs)) return; // posting will draw the current state
+    if (!r) return;
+    const platforms = jobPlatforms(job.payload).filter((p) => this.chats.has(p));
+    // A platform still without a card is left out: posting it will draw the current state.
+    const refs = (await this.store.listMessageRefs(r.id)).filter((m) => m.kind === 'card' && platforms.includes(m.ref.platform) && !m.ref.data.none).map((m) => m.ref);
+    if (refs.length === 0) return;
     const view = requestView(r, this.clock.now());
-    for (const ref of refs) await chat.updateCard(ref, view, { timeoutInMs: 10_000 });
+    await this.onEach(r.id, 'redraw the approval card', refs, (ref) => this.chats.get(ref.platform)!.updateCard(ref, view, { timeoutInMs: 10_000 }));
+  }
+
+  /**
+   * `work` for every item at once; their results in order once all have settled. One that failed does
+   * not stop the others; the job then fails with a retryable error if any was retryable (a retry
+   * skips what already succeeded), else with the first.
+   */
+  private async onEach<T, R>(requestId: string, what: string, items: readonly T[], work: (item: T) => Promise<R>): Promise<R[]> {
+    const settled = await Promise.allSettled(items.map(work));
+    const failures = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
+    if (failures.length === 0) return settled.map((s) => (s as PromiseFulfilledResult<R>).value);
+    if (failures.length > 1) for (const err of failures) this.log.warn({ ...errorFields(err), requestId }, `could not ${what} on one platform`);
+    throw failures.find(isRetryable) ?? failures[0];
   }
 
   private async runThread(job: Job): Promise<void> {

@@ -19,8 +19,10 @@ export interface Announce {
 export function announceJobs(r: AccessRequest, platforms: readonly Platform[], a: Announce, now: Date): JobSpec[] {
   const jobs: JobSpec[] = [];
   const at = `${r.id}:v${r.version}`;
+  // One redraw for every platform: drawing the same card again is harmless, so a retry may redo them
+  // all. Thread replies stay one job per platform, since a reply posted twice is a second reply.
+  if (a.card && platforms.length > 0) jobs.push({ kind: 'update-card', requestId: r.id, dueAt: now, key: `${at}:update`, payload: { platforms: [...platforms] } });
   for (const platform of platforms) {
-    if (a.card) jobs.push({ kind: 'update-card', requestId: r.id, dueAt: now, key: `${at}:update:${platform}`, payload: { platform } });
     if (a.thread)
       jobs.push({ kind: 'thread', requestId: r.id, dueAt: now, key: `${at}:thread:${a.thread.kind}:${platform}`, payload: { platform, notice: a.thread } });
   }
@@ -56,6 +58,17 @@ export function postCopyJobs(r: AccessRequest, now: Date): JobSpec[] {
   return [{ kind: 'post-copy', requestId: r.id, dueAt: now, key: `${r.id}:post-copy` }];
 }
 
+/**
+ * One job posts the card on every platform. A retry posts only where no card is recorded yet (a
+ * card, or "no place here", is recorded the moment each platform answers), so none is posted twice;
+ * one job instead of one per platform halves a command's outbox work in local mode.
+ */
 export function postCardJobs(r: AccessRequest, platforms: readonly Platform[], now: Date): JobSpec[] {
-  return platforms.map((platform) => ({ kind: 'post-card', requestId: r.id, dueAt: now, key: `${r.id}:post-card:${platform}`, payload: { platform } }));
+  return platforms.length > 0 ? [{ kind: 'post-card', requestId: r.id, dueAt: now, key: `${r.id}:post-card`, payload: { platforms: [...platforms] } }] : [];
+}
+
+/** The platforms a post-card or update-card job is for (older versions wrote one job per platform). */
+export function jobPlatforms(payload: Record<string, unknown>): Platform[] {
+  if (Array.isArray(payload.platforms)) return payload.platforms.filter((p): p is Platform => typeof p === 'string');
+  return typeof payload.platform === 'string' ? [payload.platform as Platform] : [];
 }

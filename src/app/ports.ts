@@ -186,8 +186,8 @@ export type JobKind =
   | 'expire' // endsAt reached
   | 'pending-timeout' // nobody decided in time
   | 'escalate' // still undecided after the rule's escalateAfterMinutes; payload: { phase, askedAt? }
-  | 'post-card' // payload: { platform }
-  | 'update-card' // payload: { platform }
+  | 'post-card' // payload: { platforms } (one job for every platform; { platform } from older versions)
+  | 'update-card' // payload: { platforms } (likewise)
   | 'thread' // payload: { platform, notice }
   | 'dm' // payload: { notice, to? (an Actor) or toPerson? ({ name, email }: tried on each platform) }
   | 'post-copy' // the requester's own copy, on their platform
@@ -301,6 +301,8 @@ export interface Store {
   scheduleJobs(jobs: JobSpec[]): Promise<void>;
   /** Lease up to `limit` due jobs (`FOR UPDATE SKIP LOCKED`), for `leaseMs`. */
   claimJobs(owner: string, now: Date, leaseMs: number, limit: number): Promise<Job[]>;
+  /** When the earliest unfinished job nobody holds a lease on at `now` is (or was) due; null when there is none. */
+  nextDueAt(now: Date): Promise<Date | null>;
   /** Lease one job by id if it is due and free (run-now after a commit). */
   claimJob(id: string, owner: string, now: Date, leaseMs: number): Promise<Job | null>;
   completeJob(id: string, owner: string): Promise<void>;

@@ -66,6 +66,8 @@ const DEFAULTS = {
 };
 const DEFAULT_STOP_TIMEOUT_MS = 10_000;
 const DEFAULT_DEFER_MAX_MS = 100;
+/** The poll's shortest sleep: jobs falling due closer together than this are claimed together. */
+const MIN_POLL_GAP_MS = 20;
 const COMPLETE_ATTEMPTS = 4;
 const COMPLETE_RETRY_MS = 200;
 // After the stop deadline aborts the handlers, how long they get to notice before leases are dropped.
@@ -121,8 +123,12 @@ export class Scheduler {
   private readonly slotQueue: Array<() => void> = [];
   /** Jobs claimed by rounds that have not finished. */
   private pending = 0;
-  /** Ids of the jobs this process has claimed and not finished. */
-  private readonly holding = new Set<string>();
+  /**
+   * The jobs this process has claimed and not finished, by id, with the latest lease it holds on
+   * each: a claim that takes one of them again (its lease looked lapsed after the local clock moved)
+   * renews that lease for this process, so the job, still waiting here, runs under the new one.
+   */
+  private readonly holding = new Map<string, number>();
   /** Claimed jobs not of a deferred kind, unfinished; and the deferred jobs waiting for them. */
   private urgent = 0;
   private readonly deferred = new Set<() => void>();
@@ -177,7 +183,7 @@ export class Scheduler {
     const job = await this.store.claimJob(id, this.owner, now, this.leaseMs);
     if (!job || this.holding.has(id)) return false;
     this.stats.claimed++;
-    this.holding.add(id);
+    this.holding.set(id, now.getTime() + this.leaseMs);
     await this.track(this.launch(job, () => this.execute(job, now.getTime() + this.leaseMs))).finally(() => this.holding.delete(id));
     return true;
   }
@@ -201,7 +207,7 @@ export class Scheduler {
     this.stats.claimed += mine.length;
     this.pending += mine.length;
     for (const job of mine) {
-      this.holding.add(job.id);
+      this.holding.set(job.id, leaseUntil);
       void this.track(this.launch(job, () => this.inSlot(() => this.execute(job, leaseUntil))).finally(() => this.jobFinished(job.id)));
     }
   }
@@ -288,6 +294,8 @@ export class Scheduler {
     // A job of ours whose lease looks lapsed while it still runs (the local clock moved past it) is
     // claimed again; it is still ours and still running, so it must not run a second time here.
     const claimed = await this.store.claimJobs(this.owner, now, this.leaseMs, room);
+    const leaseUntil = now.getTime() + this.leaseMs;
+    for (const job of claimed) if (this.holding.has(job.id)) this.holding.set(job.id, leaseUntil);
     const jobs = claimed.filter((job) => !this.holding.has(job.id));
     this.stats.rounds++;
     this.stats.claimed += jobs.length;
@@ -295,9 +303,8 @@ export class Scheduler {
     // have finished, not at the next poll (which left the handlers idle most of each poll interval
     // once a burst of commands had queued its deliveries: ~100 cards a second instead of ~400).
     if (claimed.length === room) this.backlogged = true;
-    const leaseUntil = now.getTime() + this.leaseMs;
     this.pending += jobs.length;
-    for (const job of jobs) this.holding.add(job.id);
+    for (const job of jobs) this.holding.set(job.id, leaseUntil);
     const finished = Promise.all(jobs.map((job) => this.track(this.launch(job, () => this.inSlot(() => this.execute(job, leaseUntil))).finally(() => this.jobFinished(job.id)))));
     return { claimed: jobs.length, finished: finished.then(() => undefined) };
   }
@@ -389,7 +396,7 @@ export class Scheduler {
     // Jobs still queued when stop() began are left to the lease release.
     if (this.stopping) return;
     const startedAt = this.clock.now().getTime();
-    if (startedAt > leaseUntil) {
+    if (startedAt > Math.max(leaseUntil, this.holding.get(job.id) ?? 0)) {
       // Waited in the queue past its lease (the store's own test: lease_until < now): another
       // process may own it by now.
       this.log.warn({ jobId: job.id, kind: job.kind }, 'job lease lapsed before it started; leaving it to the next claim');
@@ -461,14 +468,22 @@ export class Scheduler {
   }
 
   private async poll(): Promise<void> {
+    let delayMs = this.pollIntervalMs;
     try {
       // A full claim brings the next one itself, as its jobs finish (see round), so the poll only
       // has to find what became due while nothing was running.
       await this.requestRound();
+      // Commits run the jobs they schedule themselves (leaseForNewJobs) and claim nothing, so a
+      // reminder or an expiry falling due is found by the poll alone: it wakes when the next one
+      // is due rather than up to a whole interval later (10,000 expiries a minute were notified
+      // 250 ms late at the median, against 80 ms while every commit still claimed).
+      // A job that fell due since the claim counts too (it is due now: the shortest sleep).
+      const next = this.stopping ? null : await this.store.nextDueAt(this.clock.now());
+      if (next) delayMs = Math.max(MIN_POLL_GAP_MS, Math.min(delayMs, next.getTime() - this.clock.now().getTime()));
     } catch (err) {
       this.log.error({ err: describeError(err) }, 'scheduler round failed');
     }
-    if (!this.stopping) this.schedulePoll(this.pollIntervalMs);
+    if (!this.stopping) this.schedulePoll(delayMs);
   }
 }
 

@@ -50,6 +50,11 @@ export interface UseCaseContext {
   stepUps?: { ask(actor: Actor, r: AccessRequest): Promise<string> };
 }
 
+export interface ApplyOptions {
+  /** The request as the caller just read it, for the first try. */
+  current?: AccessRequest;
+}
+
 export interface AfterTransition {
   schedule?: JobSpec[];
   announce?: Announce;
@@ -138,9 +143,12 @@ export abstract class UseCase {
     id: string,
     event: (r: AccessRequest) => LifecycleEvent | JitError,
     after: (next: AccessRequest, prev: AccessRequest) => AfterTransition,
+    opts: ApplyOptions = {},
   ): Promise<{ prev: AccessRequest; next: AccessRequest }> {
     for (let attempt = 0; attempt < 20; attempt++) {
-      const prev = await this.load(id);
+      // The caller's copy saves a read on the first try; if it is out of date the write fails its
+      // compare-and-set and the next try reads the request afresh.
+      const prev = attempt === 0 && opts.current?.id === id ? opts.current : await this.load(id);
       const ev = event(prev);
       if (ev instanceof JitError) throw ev;
       const result = transition(prev, ev);

@@ -54,9 +54,25 @@ export function keepAliveFetch(opts: KeepAliveFetchOptions = {}): typeof fetch {
     const signal = init?.signal ?? undefined;
     signal?.throwIfAborted();
 
-    return new Promise<Response>((resolve, reject) => {
+    return new Promise<Response>((resolveOuter, rejectOuter) => {
+      // The abort listener is removed the moment the call settles: the caller's signal is often an
+      // AbortSignal.timeout (the WebClient's), which lives for its whole timeout, and a listener left
+      // on it would keep the request and its answer alive that long.
+      const onAbort = (): void => {
+        req.destroy();
+        rejectOuter(signal!.reason);
+      };
+      const settle = (): void => signal?.removeEventListener('abort', onAbort);
+      const resolve = (r: Response): void => {
+        settle();
+        resolveOuter(r);
+      };
+      const reject = (err: unknown): void => {
+        settle();
+        rejectOuter(err);
+      };
       const client = url.protocol === 'https:' ? https : http;
-      const req = client.request(url, { method: init?.method ?? 'GET', headers, agent: agents[url.protocol as 'http:' | 'https:'], signal }, (res) => {
+      const req = client.request(url, { method: init?.method ?? 'GET', headers, agent: agents[url.protocol as 'http:' | 'https:'] }, (res) => {
         const status = res.statusCode ?? 0;
         if (status >= 300 && status < 400 && init?.redirect === 'error') {
           res.resume();
@@ -83,6 +99,7 @@ export function keepAliveFetch(opts: KeepAliveFetchOptions = {}): typeof fetch {
       });
       // fetch rejects with TypeError for network failures and with the signal's reason when aborted.
       req.on('error', (err) => reject(signal?.aborted ? signal.reason : new TypeError('fetch failed', { cause: err })));
+      signal?.addEventListener('abort', onAbort, { once: true });
       req.end(payload);
     });
   };

@@ -117,10 +117,15 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Rejects with a retryable ChatError when the deadline passes or the caller aborts. */
+/**
+ * Rejects with a retryable ChatError when the deadline passes or the caller aborts. The timer is
+ * cleared when the call is done, so nothing of the call outlives it (AbortSignal.timeout keeps its
+ * listeners, and what they reach, until it fires).
+ */
 function deadlineFor(method: string, opts: CallOptions | undefined, defaultMs: number): { signal: AbortSignal; expired: Promise<never>; done(): void } {
-  const timeout = AbortSignal.timeout(opts?.timeoutInMs ?? defaultMs);
-  const signal = opts?.abortSignal ? AbortSignal.any([timeout, opts.abortSignal]) : timeout;
+  const timeout = new AbortController();
+  const timer = setTimeout(() => timeout.abort(new DOMException('The operation timed out.', 'TimeoutError')), opts?.timeoutInMs ?? defaultMs);
+  const signal = opts?.abortSignal ? AbortSignal.any([timeout.signal, opts.abortSignal]) : timeout.signal;
   let onAbort: () => void = () => {};
   const expired = new Promise<never>((_, reject) => {
     onAbort = () => {
@@ -131,7 +136,14 @@ function deadlineFor(method: string, opts: CallOptions | undefined, defaultMs: n
     else signal.addEventListener('abort', onAbort, { once: true });
   });
   expired.catch(() => {});
-  return { signal, expired, done: () => signal.removeEventListener('abort', onAbort) };
+  return {
+    signal,
+    expired,
+    done: () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    },
+  };
 }
 
 export function createSlackCaller(token: string, opts: WebOptions): SlackCaller {

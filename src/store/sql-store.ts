@@ -311,6 +311,14 @@ export class SqlStore implements Store {
     return rows.map(decodeJob).sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime() || Number(a.id) - Number(b.id));
   }
 
+  async nextDueAt(now: Date): Promise<Date | null> {
+    const rows = await this.sql.query<{ at: Date | null }>(
+      'SELECT min(due_at) AS at FROM jobs WHERE done_at IS NULL AND failed_at IS NULL AND (lease_until IS NULL OR lease_until < $1)',
+      [now],
+    );
+    return rows[0]?.at ?? null;
+  }
+
   async claimJob(id: string, owner: string, now: Date, leaseMs: number): Promise<Job | null> {
     if (!/^\d{1,18}$/.test(id)) return null;
     const rows = await this.sql.query<JobRow>(

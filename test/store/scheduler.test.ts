@@ -301,6 +301,24 @@ for (const engine of storeEngines()) {
       assert.deepEqual(ran, ['slow', 'queued'], 'taken again once its lease had lapsed, and run once');
     });
 
+    it('should run a waiting job under the lease a later claim renewed when the clock moved, not leave it stranded', async function () {
+      const expire = gated(() => true);
+      const redraws: string[] = [];
+      const s = scheduler({ expire, 'update-card': async (j) => void redraws.push(j.key) }, { leaseMs: 30 * SECOND, deferKinds: ['update-card'], deferMaxMs: 10_000 });
+      await store.scheduleJobs([job('slow', -1), job('redraw', 0, { kind: 'update-card' })]);
+      const first = s.kick();
+      while (expire.ran.length === 0) await new Promise((r) => setTimeout(r, 5));
+      // The local clock jumps while the redraw waits for the slow job: a claim takes it again, for us.
+      clock.advance(31 * SECOND);
+      await s.kick();
+      expire.release();
+      await first;
+
+      assert.deepEqual(redraws, ['redraw'], 'run under the renewed lease, without waiting for it to lapse');
+      assert.deepEqual(logs.warn, []);
+      assert.deepEqual((await jobRows(store)).map((r) => r.done), [true, true]);
+    });
+
     it('should wait for running handlers on stop, abort them at the deadline, and release the leases', async function () {
       let aborted = false;
       let started = 0;
@@ -434,6 +452,20 @@ for (const engine of storeEngines()) {
       await round;
       await s.drain();
       assert.ok(s.leaseForNewJobs());
+    });
+
+    it('should wake for a job falling due before the next poll, not a whole interval later', async function () {
+      const ran: Array<[string, number]> = [];
+      const started = Date.now();
+      // A clock that moves with real time, so the job falls due while the test waits.
+      const moving = { now: () => new Date(T0.getTime() + (Date.now() - started)) };
+      const s = scheduler({ expire: async (j) => void ran.push([j.key, Date.now() - started]) }, { clock: moving, pollIntervalMs: 60 * SECOND });
+      await store.scheduleJobs([job('soon', 300)]);
+      s.start();
+      while (ran.length === 0 && Date.now() - started < 5_000) await new Promise((r) => setTimeout(r, 10));
+      await s.stop({ timeoutMs: 1_000 });
+      assert.equal(ran.length, 1, 'ran before the 60 s poll');
+      assert.ok(ran[0][1] >= 300, `not before it was due (${ran[0][1]} ms)`);
     });
 
     it('should poll on its own once started', async function () {
