@@ -73,6 +73,18 @@ function preferLeanWasm(): void {
  */
 const PREPARED_LIMIT = 256;
 
+/**
+ * After five executions PostgreSQL may keep a prepared statement's generic plan for good, and that
+ * plan is costed for the tables as they were then. A bot starts on empty tables, and PGlite's
+ * maintenance (the only ANALYZE, whose new statistics would have the plans made again) waits for a
+ * quiet second: under steady load the job completion's plan stayed a sequential scan chosen while the
+ * jobs table had a page or two, 4.5 ms a completion with 23,000 jobs against 0.4 ms through the
+ * primary key (decision benchmark, 1,000 approvals). So the statements are prepared afresh each time
+ * the number run has doubled, from REPLAN_FIRST on: their plans follow the tables as they grow, at
+ * the cost of a few dozen extra parses, a handful of times in a process's life.
+ */
+const REPLAN_FIRST = 2_000;
+
 interface Prepared {
   name: string;
   paramTypes: number[];
@@ -86,11 +98,14 @@ class PgliteSession {
   /** Prepared statements by schema and text, least recently used first. */
   private readonly prepared = new Map<string, Prepared>();
   private nextName = 1;
+  private executed = 0;
+  private replanAt = REPLAN_FIRST;
 
   constructor(readonly db: PGlite) {}
 
   /** One statement, on the connection as it is (call only inside the queue). */
   async run<T>(text: string, params: unknown[]): Promise<T[]> {
+    if (++this.executed >= this.replanAt) await this.forgetPrepared();
     const statement = await this.prepare(text);
     const values = params.map((value, i) => {
       if (value === null || value === undefined) return null;
@@ -125,6 +140,16 @@ class PgliteSession {
     const statement = { name, paramTypes: parse.parseDescribeStatementResults(messages) };
     this.prepared.set(key, statement);
     return statement;
+  }
+
+  /** Closes every prepared statement (see REPLAN_FIRST); each is prepared again when next run. */
+  private async forgetPrepared(): Promise<void> {
+    this.replanAt *= 2;
+    if (this.prepared.size === 0) return;
+    const { serialize } = protocol;
+    const closes = [...this.prepared.values()].map((p) => serialize.close({ type: 'S', name: p.name }));
+    this.prepared.clear();
+    await this.db.execProtocol(concat([...closes, serialize.sync()]), { syncToFs: false });
   }
 
   /** BEGIN, COMMIT and ROLLBACK: one simple-protocol trip each. */
