@@ -256,7 +256,7 @@ export async function startBot(env: Record<string, string | undefined>, opts: St
       mounts.push((s) => s.pre(localOriginGuard({ extraHosts: settings.publicUrl ? [new URL(settings.publicUrl).hostname] : [] })));
       mounts.push((s) => consoleAdapter.mount(s));
       // The test clock exists only in local mode; advancing it runs what became due at once.
-      mounts.push((s) => mountLocalClock(s, clock, () => app.scheduler.drain(), log.child({ route: 'clock' })));
+      mounts.push((s) => mountLocalClock(s, clock, () => app.scheduler.drain(), log.child({ route: 'clock' }), { beforeAdvance: () => app.scheduler.drain() }));
     }
 
     const http = createHttpServer({

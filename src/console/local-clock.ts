@@ -59,13 +59,15 @@ export function parseIsoDurationMs(text: string): number | null {
 /**
  * `POST /_local/clock/advance {"by":"PT55M"}` moves the clock and answers `{ now }` once `onAdvanced`
  * has finished, so a caller that waits for the answer sees every reminder and expiry that fell due.
- * `GET /_local/clock` answers `{ now }`.
+ * `beforeAdvance` runs first: work already due (a redraw still waiting its turn) happens at its own
+ * time, not after the jump. `GET /_local/clock` answers `{ now }`.
  */
 export function mountLocalClock(
   server: Server,
   clock: AdjustableClock,
   onAdvanced?: (now: Date) => Promise<void> | void,
   logger?: Logger,
+  opts: { beforeAdvance?: () => Promise<void> } = {},
 ): void {
   server.get('/_local/clock', async (_req, res) => {
     sendJson(res, 200, { now: clock.now().toISOString() });
@@ -85,6 +87,12 @@ export function mountLocalClock(
     }
     if (ms > MAX_ADVANCE_MS) {
       return sendJson(res, 400, { error: '"by" must be at most 31 days (P31D)' });
+    }
+    try {
+      await opts.beforeAdvance?.();
+    } catch (err) {
+      logger?.error({ ...errorFields(err) }, 'local clock: due work failed before advancing');
+      return sendJson(res, 500, { error: `Running what was due failed, so the clock did not move: ${(err as Error).message ?? String(err)}` });
     }
     const now = clock.advance(ms);
     try {
