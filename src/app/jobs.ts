@@ -548,8 +548,8 @@ export class Jobs extends UseCase {
     // The request may have moved on while the cards were being posted; draw it as it is now.
     const latest = await this.store.getRequest(r.id);
     if (!latest || latest.version === r.version) return;
-    const now = requestView(latest, this.clock.now());
-    await this.onEach(r.id, 'redraw the approval card', drawn, (ref) => this.chats.get(ref.platform)!.updateCard(ref, now, { timeoutInMs: 10_000 }));
+    const redrawn = requestView(latest, this.clock.now());
+    await this.onEach(r.id, 'redraw the approval card', drawn, (ref) => this.chats.get(ref.platform)!.updateCard(ref, redrawn, { timeoutInMs: 10_000 }));
   }
 
   private async runUpdateCard(job: Job): Promise<void> {

@@ -10,8 +10,10 @@
 // Only what the WebClient and `respond` send takes this path: a string or byte body, or none. Anything
 // else (a FormData upload) goes to the global fetch unchanged.
 import http from 'node:http';
-import https from 'node:https';
-import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+// https (with tls) and zlib are loaded on first use: a bot talking to a loopback Slack never needs
+// them, and every bot starts faster without them.
+import type * as Https from 'node:https';
+import type * as Zlib from 'node:zlib';
 
 export interface KeepAliveFetchOptions {
   /** Sockets per host, as the WebClient's own request queue allows (100 by default). */
@@ -23,14 +25,17 @@ const NULL_BODY = new Set([101, 204, 205, 304]);
 
 /** The body as fetch would give it: decoded when the server compressed it unasked. */
 function decoded(body: Buffer, encoding: string | undefined): Buffer {
-  switch ((encoding ?? '').trim().toLowerCase()) {
+  const how = (encoding ?? '').trim().toLowerCase();
+  if (how === '' || how === 'identity') return body;
+  const zlib = require('node:zlib') as typeof Zlib;
+  switch (how) {
     case 'gzip':
     case 'x-gzip':
-      return gunzipSync(body);
+      return zlib.gunzipSync(body);
     case 'deflate':
-      return inflateSync(body);
+      return zlib.inflateSync(body);
     case 'br':
-      return brotliDecompressSync(body);
+      return zlib.brotliDecompressSync(body);
     default:
       return body;
   }
@@ -38,7 +43,16 @@ function decoded(body: Buffer, encoding: string | undefined): Buffer {
 
 export function keepAliveFetch(opts: KeepAliveFetchOptions = {}): typeof fetch {
   const agentOptions = { keepAlive: true, maxSockets: opts.maxSockets ?? 100, scheduling: 'lifo' as const };
-  const agents = { 'http:': new http.Agent(agentOptions), 'https:': new https.Agent(agentOptions) };
+  const httpAgent = new http.Agent(agentOptions);
+  let secure: { module: typeof Https; agent: Https.Agent } | null = null;
+  const client = (protocol: string): { request: typeof http.request; agent: http.Agent } => {
+    if (protocol === 'http:') return { request: http.request, agent: httpAgent };
+    if (!secure) {
+      const module = require('node:https') as typeof Https;
+      secure = { module, agent: new module.Agent(agentOptions) };
+    }
+    return { request: secure.module.request, agent: secure.agent };
+  };
 
   return async (input, init) => {
     const url = input instanceof URL ? input : typeof input === 'string' ? new URL(input) : null;
@@ -71,8 +85,8 @@ export function keepAliveFetch(opts: KeepAliveFetchOptions = {}): typeof fetch {
         settle();
         rejectOuter(err);
       };
-      const client = url.protocol === 'https:' ? https : http;
-      const req = client.request(url, { method: init?.method ?? 'GET', headers, agent: agents[url.protocol as 'http:' | 'https:'] }, (res) => {
+      const { request, agent } = client(url.protocol);
+      const req = request(url, { method: init?.method ?? 'GET', headers, agent }, (res) => {
         const status = res.statusCode ?? 0;
         if (status >= 300 && status < 400 && init?.redirect === 'error') {
           res.resume();
