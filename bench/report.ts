@@ -224,27 +224,27 @@ Before these changes the first runs measured: expiry p99 42 s (PGlite) and 7.5 s
 
 ## What remains, and why
 
-- **Slack and Teams throughput against the floors** (target ≥ 0.5). With the completion plan fixed, CPU per command
-  is flat through a run (Slack ~4.1–4.7 ms, Teams ~5.5–6 ms), but still 2.5–3.5 times a floor's: the bot makes each
-  command durable before it answers (idempotency claim, then the request, its audit events and its jobs in one
-  group-committed transaction), and in local mode the outbox runs four jobs per command (the card on Slack, on Teams,
-  whose post finds no channel, on the console, and the requester's copy), two of them Web API calls where the floor
-  makes one. A profile of a steady Slack round: SQL on PGlite ~30 % (in the bot's one thread), the Slack HTTP
-  client ~25 % (undici's fetch; \`@slack/web-api\` also serializes every body twice for debug lines it does not
-  log), garbage collection ~10 %, Bolt ~10 %; for Teams, Adaptive Card templating is ~7 %. The machine is full during
-  a bot round (the bot's thread and V8's helper threads, and the runner on the other core), so moving PGlite to a
-  worker thread would take CPU from the load generator rather than add any.
-- **Decision to open** (target ≤ 50 ms p99). A trace of one approval: ~20 jobs (three announcements, approved,
-  open and the older grant it supersedes, each a card redraw and a thread reply on Slack and on the console, a
-  direct message and the requester's copy; then the opening and the closing reminders), ~40 statements and ~45 ms
-  of the bot's CPU. The path to the "open" reply (commit, claim, \`initiate\`, a read of the policy, commit, claim,
-  reply) shares the one thread with the other announcements. Experiments, each against its own baseline in quick runs
-  of 200 approvals: waiting for the deliveries to finish before the next click, p50 39–40 / p99 78–86 ms (the same:
-  not a queue); a 16 MB young generation, 32 / 79 against 35 / 81 ms (full runs); the open job and its reply first
-  in every claim, within noise; the bot on PostgreSQL, where SQL runs in another process, 45 / 94 against 37 / 75 ms.
-  Fewer, larger jobs per announcement (one per platform for the redraw and the reply) would be the next step.
-- **Expiry on PGlite** holds (its p99 varies between ~0.2 and ~1 s from run to run on this machine): 10,000 grants a minute is ~167 expiries a second, each with five
-  jobs in local mode (card, thread reply, direct message, the requester's copy, closing reminders).
+- **Slack throughput against its floor** (target ≥ 0.5). CPU per command is now 2.5–2.9 times the floor's (3.3
+  in the run before this round's changes), and flat through a run. In local mode a command still runs two outbox
+  jobs (the card on every platform, and the requester's copy: a second Web API call where the floor makes one) and
+  is made durable before it is answered. Quick runs reached 0.61 of the floor once the statements' plans followed
+  the tables; full runs, whose later floor rounds run up to 1,100 req/s as the machine's speed drifts, 0.41–0.43.
+  The rest of the cost is spread: SQL on PGlite, the WebClient's own work (\`@slack/web-api\` still JSON-encodes
+  every body twice for debug lines it does not print), Bolt, and garbage collection.
+- **Decision to open** (target ≤ 50 ms p99; the median is about half of it). The tail is V8's major garbage
+  collections: in a traced run of 200 approvals each of the seven slowest held a mark-compact (a 7–15 ms pause,
+  with its concurrent marking taking one of the two cores meanwhile), about 13 of them per 200 approvals. A larger
+  young generation does not change that (8, 16 and 32 MB, set in \`npm start\`: scavenges 175 → 96 → 60,
+  mark-compacts 13 → 12 → 12), nor does turning off allocation-site pretenuring (10). The largest allocator on
+  the path is the Azure SDK turning the VM's JIT policy, with its request history (the simulator keeps 200
+  requests per policy, as a busy VM would have), into model objects: a third of all the bytes allocated during the
+  clicks. Reading that history without the SDK's model mapping is the next step. (The previous round's
+  "16 MB young generation" experiment measured nothing: the bench put its extra flags before \`npm start\`'s,
+  whose \`--max-semi-space-size=8\` won.)
+- **Expiry** holds with room on both engines since the poll wakes at the next due job (p99 0.04–0.14 s late in
+  this round's runs): 10,000 grants a minute is ~167 expiries a second, each with its jobs in local mode (one
+  redraw of the card on every platform, a thread reply on each, the direct message, the requester's copy, the
+  reminders' buttons taken off).
 - **Peak memory** holds with the heap limits (V8's young generation 8 MB, old generation 192 MB, about twice the
   live heap under load); without them V8 let garbage reach 550 MB in the expiry burst.
 - **Slack's own limits.** Slack throttles \`chat.postMessage\` to about one message per second per channel, with
