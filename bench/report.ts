@@ -230,7 +230,10 @@ Before these changes the first runs measured: expiry p99 42 s (PGlite) and 7.5 s
   is made durable before it is answered. Quick runs reached 0.61 of the floor once the statements' plans followed
   the tables; full runs, whose later floor rounds run up to 1,100 req/s as the machine's speed drifts, 0.41–0.43.
   The rest of the cost is spread: SQL on PGlite, the WebClient's own work (\`@slack/web-api\` still JSON-encodes
-  every body twice for debug lines it does not print), Bolt, and garbage collection.
+  every body twice for debug lines it does not print), Bolt, and garbage collection. Teams, with one job per
+  command fewer, is on its line: 0.47 and 0.51 of its floor in the two full runs on this round's final code.
+- **PostgreSQL start** (target ≤ 1 s): 0.95–1.16 s in those two runs, as before this round's changes on the same
+  day (side by side, 1.05 s fresh and 0.93 s restart on the earlier code); the line is at the machine's noise.
 - **Decision to open** (target ≤ 50 ms p99; the median is about half of it). The tail is V8's major garbage
   collections: in a traced run of 200 approvals each of the seven slowest held a mark-compact (a 7–15 ms pause,
   with its concurrent marking taking one of the two cores meanwhile), about 13 of them per 200 approvals. A larger
