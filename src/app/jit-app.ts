@@ -347,9 +347,7 @@ export class JitApp extends UseCase implements JitApi {
         });
         schedule.push(...escalationJobs(this.policy, request, now));
       }
-      const lease = this.ctx.leaseJobs?.();
-      if (await this.store.commit({ request, expectedVersion: null, audit, schedule, ...(lease ? { lease } : {}) })) {
-        if (!lease) this.kick();
+      if (await this.commitAndRun({ request, expectedVersion: null, audit, schedule })) {
         return token ? { request, link: this.linkReply(request, token) } : { request };
       }
     }

@@ -9,7 +9,7 @@ import { errorFields, type Logger } from './logger';
 import type { AppObserver } from './observer';
 import { announceJobs, transitionJobs, type Announce } from './outbox';
 import type { People } from './people';
-import type { ChatPort, Clock, Cloud, Job, JobLease, JobSpec, Store } from './ports';
+import type { ChatPort, Clock, Cloud, Commit, Job, JobLease, JobSpec, Store } from './ports';
 
 /** How long a platform's delivery id is remembered (Slack and Teams retry within minutes). */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
@@ -160,21 +160,27 @@ export abstract class UseCase {
         ...(x.announce ? announceJobs(next, await this.platformsWithCard(id), x.announce, this.clock.now()) : []),
         ...transitionJobs(next, prev, ev, this.clock.now()),
       ];
-      const lease = this.ctx.leaseJobs?.();
-      const ok = await this.store.commit({
+      const ok = await this.commitAndRun({
         request: next,
         expectedVersion: prev.version,
         audit: [...result.audit, ...(x.audit ?? [])],
         schedule,
         ...(x.cancelKinds ? { cancelJobs: { requestId: id, kinds: x.cancelKinds } } : {}),
-        ...(lease ? { lease } : {}),
       });
-      if (ok) {
-        if (!lease) this.kick();
-        return { prev, next };
-      }
+      if (ok) return { prev, next };
     }
     throw new JitError('conflict', 'The request is changing right now; try again.');
+  }
+
+  /**
+   * Commit, and run what the commit schedules that is already due: in this process, leased to it in
+   * the same statement (see Scheduler.leaseForNewJobs), or, without a lease, through a claim now.
+   */
+  protected async commitAndRun(change: Commit): Promise<boolean> {
+    const lease = this.ctx.leaseJobs?.();
+    const ok = await this.store.commit(lease ? { ...change, lease } : change);
+    if (ok && !lease) this.kick();
+    return ok;
   }
 
   /**

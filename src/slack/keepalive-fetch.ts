@@ -7,6 +7,9 @@
 // a performance entry per request, and parses HTTP with undici's WASM parser, which this process runs
 // unoptimized (PGlite's --liftoff-only, src/store/pglite.ts). node:http parses natively.
 //
+// Redirects are not followed: the WebClient asks for `redirect: 'error'` (refused here as fetch
+// would), and `respond` treats any answer but 2xx as a failure.
+//
 // Only what the WebClient and `respond` send takes this path: a string or byte body, or none. Anything
 // else (a FormData upload) goes to the global fetch unchanged.
 import http from 'node:http';
