@@ -1,5 +1,6 @@
-// The fetch the Slack WebClient (and Bolt's `respond`) call through: Node's own HTTP client on
-// kept-alive connections, answering with a standard Response.
+// The HTTP client every Slack call goes through: Node's own, on kept-alive connections. It has two
+// faces: a fetch for the WebClient (and Bolt's `respond`), answering with a standard Response, and a
+// plain request for the calls web.ts sends as JSON itself (the whole answer, as bytes).
 //
 // Why not the global fetch: every card, copy, redraw and thread reply is a Web API call, and under load
 // the global fetch cost about three times as much CPU per call as this (a microbenchmark against a
@@ -23,6 +24,32 @@ export interface KeepAliveFetchOptions {
   maxSockets?: number;
 }
 
+export interface PlainRequest {
+  method: string;
+  headers: Record<string, string>;
+  body?: Uint8Array;
+  signal?: AbortSignal;
+  /** Fail on a 3xx answer instead of handing it back (fetch's `redirect: 'error'`). */
+  refuseRedirects?: boolean;
+}
+
+/** A whole answer: status, headers, and the body decoded when the server compressed it unasked. */
+export interface PlainAnswer {
+  status: number;
+  statusText: string;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+export interface KeepAliveClient {
+  /**
+   * One request. Rejects as fetch does: a TypeError when the server cannot be reached (or a redirect
+   * is refused), and the signal's reason when it aborts.
+   */
+  request(url: URL, req: PlainRequest): Promise<PlainAnswer>;
+  fetch: typeof fetch;
+}
+
 /** Statuses a Response may not carry a body with. */
 const NULL_BODY = new Set([101, 204, 205, 304]);
 
@@ -44,7 +71,7 @@ function decoded(body: Buffer, encoding: string | undefined): Buffer {
   }
 }
 
-export function keepAliveFetch(opts: KeepAliveFetchOptions = {}): typeof fetch {
+export function keepAliveClient(opts: KeepAliveFetchOptions = {}): KeepAliveClient {
   const agentOptions = { keepAlive: true, maxSockets: opts.maxSockets ?? 100, scheduling: 'lifo' as const };
   const httpAgent = new http.Agent(agentOptions);
   let secure: { module: typeof Https; agent: Https.Agent } | null = null;
@@ -57,21 +84,11 @@ export function keepAliveFetch(opts: KeepAliveFetchOptions = {}): typeof fetch {
     return { request: secure.module.request, agent: secure.agent };
   };
 
-  return async (input, init) => {
-    const url = input instanceof URL ? input : typeof input === 'string' ? new URL(input) : null;
-    const body = init?.body;
-    const plainBody = body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array;
-    if (!url || !plainBody || (url.protocol !== 'http:' && url.protocol !== 'https:')) return fetch(input, init);
-    const headers: Record<string, string> = {};
-    new Headers(init?.headers).forEach((value, name) => {
-      headers[name] = value;
-    });
-    const payload = body === undefined || body === null ? undefined : typeof body === 'string' ? Buffer.from(body) : body;
-    if (payload) headers['content-length'] = String(payload.byteLength);
-    const signal = init?.signal ?? undefined;
+  const request = (url: URL, plain: PlainRequest): Promise<PlainAnswer> => {
+    const { signal } = plain;
     signal?.throwIfAborted();
-
-    return new Promise<Response>((resolveOuter, rejectOuter) => {
+    const headers = plain.body ? { ...plain.headers, 'content-length': String(plain.body.byteLength) } : plain.headers;
+    return new Promise<PlainAnswer>((resolveOuter, rejectOuter) => {
       // The abort listener is removed the moment the call settles: the caller's signal is often an
       // AbortSignal.timeout (the WebClient's), which lives for its whole timeout, and a listener left
       // on it would keep the request and its answer alive that long.
@@ -80,18 +97,18 @@ export function keepAliveFetch(opts: KeepAliveFetchOptions = {}): typeof fetch {
         rejectOuter(signal!.reason);
       };
       const settle = (): void => signal?.removeEventListener('abort', onAbort);
-      const resolve = (r: Response): void => {
+      const resolve = (a: PlainAnswer): void => {
         settle();
-        resolveOuter(r);
+        resolveOuter(a);
       };
       const reject = (err: unknown): void => {
         settle();
         rejectOuter(err);
       };
-      const { request, agent } = client(url.protocol);
-      const req = request(url, { method: init?.method ?? 'GET', headers, agent }, (res) => {
+      const { request: send, agent } = client(url.protocol);
+      const req = send(url, { method: plain.method, headers, agent }, (res) => {
         const status = res.statusCode ?? 0;
-        if (status >= 300 && status < 400 && init?.redirect === 'error') {
+        if (status >= 300 && status < 400 && plain.refuseRedirects) {
           res.resume();
           reject(new TypeError(`fetch failed: redirect to ${res.headers.location ?? '(no location)'} refused`));
           return;
@@ -100,24 +117,52 @@ export function keepAliveFetch(opts: KeepAliveFetchOptions = {}): typeof fetch {
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('error', reject);
         res.on('end', () => {
-          const answerHeaders = new Headers();
-          for (const [name, value] of Object.entries(res.headers)) {
-            if (value === undefined) continue;
-            for (const v of Array.isArray(value) ? value : [value]) answerHeaders.append(name, v);
-          }
           try {
-            const bytes = decoded(Buffer.concat(chunks), res.headers['content-encoding']);
-            resolve(new Response(NULL_BODY.has(status) ? null : (bytes as Uint8Array<ArrayBuffer>), { status, statusText: res.statusMessage ?? '', headers: answerHeaders }));
+            resolve({ status, statusText: res.statusMessage ?? '', headers: res.headers, body: decoded(Buffer.concat(chunks), res.headers['content-encoding']) });
           } catch (err) {
-            // A status Response refuses (1xx, or outside 200–599): what fetch reports as a network error.
-            reject(new TypeError(`fetch failed: HTTP ${status}`, { cause: err }));
+            reject(new TypeError('fetch failed: the answer could not be decoded', { cause: err }));
           }
         });
       });
       // fetch rejects with TypeError for network failures and with the signal's reason when aborted.
       req.on('error', (err) => reject(signal?.aborted ? signal.reason : new TypeError('fetch failed', { cause: err })));
       signal?.addEventListener('abort', onAbort, { once: true });
-      req.end(payload);
+      req.end(plain.body);
     });
   };
+
+  const fetchLike = async (input: Parameters<typeof fetch>[0], init?: RequestInit): Promise<Response> => {
+    const url = input instanceof URL ? input : typeof input === 'string' ? new URL(input) : null;
+    const body = init?.body;
+    const plainBody = body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array;
+    if (!url || !plainBody || (url.protocol !== 'http:' && url.protocol !== 'https:')) return fetch(input, init);
+    const headers: Record<string, string> = {};
+    new Headers(init?.headers).forEach((value, name) => {
+      headers[name] = value;
+    });
+    const answer = await request(url, {
+      method: init?.method ?? 'GET',
+      headers,
+      ...(body === undefined || body === null ? {} : { body: typeof body === 'string' ? Buffer.from(body) : body }),
+      ...(init?.signal ? { signal: init.signal } : {}),
+      refuseRedirects: init?.redirect === 'error',
+    });
+    const answerHeaders = new Headers();
+    for (const [name, value] of Object.entries(answer.headers)) {
+      if (value === undefined) continue;
+      for (const v of Array.isArray(value) ? value : [value]) answerHeaders.append(name, v);
+    }
+    try {
+      return new Response(NULL_BODY.has(answer.status) ? null : (answer.body as Uint8Array<ArrayBuffer>), { status: answer.status, statusText: answer.statusText, headers: answerHeaders });
+    } catch (err) {
+      // A status Response refuses (1xx, or outside 200–599): what fetch reports as a network error.
+      throw new TypeError(`fetch failed: HTTP ${answer.status}`, { cause: err });
+    }
+  };
+  return { request, fetch: fetchLike as typeof fetch };
+}
+
+/** The fetch face alone. */
+export function keepAliveFetch(opts: KeepAliveFetchOptions = {}): typeof fetch {
+  return keepAliveClient(opts).fetch;
 }

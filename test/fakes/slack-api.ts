@@ -318,6 +318,11 @@ export class FakeSlackApi {
     const args = contentType?.startsWith('application/json') ? (JSON.parse(text || '{}') as Record<string, unknown>) : decodeForm(text);
     const call: RecordedCall = { method, args, authorization, contentType };
     this.calls.push(call);
+    // Slack reads a JSON body only with the token in the Authorization header.
+    if (contentType?.startsWith('application/json') && !/^Bearer \S+$/.test(authorization ?? '')) {
+      this.send(res, { body: { ok: false, error: 'not_authed' } });
+      return;
+    }
 
     const overrides = this.overrides.get(method) ?? [];
     for (const o of overrides) {

@@ -49,23 +49,55 @@ describe('the Slack keep-alive fetch', function () {
   const closers: Array<() => Promise<void>> = [];
   afterEach(async () => Promise.all(closers.splice(0).map((c) => c())));
 
-  it('sends what the WebClient sends and reuses one connection for calls one after another', async function () {
-    const srv = await server((_s, res) => json(res, 200, { ok: true, channel: 'C1', ts: '1.2' }));
+  it("posts messages as JSON with the token in the header, other calls as the WebClient's form, all on one kept-alive connection", async function () {
+    const srv = await server((s, res) => json(res, 200, s.url.endsWith('/users.info') ? { ok: true, user: { id: 'U1' } } : { ok: true, channel: 'C1', ts: '1.2' }));
     closers.push(srv.close);
-    const slack = createSlackCaller('xoxb-test', { apiUrl: `${srv.url}/api/`, logger: quietLogger(), timeoutMs: 2_000 });
+    const slack = createSlackCaller('xoxb-test', { apiUrl: `${srv.url}/api`, logger: quietLogger(), timeoutMs: 2_000 });
     for (let i = 0; i < 3; i++) {
       const res = await slack.call<{ ok: boolean; ts?: string }>('chat.postMessage', { channel: 'C1', text: `hello ${i} & <you>`, blocks: [{ type: 'section' }] });
       assert.equal(res.ts, '1.2');
     }
+    await slack.call('chat.update', { channel: 'C1', ts: '1.2', text: 'redrawn' });
+    await slack.call('users.info', { user: 'U1' });
     assert.deepEqual(
       srv.seen.map((s) => [s.method, s.url]),
-      Array.from({ length: 3 }, () => ['POST', '/api/chat.postMessage']),
+      [...Array.from({ length: 3 }, () => ['POST', '/api/chat.postMessage']), ['POST', '/api/chat.update'], ['POST', '/api/users.info']],
     );
-    assert.equal(srv.seen[0].headers.authorization, 'Bearer xoxb-test');
-    const form = new URLSearchParams(srv.seen[2].body);
-    assert.equal(form.get('text'), 'hello 2 & <you>');
-    assert.deepEqual(JSON.parse(form.get('blocks')!), [{ type: 'section' }]);
+    for (const s of srv.seen) assert.equal(s.headers.authorization, 'Bearer xoxb-test', `${s.url} carries the token in its header`);
+    // Slack takes JSON for its write methods only with the token in the Authorization header, as sent.
+    assert.match(srv.seen[2].headers['content-type'] ?? '', /^application\/json; charset=utf-8$/);
+    assert.deepEqual(JSON.parse(srv.seen[2].body), { channel: 'C1', text: 'hello 2 & <you>', blocks: [{ type: 'section' }] });
+    assert.equal(srv.seen[2].headers['content-length'], String(Buffer.byteLength(srv.seen[2].body)));
+    assert.deepEqual(JSON.parse(srv.seen[3].body), { channel: 'C1', ts: '1.2', text: 'redrawn' });
+    assert.equal(srv.seen[4].headers['content-type'], 'application/x-www-form-urlencoded');
+    assert.equal(new URLSearchParams(srv.seen[4].body).get('user'), 'U1');
     assert.deepEqual(new Set(srv.seen.map((s) => s.socket)), new Set([1]), 'one kept-alive connection');
+  });
+
+  it('answers a JSON post as the WebClient would: warnings logged, a 429 with no Retry-After, a redirect and a non-JSON answer refused', async function () {
+    const srv = await server((s, res) => {
+      if (s.url.endsWith('/chat.update')) return json(res, 200, { ok: true, response_metadata: { warnings: ['missing_charset'] } });
+      if (s.body.includes('"teapot"')) return json(res, 429, { ok: false, error: 'ratelimited' });
+      if (s.body.includes('"moved"')) {
+        res.writeHead(302, { location: 'http://example.invalid/' });
+        return res.end();
+      }
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<html>a proxy says hello</html>');
+    });
+    closers.push(srv.close);
+    const warned: string[] = [];
+    const slack = createSlackCaller('xoxb-test', { apiUrl: `${srv.url}/api/`, logger: { ...quietLogger(), warn: (...m: unknown[]) => void warned.push(m.join(' ')) }, timeoutMs: 2_000 });
+
+    await slack.call('chat.update', { channel: 'C1', ts: '1.2' });
+    assert.deepEqual(warned, ['Slack chat.update: missing_charset']);
+    const limited = await slack.call('chat.postMessage', { channel: 'teapot' }).catch((e: unknown) => e);
+    assert.ok(limited instanceof ChatError && limited.retryable && /HTTP 429/.test(limited.message), String(limited));
+    const moved = await slack.call('chat.postMessage', { channel: 'moved' }).catch((e: unknown) => e);
+    assert.ok(moved instanceof ChatError && moved.retryable && /could not be reached/.test(moved.message), String(moved));
+    assert.equal(srv.seen.filter((s) => s.body.includes('"moved"')).length, 3, 'a refused redirect is retried as an unreachable Slack is, twice');
+    const garbled = await slack.call('chat.postMessage', { channel: 'C1' }).catch((e: unknown) => e);
+    assert.ok(garbled instanceof ChatError && garbled.retryable, String(garbled));
   });
 
   it('turns an error answer, a 429 and an unreachable host into the ChatErrors the app retries on', async function () {

@@ -289,6 +289,18 @@ describe('Slack Web API calls', () => {
       await slack.call('chat.postMessage', { channel: 'C1', text: 'x', blocks: [section('a'.repeat(3_000))] });
     });
 
+    it('the fake Slack reads a JSON body only with the token in the Authorization header, as Slack does', async () => {
+      const post = async (headers: Record<string, string>) =>
+        ((await (await fetch(`${fake.apiUrl}chat.postMessage`, { method: 'POST', headers, body: JSON.stringify({ channel: 'C1', text: 'x' }) })).json()) as { ok: boolean; error?: string });
+      assert.deepEqual(await post({ 'content-type': 'application/json' }), { ok: false, error: 'not_authed' });
+      assert.equal((await post({ 'content-type': 'application/json', authorization: `Bearer ${BOT_TOKEN}` })).ok, true);
+      // And the bot's own posts, sent as JSON, carry it.
+      await slack.call('chat.postMessage', { channel: 'C1', text: 'x' });
+      const sent = fake.callsTo('chat.postMessage').at(-1)!;
+      assert.match(sent.contentType ?? '', /^application\/json/);
+      assert.equal(sent.authorization, `Bearer ${BOT_TOKEN}`);
+    });
+
     it('posts a card, a thread reply and a direct message for 200 VMs and a 2,000-character reason within Slack limits', async () => {
       const chat = createSlackChatPort(slack);
       const vms = Array.from({ length: 200 }, (_, i) => `web-${String(i + 1).padStart(3, '0')}`);
