@@ -332,10 +332,10 @@ export class JitApp extends UseCase implements JitApi {
       const addressLink = token ? { tokenHash: hashToken(token), expiresAt: new Date(now.getTime() + ADDRESS_LINK_MS) } : undefined;
       const { request, audit } = createRequest({ id: newRequestId(), draft, requester: actor, now, ...(addressLink ? { addressLink } : {}) });
       // Nobody is asked to approve, and nothing opens, before the address is known.
-      const schedule: JobSpec[] = [
-        ...(request.state === 'awaiting-address' ? this.address.linkJobs(request) : postCardJobs(request, this.platforms, now)),
-        ...postCopyJobs(request, now),
-      ];
+      const schedule: JobSpec[] =
+        request.state === 'awaiting-address'
+          ? [...this.address.linkJobs(request), ...postCopyJobs(request, now)]
+          : postCardJobs(request, this.platforms, now, { copy: true });
       if (request.state === 'opening') {
         schedule.push({ kind: 'open', requestId: request.id, dueAt: now, key: `${request.id}:open` });
       } else if (request.state === 'pending') {

@@ -39,6 +39,12 @@ interface SeenRecords {
   records: CloudAccessRecord[];
 }
 
+/** One message a post-card job posts: the card on a platform, or the requester's copy on theirs. */
+interface PostTarget {
+  platform: Platform;
+  copy: boolean;
+}
+
 export class Jobs extends UseCase {
   private readonly escalations = new Escalations(this.ctx);
 
@@ -534,22 +540,35 @@ export class Jobs extends UseCase {
     const r = await this.store.getRequest(job.requestId ?? '');
     if (!r) return;
     const refs = await this.store.listMessageRefs(r.id);
-    const todo = jobPlatforms(job.payload).filter((p) => this.chats.has(p) && !refs.some((m) => m.kind === 'card' && m.ref.platform === p));
+    const todo: PostTarget[] = jobPlatforms(job.payload)
+      .filter((p) => this.chats.has(p) && !refs.some((m) => m.kind === 'card' && m.ref.platform === p))
+      .map((platform) => ({ platform, copy: false }));
+    // The requester's copy rides along (payload.copy): one job per command instead of two.
+    const copyChat = job.payload.copy === true ? this.chats.get(r.requester.platform) : undefined;
+    if (copyChat && !refs.some((m) => m.kind === 'copy' && m.ref.platform === copyChat.platform)) todo.push({ platform: copyChat.platform, copy: true });
     if (todo.length === 0) return;
     const view = requestView(r, this.clock.now());
-    const posted = await this.onEach(r.id, 'post the approval card', todo, async (platform) => {
-      const ref = await this.chats.get(platform)!.postCard(r.route, view, { timeoutInMs: 10_000 });
+    const posted = await this.onEach(r.id, "post the approval card or the requester's copy", todo, async ({ platform, copy }) => {
+      const chat = this.chats.get(platform)!;
+      if (copy) {
+        const ref = await chat.postCopy(r.requester, view, { timeoutInMs: 10_000 });
+        if (ref) await this.store.saveMessageRef({ requestId: r.id, kind: 'copy', ref });
+        return ref ? { ref, copy } : null;
+      }
+      const ref = await chat.postCard(r.route, view, { timeoutInMs: 10_000 });
       // "No place on this platform" is remembered too, so thread replies know not to wait for a card.
       await this.store.saveMessageRef({ requestId: r.id, kind: 'card', ref: ref ?? { platform, v: 1, data: { none: true } } });
-      return ref;
+      return ref ? { ref, copy } : null;
     });
-    const drawn = posted.filter((ref): ref is MessageRef => ref !== null);
+    const drawn = posted.filter((d): d is { ref: MessageRef; copy: boolean } => d !== null);
     if (drawn.length === 0) return;
-    // The request may have moved on while the cards were being posted; draw it as it is now.
+    // The request may have moved on while the messages were being posted; draw it as it is now.
     const latest = await this.store.getRequest(r.id);
     if (!latest || latest.version === r.version) return;
     const redrawn = requestView(latest, this.clock.now());
-    await this.onEach(r.id, 'redraw the approval card', drawn, (ref) => this.chats.get(ref.platform)!.updateCard(ref, redrawn, { timeoutInMs: 10_000 }));
+    await this.onEach(r.id, "redraw the approval card or the requester's copy", drawn, ({ ref, copy }) =>
+      copy ? this.chats.get(ref.platform)!.updateCopy(ref, redrawn, { timeoutInMs: 10_000 }) : this.chats.get(ref.platform)!.updateCard(ref, redrawn, { timeoutInMs: 10_000 }),
+    );
   }
 
   private async runUpdateCard(job: Job): Promise<void> {

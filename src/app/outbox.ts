@@ -59,12 +59,14 @@ export function postCopyJobs(r: AccessRequest, now: Date): JobSpec[] {
 }
 
 /**
- * One job posts the card on every platform. A retry posts only where no card is recorded yet (a
- * card, or "no place here", is recorded the moment each platform answers), so none is posted twice;
- * one job instead of one per platform halves a command's outbox work in local mode.
+ * One job posts the card on every platform and, with `copy`, the requester's copy too. A retry posts
+ * only what is not recorded yet (a card, "no place here", or the copy is recorded the moment its
+ * platform answers), so nothing is posted twice. One job for all of them, instead of one per platform
+ * and one for the copy, is the least outbox work a command can make.
  */
-export function postCardJobs(r: AccessRequest, platforms: readonly Platform[], now: Date): JobSpec[] {
-  return platforms.length > 0 ? [{ kind: 'post-card', requestId: r.id, dueAt: now, key: `${r.id}:post-card`, payload: { platforms: [...platforms] } }] : [];
+export function postCardJobs(r: AccessRequest, platforms: readonly Platform[], now: Date, opts: { copy?: boolean } = {}): JobSpec[] {
+  if (platforms.length === 0) return opts.copy ? postCopyJobs(r, now) : [];
+  return [{ kind: 'post-card', requestId: r.id, dueAt: now, key: `${r.id}:post-card`, payload: { platforms: [...platforms], ...(opts.copy ? { copy: true } : {}) } }];
 }
 
 /** The platforms a post-card or update-card job is for (older versions wrote one job per platform). */

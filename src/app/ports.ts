@@ -186,11 +186,11 @@ export type JobKind =
   | 'expire' // endsAt reached
   | 'pending-timeout' // nobody decided in time
   | 'escalate' // still undecided after the rule's escalateAfterMinutes; payload: { phase, askedAt? }
-  | 'post-card' // payload: { platforms } (one job for every platform; { platform } from older versions)
+  | 'post-card' // payload: { platforms, copy? } (one job for every platform and the requester's copy; { platform } from older versions)
   | 'update-card' // payload: { platforms } (likewise)
   | 'thread' // payload: { platform, notice }
   | 'dm' // payload: { notice, to? (an Actor) or toPerson? ({ name, email }: tried on each platform) }
-  | 'post-copy' // the requester's own copy, on their platform
+  | 'post-copy' // the requester's own copy, on their platform (while a request waits for its address; older versions)
   | 'update-copy' // redraw the requester's copies after a transition
   | 'close-notices'; // payload: { refKind?, notice? }: redraw reminders (the grant ended) or asks (decided) without buttons
 

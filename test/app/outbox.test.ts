@@ -2,7 +2,8 @@
 // redraws and no thread replies for it, while the platforms that show the card get every one.
 import assert from 'node:assert/strict';
 import type { MessageRef } from '../../src/app/ports';
-import type { Route } from '../../src/core/types';
+import { ChatError } from '../../src/core/errors';
+import type { Actor, Route } from '../../src/core/types';
 import type { TestStore } from '../../src/store';
 import type { RequestView, Reply } from '../../src/core/views';
 import { RecordingChat } from '../fakes/recording-chat';
@@ -12,6 +13,18 @@ import { engines, MINUTE, person, startWorld, type TestWorld } from '../helpers/
 class NowhereChat extends RecordingChat {
   override async postCard(_route: Route, _view: RequestView): Promise<MessageRef | null> {
     return null;
+  }
+}
+
+/** Refuses the requester's copy for a moment, and nothing else. */
+class CopyRefusingChat extends RecordingChat {
+  refuseCopies = 0;
+  override async postCopy(person: Actor, view: RequestView): Promise<MessageRef | null> {
+    if (this.refuseCopies > 0) {
+      this.refuseCopies--;
+      throw new ChatError('direct messages unavailable (test)', { retryable: true, retryAfterMs: 10 });
+    }
+    return super.postCopy(person, view);
   }
 }
 
@@ -54,6 +67,36 @@ for (const engine of engines()) {
       assert.ok(shown.recorded.updates.some((u) => u.view.id === id && u.view.state === 'expired'), 'the card is redrawn');
       assert.deepEqual(nowhere.recorded.thread, []);
       assert.deepEqual(nowhere.recorded.updates, []);
+    });
+
+    it("a command's card and the requester's copy go out in one job; a retry posts again only what failed", async () => {
+      const slack = new CopyRefusingChat('slack');
+      world.addChat(slack);
+      const jobKinds = async (id: string) =>
+        (await (world.store as TestStore).db.query<{ kind: string }>(`SELECT kind FROM jobs WHERE request_id = $1 AND kind IN ('post-card', 'post-copy')`, [id])).map((j) => j.kind);
+
+      // The card is refused for a moment; the copy goes out at once and is not sent again.
+      slack.failNext = 1;
+      const first = submittedId(await world.app.command(person('alice', 'slack'), 'ssh web-01 1h from 10.1.2.3 for INC-3'));
+      await world.settle();
+      assert.deepEqual(await jobKinds(first), ['post-card'], 'one job for the cards and the copy');
+      assert.equal(slack.recorded.copies.filter((c) => c.view.id === first).length, 1, 'the copy went out');
+      assert.equal(slack.recorded.cards.filter((c) => c.view.id === first).length, 0, 'the card did not');
+      for (let i = 0; i < 10 && !slack.recorded.cards.some((c) => c.view.id === first); i++) await world.advance(MINUTE);
+      assert.equal(slack.recorded.cards.filter((c) => c.view.id === first).length, 1, 'the card, on the retry');
+      assert.equal(slack.recorded.copies.filter((c) => c.view.id === first).length, 1, 'and the copy still once');
+
+      // The copy is refused for a moment; the cards go out at once and are not posted again.
+      slack.refuseCopies = 1;
+      const second = submittedId(await world.app.command(person('alice', 'slack'), 'ssh web-01 1h from 10.1.2.3 for INC-4'));
+      await world.settle();
+      assert.equal(slack.recorded.cards.filter((c) => c.view.id === second).length, 1);
+      assert.equal(shown.recorded.cards.filter((c) => c.view.id === second).length, 1);
+      for (let i = 0; i < 10 && !slack.recorded.copies.some((c) => c.view.id === second); i++) await world.advance(MINUTE);
+      assert.equal(slack.recorded.copies.filter((c) => c.view.id === second).length, 1, 'the copy, on the retry');
+      assert.equal(slack.recorded.cards.filter((c) => c.view.id === second).length, 1, 'each card still once');
+      assert.equal(shown.recorded.cards.filter((c) => c.view.id === second).length, 1);
+      assert.deepEqual(shown.recorded.copies.filter((c) => c.view.id === second), [], "the copy only on the requester's platform");
     });
 
     it('a card that one platform refused for a moment is posted again there only, and drawn as the request is by then', async () => {
