@@ -179,3 +179,18 @@ describe('several prefixes together', () => {
     assert.equal(sameSources(['10.0.0.0/8'], ['10.0.0.0/8', '192.168.0.0/16']), false);
   });
 });
+
+describe('readings of many different texts', () => {
+  it('answer the same after thousands of others, typed or not, have come and gone', () => {
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 3_000; i++) {
+        const address = `10.${(i >> 8) & 255}.${i & 255}.7`;
+        assert.equal(normalizeSource(` ${address} `), address);
+        assert.equal(normalizeSource(`${address}/8`), null, 'host bits set');
+        assert.match(describeSourceProblem(`${address}x`) ?? '', /is not an IP address or CIDR/);
+      }
+      assert.equal(prefixContains('10.0.0.0/8', '10.11.12.7'), true);
+      assert.equal(prefixContains('10.0.0.0/8', '11.0.0.1'), false);
+    }
+  });
+});
