@@ -2,13 +2,14 @@
 // turns activities into api calls, and the ChatPort the app posts through. Loaded by ./lazy on
 // first need, after the route's own checks.
 import type * as restify from 'restify';
-import { ActivityTypes, CloudAdapter, ConfigurationBotFrameworkAuthentication, type Activity } from 'botbuilder';
+import { ActivityTypes, CloudAdapter, type Activity } from 'botbuilder';
 import { errorFields, type Logger } from '../app/logger';
 import { systemClock, type ChatPort } from '../app/ports';
 import type { TeamsAdapterOptions, TeamsIdentitySettings } from './activity';
 import { JitTeamsBot } from './bot';
 import { TeamsCards } from './cards';
 import { TeamsChat } from './chat';
+import { ReusedConnectorsAuthentication } from './connectors';
 import { TeamsDirectory } from './directory';
 import { TeamsIdentity } from './identity';
 
@@ -78,7 +79,7 @@ export function createTeamsRuntime(opts: TeamsAdapterOptions, { appId, appType }
   const log = opts.logger;
   const clock = opts.clock ?? systemClock;
   const overrides = opts.botFrameworkSettings ?? {};
-  const auth = new ConfigurationBotFrameworkAuthentication({
+  const auth = new ReusedConnectorsAuthentication({
     ...(Object.keys(overrides).length && !overrides.ChannelService ? PUBLIC_CLOUD : {}),
     ...overrides,
     MicrosoftAppId: appId,
