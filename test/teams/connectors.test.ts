@@ -1,4 +1,5 @@
-// One Bot Connector client per app, service URL and audience, shared by every turn and proactive message.
+// One Bot Connector client per app, service URL and audience (and one user-token client per app),
+// shared by every turn and proactive message.
 import assert from 'node:assert/strict';
 import sinon from 'sinon';
 import { ConfigurationBotFrameworkAuthentication } from 'botbuilder';
@@ -50,6 +51,13 @@ describe('Bot Connector clients', () => {
     assert.deepEqual(made, { made: 2 });
     assert.equal(await auth.createConnectorFactory(anonymous()).create('https://x.example/', undefined), made);
     assert.equal(calls, 2);
+  });
+
+  it('include one user-token client per app, not one per turn', async () => {
+    const auth = new ReusedConnectorsAuthentication({});
+    const a = await auth.createUserTokenClient(forApp('app-a'));
+    assert.equal(await auth.createUserTokenClient(forApp('app-a')), a);
+    assert.notEqual(await auth.createUserTokenClient(forApp('app-b')), a);
   });
 
   it('are let go when activities name many service URLs, rather than kept for each', async () => {
