@@ -79,6 +79,15 @@ describe('The production image (Dockerfile and compose.yaml)', function () {
     assert.ok(Array.isArray(JSON.parse(of(runtime, 'CMD').at(-1)!.args)), 'CMD is a JSON array');
   });
 
+  it('runs node with the heap limits npm start uses, so the image holds the memory the benchmarks measured', () => {
+    const start = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+    const heapFlags = (text: string) => (text.match(/--max-(?:semi|old)-space-size=\d+/g) ?? []).sort();
+    const env = of(runtime, 'ENV').map((e) => e.args).join(' ');
+    const options = /NODE_OPTIONS="([^"]*)"/.exec(env)?.[1] ?? '';
+    assert.equal(heapFlags(start).length, 2, `npm start sets both limits: ${start}`);
+    assert.deepEqual(heapFlags(options), heapFlags(start), `the image's NODE_OPTIONS (${options}) match npm start`);
+  });
+
   it('starts from production dependencies and the built output with the image CMD, and answers /readyz', async function () {
     this.timeout(600_000);
     // The build stage's output: dist/, built only if the sources changed since the last build.
