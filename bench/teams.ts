@@ -15,7 +15,7 @@ function activityRequest(activity: object): OutgoingRequest {
 }
 
 /** New threads in the approvals channel: the cards. */
-function countChannelCards(ctx: BenchContext): { count(): number; lastAt(): number; stop(): void } {
+export function countChannelCards(ctx: BenchContext): { count(): number; lastAt(): number; stop(): void } {
   let n = 0;
   let last = 0;
   const previous = ctx.connector.onCall;

@@ -175,7 +175,7 @@ export function waitForLine(child: Child, pattern: RegExp, timeoutMs = 30_000): 
 }
 
 /** The node flags `npm start` gives the bot (package.json), so the bot is measured as it runs. */
-function startFlags(): string[] {
+export function startFlags(): string[] {
   const start = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
   const words = start.split('&&').at(-1)!.trim().split(/\s+/);
   if (words[0] !== 'node' || words.at(-1) !== 'dist/src/main.js') throw new Error(`npm start no longer runs node … dist/src/main.js: ${start}`);
