@@ -84,13 +84,16 @@ function unmap(p: IpPrefix): IpPrefix {
  * Readings of recent texts. Every command and click checks its sources against the rule's and the
  * policy's prefixes, which are the same few texts each time; parsing them again was a tenth of the
  * memory a Slack command allocated (bench, heap sampling). Readings are never changed by their
- * readers. Bounded, since the texts include what people type: emptied when full.
+ * readers. Bounded, since the texts include what people type: emptied when full, and a text longer
+ * than any address or CIDR (`ffff:…:ffff/128` is 43 characters) is read afresh and not kept.
  */
 const readings = new Map<string, Reading>();
 const READINGS_KEPT = 1_024;
+const LONGEST_KEPT = 64;
 
 function read(text: string): Reading {
   const t = text.trim();
+  if (t.length > LONGEST_KEPT) return readAfresh(t);
   const known = readings.get(t);
   if (known) return known;
   if (readings.size >= READINGS_KEPT) readings.clear();

@@ -71,9 +71,9 @@ export function timedFetch(timeoutMs: number): typeof fetch {
  * through the WebClient. There each call also passed a request queue and a retry wrapper, became a
  * URL-encoded form with the blocks JSON-encoded inside it, and built three redacted debug lines
  * whether or not they were printed: with this, a Slack command costs the bot an eighth less CPU and
- * its throughput rose by a quarter (`npm run bench:ab`, the two builds side by side). The WebClient's behaviour is
- * kept: the same error classes, two quick retries of a 5xx or an unreachable Slack, a 429 handed to
- * withRateLimit, its warnings logged. Every other method still goes through the WebClient.
+ * its throughput rose by a quarter (`npm run bench:ab`, the two builds side by side). The WebClient's
+ * behaviour is kept: the same error classes, two quick retries of a 5xx or an unreachable Slack, a
+ * 429 handed to withRateLimit, its warnings logged. Every other method still goes through it.
  */
 const JSON_METHODS = new Set(['chat.postMessage', 'chat.update']);
 const RETRIES = 2;

@@ -192,5 +192,10 @@ describe('readings of many different texts', () => {
       assert.equal(prefixContains('10.0.0.0/8', '10.11.12.7'), true);
       assert.equal(prefixContains('10.0.0.0/8', '11.0.0.1'), false);
     }
+    // Long junk, as people may type it, is answered the same each time too.
+    for (const junk of ['1'.repeat(100_000), `${'a'.repeat(70)}/8`]) {
+      assert.match(describeSourceProblem(junk) ?? '', /is not an IP address or CIDR/);
+      assert.equal(normalizeSource(junk), null);
+    }
   });
 });
