@@ -12,17 +12,12 @@
 // B/A for requests per second and CPU per request: ratios from one run, as the machine drifts.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { systemClock } from '../src/app/ports';
-import { startAzureSim } from '../src/azure-sim/server';
-import { loadConfigFile } from '../src/config/file';
-import { connectorMembers, installationUpdateAdd, personalMessage, users } from '../test/clients/teams';
-import { botEnv, REQUEST_TEXT, type BenchContext } from './lib/context';
-import { BenchConnector } from './lib/fake-connector';
-import { BenchSlackApi } from './lib/fake-slack';
-import { closedLoop, HttpTarget, type OutgoingRequest } from './lib/load';
+import { installationUpdateAdd, personalMessage, users } from '../test/clients/teams';
+import { botEnv, REQUEST_TEXT, startRunnerFakes, type BenchContext } from './lib/context';
+import { closedLoop, HttpTarget } from './lib/load';
 import { cpuMsOf, freePort, REPO, spawnNode, startFlags, type Child } from './lib/procs';
 import { countCards, CONCURRENCY, signedCommand } from './slack';
-import { countChannelCards } from './teams';
+import { activityRequest, countChannelCards } from './teams';
 
 const PER_ROUND = 1_000;
 
@@ -39,15 +34,9 @@ async function main(): Promise<void> {
   const outDir = join(REPO, 'bench', 'out', `ab-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   mkdirSync(outDir, { recursive: true });
 
-  const configPath = join(REPO, 'examples', 'local.yaml');
-  const world = loadConfigFile(configPath).world;
-  if (!world) throw new Error(`${configPath} has no azure: section`);
-  const sim = await startAzureSim({ world, clock: systemClock, port: 0 });
-  const slack = await BenchSlackApi.start();
-  const connector = await BenchConnector.start(connectorMembers());
-  const ctx: BenchContext = { quick: true, outDir, configPath, slack, connector, sim, botNodeFlags: [], log: (line) => process.stdout.write(`${line}\n`) };
-  const place = { serviceUrl: connector.url };
-  const activity = (a: object): OutgoingRequest => ({ path: '/api/messages', headers: { 'content-type': 'application/json' }, body: JSON.stringify(a) });
+  const fakes = await startRunnerFakes();
+  const ctx: BenchContext = { quick: true, outDir, ...fakes, botNodeFlags: [], log: (line) => process.stdout.write(`${line}\n`) };
+  const place = { serviceUrl: fakes.connector.url };
 
   const start = async (name: 'a' | 'b', build: string, flags: string): Promise<Child> => {
     const port = await freePort();
@@ -58,7 +47,7 @@ async function main(): Promise<void> {
   };
   const bots = { a: await start('a', buildA, option(args, 'a-flags') ?? ''), b: await start('b', buildB, option(args, 'b-flags') ?? '') };
   const targets = { a: new HttpTarget(bots.a.url, CONCURRENCY), b: new HttpTarget(bots.b.url, CONCURRENCY) };
-  if (teams) for (const t of Object.values(targets)) await t.send(activity(installationUpdateAdd(place)));
+  if (teams) for (const t of Object.values(targets)) await t.send(activityRequest(installationUpdateAdd(place)));
 
   let seq = 0;
   const round = async (who: 'a' | 'b', n: number): Promise<{ rps: number; cpu: number }> => {
@@ -69,7 +58,7 @@ async function main(): Promise<void> {
       await closedLoop(targets[who], {
         count: n,
         concurrency: CONCURRENCY,
-        make: () => (teams ? activity(personalMessage(place, users.alice, `jit ${REQUEST_TEXT}`)) : signedCommand(ctx, 'U0ALICE', REQUEST_TEXT, `${who}-${++seq}`)),
+        make: () => (teams ? activityRequest(personalMessage(place, users.alice, `jit ${REQUEST_TEXT}`)) : signedCommand(ctx, 'U0ALICE', REQUEST_TEXT, `${who}-${++seq}`)),
         onAnswer: () => {},
       });
       const deadline = Date.now() + 60_000;
@@ -100,7 +89,7 @@ async function main(): Promise<void> {
     targets.a.close();
     targets.b.close();
     await Promise.all([bots.a.stop(), bots.b.stop()]);
-    await Promise.all([slack.close(), connector.close(), sim.close()]);
+    await fakes.close();
   }
 }
 

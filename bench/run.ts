@@ -8,16 +8,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { systemClock } from '../src/app/ports';
-import { startAzureSim } from '../src/azure-sim/server';
-import { loadConfigFile } from '../src/config/file';
-import { connectorMembers } from '../test/clients/teams';
 import { runColdBench } from './cold';
 import { runDecisionBench } from './decision';
 import { freshSchema, runExpiryBench, type ExpiryRun } from './expiry';
-import type { BenchContext } from './lib/context';
-import { BenchConnector } from './lib/fake-connector';
-import { BenchSlackApi } from './lib/fake-slack';
+import { startRunnerFakes, type BenchContext } from './lib/context';
 import { REPO } from './lib/procs';
 import { evaluate, machine, markdown, type Results } from './report';
 import { runSlackBench } from './slack';
@@ -50,12 +44,8 @@ async function main(): Promise<void> {
     execFileSync(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: REPO, stdio: 'inherit' });
   }
 
-  const configPath = join(REPO, 'examples', 'local.yaml');
-  const world = loadConfigFile(configPath).world;
-  if (!world) throw new Error(`${configPath} has no azure: section`);
-  const sim = await startAzureSim({ world, clock: systemClock, port: 0 });
-  const slack = await BenchSlackApi.start();
-  const connector = await BenchConnector.start(connectorMembers());
+  const fakes = await startRunnerFakes();
+  const { configPath, sim, slack, connector } = fakes;
   const ctx: BenchContext = {
     quick,
     outDir,
@@ -90,7 +80,7 @@ async function main(): Promise<void> {
     if (expiry.length) results.expiry = expiry;
     if (selected.includes('cold')) results.cold = await runColdBench(ctx);
   } finally {
-    await Promise.all([slack.close(), connector.close(), sim.close()]);
+    await fakes.close();
   }
   results.machine.wallSeconds = (performance.now() - started) / 1000;
   results.targets = evaluate(results);

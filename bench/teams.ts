@@ -10,7 +10,7 @@ import { cpuMsOf, freePort, sleep, spawnBot, spawnFloor, waitForLine } from './l
 
 const CONCURRENCY = 50;
 
-function activityRequest(activity: object): OutgoingRequest {
+export function activityRequest(activity: object): OutgoingRequest {
   return { path: '/api/messages', headers: { 'content-type': 'application/json' }, body: JSON.stringify(activity) };
 }
 

@@ -1,7 +1,12 @@
 // What every benchmark shares: the runner's fakes and simulator, where output goes, and the knobs.
-import type { AzureSim } from '../../src/azure-sim/server';
-import type { BenchConnector } from './fake-connector';
-import type { BenchSlackApi } from './fake-slack';
+import { join } from 'node:path';
+import { systemClock } from '../../src/app/ports';
+import { startAzureSim, type AzureSim } from '../../src/azure-sim/server';
+import { loadConfigFile } from '../../src/config/file';
+import { connectorMembers } from '../../test/clients/teams';
+import { BenchConnector } from './fake-connector';
+import { BenchSlackApi } from './fake-slack';
+import { REPO } from './procs';
 
 export const SIGNING_SECRET = 'bench-signing-secret';
 export const BOT_TOKEN = 'xoxb-bench-token';
@@ -35,4 +40,15 @@ export function botEnv(ctx: BenchContext, dataDir: string, extra: Record<string,
     LOG_LEVEL: 'warn',
     ...extra,
   };
+}
+
+/** The runner's side of every benchmark: the Azure simulator with examples/local.yaml's world, and the Slack and Bot Connector fakes. */
+export async function startRunnerFakes(): Promise<{ configPath: string; sim: AzureSim; slack: BenchSlackApi; connector: BenchConnector; close(): Promise<void> }> {
+  const configPath = join(REPO, 'examples', 'local.yaml');
+  const world = loadConfigFile(configPath).world;
+  if (!world) throw new Error(`${configPath} has no azure: section`);
+  const sim = await startAzureSim({ world, clock: systemClock, port: 0 });
+  const slack = await BenchSlackApi.start();
+  const connector = await BenchConnector.start(connectorMembers());
+  return { configPath, sim, slack, connector, close: async () => void (await Promise.all([slack.close(), connector.close(), sim.close()])) };
 }
