@@ -62,6 +62,11 @@ export function parseIsoDurationMs(text: string): number | null {
  * `beforeAdvance` runs first: work already due (a redraw still waiting its turn) happens at its own
  * time, not after the jump. `GET /_local/clock` answers `{ now }`.
  */
+/** What went wrong, in words, whatever was thrown (a `null` included). */
+function reasonOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 export function mountLocalClock(
   server: Server,
   clock: AdjustableClock,
@@ -92,14 +97,14 @@ export function mountLocalClock(
       await opts.beforeAdvance?.();
     } catch (err) {
       logger?.error({ ...errorFields(err) }, 'local clock: due work failed before advancing');
-      return sendJson(res, 500, { error: `Running what was due failed, so the clock did not move: ${(err as Error).message ?? String(err)}` });
+      return sendJson(res, 500, { error: `Running what was due failed, so the clock did not move: ${reasonOf(err)}` });
     }
     const now = clock.advance(ms);
     try {
       if (onAdvanced) await onAdvanced(now);
     } catch (err) {
       logger?.error({ ...errorFields(err) }, 'local clock: due work failed after advancing');
-      return sendJson(res, 500, { error: `The clock moved, but running what became due failed: ${(err as Error).message ?? String(err)}` });
+      return sendJson(res, 500, { error: `The clock moved, but running what became due failed: ${reasonOf(err)}` });
     }
     sendJson(res, 200, { now: clock.now().toISOString(), advancedByMs: ms });
   });

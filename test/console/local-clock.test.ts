@@ -89,6 +89,36 @@ describe('console: POST /_local/clock/advance', function () {
     assert.equal(ranAt.length, 0);
   });
 
+  it('should run what is already due first, and leave the clock alone when that fails, whatever was thrown', async function () {
+    const other = restify.createServer({ handleUncaughtExceptions: false });
+    const order: string[] = [];
+    let failWith: unknown = undefined;
+    let failing = false;
+    mountLocalClock(other, clock, () => void order.push(`after ${clock.now().toISOString()}`), undefined, {
+      beforeAdvance: async () => {
+        order.push(`before ${clock.now().toISOString()}`);
+        if (failing) throw failWith;
+      },
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(other.address() as AddressInfo).port}/_local/clock/advance`;
+      const post = () => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"by":"PT5M"}' });
+      assert.equal((await post()).status, 200);
+      assert.deepEqual(order, ['before 2026-11-21T12:00:00.000Z', 'after 2026-11-21T12:05:00.000Z'], 'due work ran at its own time, then the clock moved');
+      failing = true;
+      for (const thrown of [new Error('store unavailable'), null, 'a plain string']) {
+        failWith = thrown;
+        const res = await post();
+        assert.equal(res.status, 500, String(thrown));
+        assert.match(((await res.json()) as { error: string }).error, /^Running what was due failed, so the clock did not move: /);
+      }
+      assert.equal(clock.now().toISOString(), '2026-11-21T12:05:00.000Z', 'the clock did not move on any failure');
+    } finally {
+      await new Promise<void>((resolve) => other.close(() => resolve()));
+    }
+  });
+
   it('should refuse a form post, which another web page could send from the visitor\'s browser', async function () {
     const res = await advance('by=PT55M', 'application/x-www-form-urlencoded');
     assert.equal(res.status, 415);
